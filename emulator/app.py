@@ -1,0 +1,162 @@
+"""The emulator's WSGI application: routing, request log, latency, faults, quotas, then the handler."""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import socket
+import threading
+import time
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .errors import DropConnection, GoogleError, OAuthError
+from .faults import Faults
+from .routing import Ctx, Route, to_response
+from .state import State
+
+# Modules that declare a `routes` RouteTable; each owns one API.
+HANDLER_MODULES = ("oauth", "calendar", "batch", "secretmanager", "storage", "control")
+
+
+class RateLimiter:
+    """Per-principal request rate over a sliding one-second window (Calendar's per-user limit)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def allow(self, principal: str, limit_per_second: int) -> bool:
+        if limit_per_second <= 0:
+            return True
+        moment = time.monotonic()
+        with self._lock:
+            window = self._seen.setdefault(principal, collections.deque())
+            while window and moment - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= limit_per_second:
+                return False
+            window.append(moment)
+            return True
+
+
+class Emulator:
+    """A local Google: one state, one route map, one fault table, one request log."""
+
+    def __init__(self, state: State | None = None, *, base_url: str = "") -> None:
+        self.state = state or State()
+        self.base_url = base_url
+        self.faults = Faults()
+        self.rate_limiter = RateLimiter()
+        self._log_lock = threading.Lock()
+        self.request_log: list[dict[str, Any]] = []
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._routes: dict[str, Route] = {}
+        rules = []
+        for module_name in HANDLER_MODULES:
+            module = importlib.import_module(f"{__package__}.{module_name}")
+            for index, route in enumerate(module.routes.routes):
+                endpoint = f"{module_name}:{index}"
+                self._routes[endpoint] = route
+                rules.append(Rule(route.path, methods=list(route.methods), endpoint=endpoint))
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    # --- control -----------------------------------------------------------------------------------------
+    def replace_state(self, state: State) -> None:
+        with self.state.lock:
+            self.state = state
+        self.faults.reset()
+        self.rate_limiter.reset()
+        self.clear_log()
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self.request_log.clear()
+            self.counts.clear()
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self.request_log.append(entry)
+            self.counts[entry["method"]] += 1
+
+    # --- serving -----------------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        try:
+            response = self.handle(request)
+        except DropConnection:
+            sock = environ.get("werkzeug.socket")
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            raise
+        return response(environ, start_response)
+
+    def handle(self, request: Request, *, inner: bool = False) -> Response:
+        """Answer one request. `inner` marks a part of a batch: a dropped connection becomes a 503 there."""
+        adapter = self._map.bind_to_environ(request.environ)
+        try:
+            endpoint, params = adapter.match()
+        except NotFound:
+            return GoogleError(404, "notFound", f"Not Found: {request.method} {request.path}").response()
+        except MethodNotAllowed:
+            return GoogleError(
+                405, "httpMethodNotAllowed", f"HTTP method {request.method} is not supported by this URL"
+            ).response()
+        route = self._routes[endpoint]
+        ctx = Ctx(request=request, state=self.state, emulator=self, method_id=route.method_id)
+        if route.control:
+            return self._run(route, ctx, params)
+
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": route.method_id,
+            "httpMethod": request.method,
+            "path": request.path,
+            "inner": inner,
+        }
+        ctx.log = entry
+        try:
+            delay = self.faults.delay_seconds(route.method_id)
+            if delay:
+                time.sleep(delay)
+            fault = self.faults.pick(route.method_id)
+            if isinstance(fault, DropConnection) and inner:
+                fault = GoogleError(503, "backendError", "The service is currently unavailable.")
+            if fault is not None:
+                entry["fault"] = type(fault).__name__ if isinstance(fault, DropConnection) else fault.reason
+                raise fault
+            self._check_rate(ctx)
+            response = self._run(route, ctx, params)
+        except DropConnection:
+            entry["status"] = 0
+            self._record(entry)
+            raise
+        except GoogleError as error:
+            response = error.response()
+        entry["status"] = response.status_code
+        self._record(entry)
+        return response
+
+    def _check_rate(self, ctx: Ctx) -> None:
+        token = ctx.bearer_token()
+        limit = self.state.settings.user_rate_limit_per_second
+        if token is not None and not self.rate_limiter.allow(token.principal, limit):
+            raise GoogleError(403, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
+
+    @staticmethod
+    def _run(route: Route, ctx: Ctx, params: dict[str, Any]) -> Response:
+        try:
+            return to_response(route.handler(ctx, **params))
+        except (GoogleError, OAuthError) as error:
+            return error.response()

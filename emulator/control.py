@@ -1,0 +1,5 @@
+"""(being written)"""
+
+from .routing import RouteTable
+
+routes = RouteTable()

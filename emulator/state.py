@@ -1,0 +1,216 @@
+"""The emulator's whole world: identities, grants, tokens, calendars, secrets, objects, and its own settings.
+
+One `State` is guarded by one re-entrant lock (`state.lock`); handlers take it for the whole of each request's
+read-modify-write, which is what makes the emulator's answers linearizable under concurrent clients.
+Everything is plain data so the state can be dumped to JSON and loaded back (`to_json` / `from_json`).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
+
+
+@dataclass
+class User:
+    email: str
+    name: str = ""
+
+
+@dataclass
+class ServiceAccount:
+    email: str
+    client_id: str
+    project_id: str
+    # private_key_id -> public key PEM; the private half lives only in the key JSON handed to clients.
+    public_keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OAuthClient:
+    client_id: str
+    client_secret: str
+
+
+@dataclass
+class RefreshToken:
+    token: str
+    client_id: str
+    subject: str
+    scopes: list[str]
+
+
+@dataclass
+class AccessToken:
+    token: str
+    principal: str  # an email: a user (DWD `sub` or refresh token) or a service account acting as itself
+    kind: str  # "user" | "service_account"
+    scopes: list[str]
+    expires_at: float
+    client_id: str
+    via_dwd: bool = False
+
+
+@dataclass
+class AclRule:
+    id: str
+    scope_type: str  # user | group | domain | default
+    scope_value: str
+    role: str
+    etag: str = ""
+
+
+@dataclass
+class Calendar:
+    id: str
+    summary: str
+    time_zone: str = "UTC"
+    description: str = ""
+    owner: str = ""
+    acl: dict[str, AclRule] = field(default_factory=dict)
+    # event id -> the event resource as Google returns it, deleted ones kept with status "cancelled".
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class SecretVersion:
+    number: int
+    data_b64: str
+    state: str = "ENABLED"  # ENABLED | DISABLED | DESTROYED
+    create_time: str = ""
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.data_b64)
+
+
+@dataclass
+class Secret:
+    name: str  # projects/{p}/secrets/{s}
+    versions: list[SecretVersion] = field(default_factory=list)
+
+
+@dataclass
+class StoredObject:
+    bucket: str
+    name: str
+    data_b64: str
+    content_type: str = "application/octet-stream"
+    generation: int = 1
+    metageneration: int = 1
+    updated: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.data_b64)
+
+
+@dataclass
+class Settings:
+    token_ttl_seconds: int = 3600
+    # Per-principal Calendar request rate (requests per second over a 1 s window); 0 disables the limit.
+    user_rate_limit_per_second: int = 0
+    # Public issuer URL used in ID tokens; set by the server to its own base URL when left empty.
+    issuer: str = ""
+
+
+@dataclass
+class State:
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group email -> member emails
+    domains: list[str] = field(default_factory=list)
+    service_accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by email
+    dwd_grants: dict[str, list[str]] = field(default_factory=dict)  # client id -> granted scopes
+    oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    access_tokens: dict[str, AccessToken] = field(default_factory=dict)
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+    # principal email -> calendar ids on their calendar list, in insertion order
+    calendar_lists: dict[str, list[str]] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    buckets: dict[str, dict[str, StoredObject]] = field(default_factory=dict)
+    mailbox: list[dict[str, Any]] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    # Demo material clients need (key JSON, refresh token) kept for the control API to hand out.
+    demo: dict[str, Any] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # --- identities -------------------------------------------------------------------------------------
+    def service_account_by_client_id(self, client_id: str) -> ServiceAccount | None:
+        return next((sa for sa in self.service_accounts.values() if sa.client_id == client_id), None)
+
+    def groups_of(self, email: str) -> list[str]:
+        return [group for group, members in self.groups.items() if email in members]
+
+    def role_on(self, calendar: Calendar, principal: str) -> str:
+        """The strongest role `principal` holds on `calendar` through any rule (user, group, domain, public)."""
+        best = "none"
+        domain = principal.rpartition("@")[2]
+        groups = self.groups_of(principal)
+        for rule in calendar.acl.values():
+            matches = (
+                (rule.scope_type == "user" and rule.scope_value == principal)
+                or (rule.scope_type == "group" and rule.scope_value in groups)
+                or (rule.scope_type == "domain" and rule.scope_value == domain)
+                or rule.scope_type == "default"
+            )
+            if matches and ROLE_ORDER[rule.role] > ROLE_ORDER[best]:
+                best = rule.role
+        return best
+
+    # --- persistence --------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            data = asdict(self, dict_factory=lambda items: {k: v for k, v in items if k != "lock"})
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        def table(key: str, kind: type) -> dict[str, Any]:
+            return {k: kind(**v) for k, v in data.get(key, {}).items()}
+
+        calendars = {}
+        for cid, raw in data.get("calendars", {}).items():
+            acl = {rid: AclRule(**rule) for rid, rule in raw.get("acl", {}).items()}
+            calendars[cid] = Calendar(**{**raw, "acl": acl})
+        secrets = {}
+        for name, raw in data.get("secrets", {}).items():
+            secrets[name] = Secret(name=raw["name"], versions=[SecretVersion(**v) for v in raw["versions"]])
+        buckets = {
+            bucket: {name: StoredObject(**obj) for name, obj in objects.items()}
+            for bucket, objects in data.get("buckets", {}).items()
+        }
+        return cls(
+            users=table("users", User),
+            groups=dict(data.get("groups", {})),
+            domains=list(data.get("domains", [])),
+            service_accounts=table("service_accounts", ServiceAccount),
+            dwd_grants=dict(data.get("dwd_grants", {})),
+            oauth_clients=table("oauth_clients", OAuthClient),
+            refresh_tokens=table("refresh_tokens", RefreshToken),
+            access_tokens=table("access_tokens", AccessToken),
+            calendars=calendars,
+            calendar_lists={k: list(v) for k, v in data.get("calendar_lists", {}).items()},
+            secrets=secrets,
+            buckets=buckets,
+            mailbox=list(data.get("mailbox", [])),
+            settings=Settings(**data.get("settings", {})),
+            demo=dict(data.get("demo", {})),
+        )
+
+
+def now() -> float:
+    return time.time()
+
+
+def rfc3339(ts: float | None = None) -> str:
+    """UTC timestamp with milliseconds, the way Google writes `created`/`updated`."""
+    ts = now() if ts is None else ts
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+    return f"{whole}.{int((ts % 1) * 1000):03d}Z"

@@ -1,0 +1,70 @@
+"""Suite-wide guards and the emulator fixtures.
+
+Tests never reach the network: an audit hook refuses every non-loopback connection and name lookup, so a stray
+call to a real Google host fails loudly instead of hanging or leaking.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# google.auth.default() would probe the metadata server three times without this (exact lowercase string).
+os.environ["NO_GCE_CHECK"] = "true"
+os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _is_loopback(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _network_guard(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.connect":
+        address = args[1]
+        if isinstance(address, tuple) and not _is_loopback(address[0]):
+            raise NetworkBlocked(f"test tried to connect to {address!r}: tests must stay on loopback")
+    elif event == "socket.getaddrinfo":
+        host = args[0]
+        if host is not None and not _is_loopback(host):
+            raise NetworkBlocked(f"test tried to resolve {host!r}: tests must stay on loopback")
+
+
+sys.addaudithook(_network_guard)
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Any]:
+    from emulator.server import EmulatorServer
+
+    server = EmulatorServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server: Any) -> Any:
+    """The running emulator, reset to a fresh demo domain for each test."""
+    from emulator.demo import build_demo_state
+
+    emulator_server.emulator.replace_state(build_demo_state(emulator_server.url))
+    return emulator_server
