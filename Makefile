@@ -27,7 +27,7 @@ emulator: $(STAMP)
 	$(PY) -m emulator --port $(EMULATOR_PORT) --demo
 
 run: $(STAMP)
-	$(PY) -m emulator --port $(EMULATOR_PORT) --demo
+	$(PY) -m devserver --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -29,10 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
         emulator.replace_state(build_demo_state(server.url))
     print(f"Google emulator listening on {server.url}", flush=True)  # noqa: T201
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

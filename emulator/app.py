@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import socket
 import threading
@@ -81,6 +82,11 @@ class Emulator:
             self.request_log.clear()
             self.counts.clear()
 
+    def log_snapshot(self) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """A consistent copy of the request log and the per-method counts (for the control API)."""
+        with self._log_lock:
+            return [dict(entry) for entry in self.request_log], dict(self.counts)
+
     def _record(self, entry: dict[str, Any]) -> None:
         with self._log_lock:
             self.request_log.append(entry)
@@ -95,10 +101,8 @@ class Emulator:
             sock = environ.get("werkzeug.socket")
             if isinstance(sock, socket.socket):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             raise
         return response(environ, start_response)
 

@@ -68,3 +68,21 @@ def emulator(emulator_server: Any) -> Any:
 
     emulator_server.emulator.replace_state(build_demo_state(emulator_server.url))
     return emulator_server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_backoff_sleeps() -> Iterator[None]:
+    """stamina's testing switch: retries happen, the waits between them do not (the deadline test turns it off)."""
+    import stamina
+
+    stamina.set_testing(True, attempts=6, cap=True)
+    yield
+    stamina.set_testing(False)
+
+
+@pytest.fixture
+def runtime(emulator: Any, tmp_path: Any) -> Any:
+    """A runtime (config, secrets, credentials, Calendar client) pointed at the fresh demo emulator."""
+    from tests.support import make_runtime
+
+    return make_runtime(emulator, tmp_path / "snapshot")

@@ -1,0 +1,166 @@
+"""Busy time and booking counts for a calendar: from a fresh snapshot when there is one, else live from Google.
+
+Per-calendar free/busy errors count as busy over the whole range (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from .calendar_client import CalendarClient, Identity
+from .config import CalendarConfig, Config
+from .credentials import BOOKING_SCOPES
+from .events import MARKER, event_interval, parse_rfc3339
+from .slots import Interval
+from .store import SnapshotStore
+
+SNAPSHOT_VERSION = 1
+_SNAPSHOT_RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BusyView:
+    busy: list[Interval]
+    bookings_per_day: dict[date, int]
+    source: str  # "snapshot" | "live"
+    as_of: datetime
+    error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    as_of: datetime
+    start: datetime
+    end: datetime
+    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Snapshot:
+        data = json.loads(raw)
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError("unknown snapshot version")
+        return cls(
+            as_of=parse_rfc3339(data["asOf"]),
+            start=parse_rfc3339(data["from"]),
+            end=parse_rfc3339(data["to"]),
+            calendars=data["calendars"],
+        )
+
+    def view(self, slug: str) -> BusyView | None:
+        entry = self.calendars.get(slug)
+        if entry is None or entry.get("status") != "ok":
+            return None
+        busy = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("busy", [])]
+        counts = {date.fromisoformat(d): int(n) for d, n in entry.get("bookingsPerDay", {}).items()}
+        return BusyView(busy, counts, "snapshot", self.as_of)
+
+
+def identity_for(calendar: CalendarConfig, scopes: tuple[str, ...] = BOOKING_SCOPES) -> Identity:
+    return Identity(calendar.mode, calendar.act_as if calendar.mode == "delegated" else None, scopes)
+
+
+def bookings_per_day(events: list[dict[str, Any]], calendar: CalendarConfig) -> dict[date, int]:
+    zone = calendar.zone
+    counts: Counter[date] = Counter()
+    for event in events:
+        if event.get("status") != "cancelled":
+            counts[event_interval(event, zone).start.astimezone(zone).date()] += 1
+    return dict(counts)
+
+
+class SnapshotReader:
+    """The last snapshot, parsed once and re-read from the store at most every few seconds."""
+
+    def __init__(self, store: SnapshotStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Snapshot | None] | None = None
+
+    def current(self) -> Snapshot | None:
+        with self._lock:
+            if self._cached is not None and self._clock() - self._cached[0] < _SNAPSHOT_RECHECK_SECONDS:
+                return self._cached[1]
+        try:
+            raw = self._store.read()
+            snapshot = Snapshot.parse(raw) if raw else None
+        except (ValueError, KeyError, TypeError):
+            snapshot = None
+        with self._lock:
+            self._cached = (self._clock(), snapshot)
+        return snapshot
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached = None
+
+
+class Availability:
+    def __init__(
+        self,
+        config: Config,
+        client: CalendarClient,
+        snapshots: SnapshotReader | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._snapshots = snapshots
+        self._now = now
+
+    def fresh_snapshot(self, slug: str, start: datetime, end: datetime) -> BusyView | None:
+        """The snapshot's view of `slug` over [start, end) if the snapshot is fresh and covers that range."""
+        if self._snapshots is None or self._config.snapshot is None:
+            return None
+        snapshot = self._snapshots.current()
+        if snapshot is None:
+            return None
+        age = self._now() - snapshot.as_of
+        if age > timedelta(seconds=self._config.snapshot.max_age_seconds) or age < -timedelta(minutes=5):
+            return None
+        if start < snapshot.start - timedelta(days=1) or end > snapshot.end:
+            return None
+        return snapshot.view(slug)
+
+    def live(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
+        """Free/busy and this product's bookings over [start, end), in one round trip to Google."""
+        identity = identity_for(calendar)
+        requests: dict[str, Callable[[Any], Any]] = {
+            "freebusy": lambda api: api.freebusy().query(
+                body={"timeMin": start.isoformat(), "timeMax": end.isoformat(), "items": [{"id": calendar.calendar_id}]}
+            )
+        }
+        if self._config.booking.max_per_day is not None:
+            requests["bookings"] = lambda api: api.events().list(
+                calendarId=calendar.calendar_id,
+                timeMin=start.isoformat(),
+                timeMax=end.isoformat(),
+                singleEvents=True,
+                maxResults=2500,
+                privateExtendedProperty=f"{MARKER}=1",
+            )
+        if len(requests) == 1:
+            answers: dict[str, Any] = {"freebusy": self._client.call(identity, requests["freebusy"])}
+        else:
+            answers = self._client.batch(identity, requests)
+        for answer in answers.values():
+            if isinstance(answer, Exception):
+                raise answer
+        entry = answers["freebusy"].get("calendars", {}).get(calendar.calendar_id, {})
+        errors = entry.get("errors") or []
+        if errors or not entry:
+            reason = str(errors[0].get("reason")) if errors else "missing"
+            return BusyView([Interval(start, end)], {}, "live", self._now(), error=reason)
+        busy = [Interval(parse_rfc3339(b["start"]), parse_rfc3339(b["end"])) for b in entry.get("busy", [])]
+        counts = bookings_per_day(answers["bookings"].get("items", []), calendar) if "bookings" in answers else {}
+        return BusyView(busy, counts, "live", self._now())
+
+    def view(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
+        return self.fresh_snapshot(calendar.slug, start, end) or self.live(calendar, start, end)

@@ -1,0 +1,490 @@
+"""Booking use cases: list calendars and slots, book, look up, cancel, reschedule, with no double booking.
+
+Google Calendar is the only store. A booking is an event with a client-chosen id (so a retried request finds
+its own event instead of making a second one) and private extended properties marking it. The protocol:
+
+1. check the slot against the calendar's rules (hours, grid, notice, horizon) without any I/O;
+2. check it against a fresh snapshot, or live free/busy when there is none, so that a slot known to be taken is
+   refused without writing anything;
+3. insert the event, then re-read the day's events (live) and let a deterministic rule decide: the event yields
+   if it overlaps busy time (buffers applied), or a booking that claimed its time earlier (`updated`, then id),
+   or if the day's cap is already reached by earlier bookings. A yielding event is marked and deleted; the
+   caller gets 409. Every racer sees the same order, so of two overlapping bookings at most one stays.
+
+On the happy path with a fresh snapshot that is two sequential Google calls (insert, re-read).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .availability import Availability, BusyView, identity_for
+from .calendar_client import CalendarClient, Identity
+from .config import CalendarConfig, Config
+from .errors import (
+    Conflict,
+    Gone,
+    GoogleApiError,
+    GoogleConflict,
+    InvalidRequest,
+    NotFound,
+    SlotUnavailable,
+)
+from .events import (
+    MARKER,
+    P_CALENDAR,
+    P_EMAIL,
+    P_OUTCOME,
+    blocks_time,
+    event_interval,
+    is_booking,
+    priority_key,
+    private_properties,
+)
+from .slots import Interval, SlotProblem, check_slot, free_slots
+from .tokens import BookingTokens
+
+MAX_SLOTS_SPAN_DAYS = 62
+_GENERATIONS = 5
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+_CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    calendar: str
+    start: datetime
+    duration: int  # minutes
+    name: str
+    email: str
+    notes: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingView:
+    id: str
+    calendar: str
+    start: datetime
+    end: datetime
+    status: str
+    meet_link: str | None = None
+
+    def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "calendar": self.calendar,
+            "start": self.start.astimezone(zone).isoformat(),
+            "end": self.end.astimezone(zone).isoformat(),
+            "status": self.status,
+        }
+        if self.meet_link:
+            body["meetLink"] = self.meet_link
+        return body
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    booking: BookingView
+    token: str
+    created: bool  # False when an earlier identical request already made this booking
+
+
+class BookingService:
+    def __init__(
+        self,
+        config: Config,
+        client: CalendarClient,
+        availability: Availability,
+        tokens: Callable[[], BookingTokens],
+        now: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._availability = availability
+        self._tokens = tokens
+        self._now = now
+
+    # --- reading ----------------------------------------------------------------------------------------------
+    def calendars(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": calendar.slug,
+                "name": calendar.name,
+                "timezone": calendar.timezone,
+                "durations": list(self._config.durations_for(calendar)),
+            }
+            for calendar in self._config.calendars
+        ]
+
+    def calendar(self, slug: str) -> CalendarConfig:
+        calendar = self._config.calendar_by_slug(slug)
+        if calendar is None:
+            known = [c.slug for c in self._config.calendars]
+            raise NotFound(f"No bookable calendar {slug!r}; known: {', '.join(known)}.", details={"calendar": slug})
+        return calendar
+
+    def slots(
+        self, slug: str, first_day: date, last_day: date, duration: int, zone_name: str | None
+    ) -> dict[str, Any]:
+        calendar = self.calendar(slug)
+        self._check_duration(calendar, duration)
+        zone = _zone(zone_name) if zone_name else calendar.zone
+        if last_day < first_day:
+            raise InvalidRequest("`to` is before `from`.", fields={"to": "a date on or after `from`"})
+        if (last_day - first_day).days >= MAX_SLOTS_SPAN_DAYS:
+            raise InvalidRequest(
+                f"Ask for at most {MAX_SLOTS_SPAN_DAYS} days at once.",
+                fields={"to": f"at most {MAX_SLOTS_SPAN_DAYS - 1} days after `from`"},
+            )
+        now = self._now()
+        rules = self._config.slot_rules(slug)
+        window_start = max(datetime.combine(first_day, time(0), zone), now)
+        window_end = min(datetime.combine(last_day + timedelta(days=1), time(0), zone), now + rules.horizon)
+        slots: list[Interval] = []
+        view: BusyView | None = None
+        if window_start < window_end:
+            margin = rules.buffer_before + rules.buffer_after + timedelta(minutes=duration) + timedelta(days=1)
+            view = self._availability.view(calendar, window_start - margin, window_end + margin)
+            slots = free_slots(
+                rules,
+                window_start=window_start,
+                window_end=window_end,
+                duration=timedelta(minutes=duration),
+                busy=view.busy,
+                now=now,
+                bookings_per_day=view.bookings_per_day,
+            )
+        return {
+            "calendar": slug,
+            "timezone": str(zone.key),
+            "duration": duration,
+            "slots": [{"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
+                      for s in slots],
+            "source": view.source if view else "live",
+            "asOf": (view.as_of if view else now).astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+        }
+
+    def answer_zone(self, slug: str, visitor_zone: str | None) -> ZoneInfo:
+        """The zone answers are written in: the visitor's when given, else the calendar's."""
+        return _zone(visitor_zone) if visitor_zone else self.calendar(slug).zone
+
+    # --- booking ----------------------------------------------------------------------------------------------
+    def book(self, request: NewBooking, idempotency_key: str | None) -> BookingResult:
+        calendar = self.calendar(request.calendar)
+        if request.timezone:
+            _zone(request.timezone)
+        self._check_duration(calendar, request.duration)
+        start = request.start
+        end = start + timedelta(minutes=request.duration)
+        self._check_rules(calendar, start, end)
+        self._precheck(calendar, start, end)
+        identity = identity_for(calendar)
+        body = self._event_body(calendar, request, start, end)
+        for generation in range(_GENERATIONS if idempotency_key is None else 1):
+            event_id = _event_id(calendar, request, idempotency_key, generation)
+            try:
+                event = self._client.insert_event(
+                    identity,
+                    calendar.calendar_id,
+                    {**body, "id": event_id},
+                    send_updates=self._send_updates(calendar, request.email),
+                    conference=self._config.booking.add_meet_link,
+                )
+            except GoogleConflict as error:
+                if error.reason != "duplicate":
+                    raise
+                existing = self._client.get_event(identity, calendar.calendar_id, event_id)
+                outcome = self._replay(calendar, request, existing, idempotency_key)
+                if outcome is None:
+                    continue  # that id belongs to a booking cancelled earlier: take the next generation
+                return outcome
+            self._settle(calendar, identity, event, send_updates=self._send_updates(calendar, request.email))
+            return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
+        raise SlotUnavailable("This visitor booked and cancelled this slot too often; pick another slot.")
+
+    def _replay(
+        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str | None
+    ) -> BookingResult | None:
+        """The answer for a request whose event id already exists: the same booking, or None for a new id."""
+        props = private_properties(existing)
+        zone = calendar.zone
+        same = (
+            is_booking(existing)
+            and props.get(P_EMAIL) == request.email.lower()
+            and event_interval(existing, zone).start == request.start
+            and event_interval(existing, zone).end == request.start + timedelta(minutes=request.duration)
+        )
+        if not same:
+            if key is not None:
+                raise Conflict(
+                    "This Idempotency-Key was already used for a different booking; use a new key.",
+                    details={"idempotencyKey": "reused"},
+                )
+            raise Conflict("A different event already holds this booking's id.")
+        if existing.get("status") == "cancelled":
+            if props.get(P_OUTCOME) == "lost":
+                raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
+            if key is None:
+                return None
+        else:
+            self._settle(
+                calendar, identity_for(calendar), existing, send_updates=self._send_updates(calendar, request.email)
+            )
+        return BookingResult(self._view(calendar, existing), self._tokens().issue(existing["id"], calendar.slug), False)
+
+    def _settle(
+        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, send_updates: str
+    ) -> None:
+        """Re-read the day live and keep `event` only if it wins its time; else mark, delete and raise 409."""
+        problem = self._contest(calendar, identity, event)
+        if problem is None:
+            return
+        with contextlib.suppress(Gone):
+            self._client.patch_event(
+                identity, calendar.calendar_id, event["id"], {"extendedProperties": {"private": {P_OUTCOME: "lost"}}}
+            )
+            self._client.delete_event(identity, calendar.calendar_id, event["id"], send_updates=send_updates)
+        raise SlotUnavailable(problem.message, details={"reason": problem.value})
+
+    def _contest(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> SlotProblem | None:
+        zone = calendar.zone
+        rules = self._config.slot_rules(calendar.slug)
+        mine = event_interval(event, zone)
+        day = mine.start.astimezone(zone).date()
+        day_start = datetime.combine(day, time(0), zone)
+        window_start = min(day_start, mine.start - rules.buffer_before) - timedelta(minutes=1)
+        window_end = max(day_start + timedelta(days=1), mine.end + rules.buffer_after) + timedelta(minutes=1)
+        events = self._client.list_events(identity, calendar.calendar_id, time_min=window_start, time_max=window_end)
+        current = next((e for e in events if e.get("id") == event["id"]), event)
+        if current.get("status") == "cancelled":
+            return SlotProblem.BUSY
+        my_key = priority_key(current)
+        guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
+        earlier_that_day = 0
+        for other in events:
+            if other.get("id") == event["id"] or not blocks_time(other):
+                continue
+            if is_booking(other) and private_properties(other).get(P_OUTCOME) == "lost":
+                continue  # a booking that already yielded and is being deleted
+            span = event_interval(other, zone)
+            clashes = guarded.overlaps(span) or Interval(
+                span.start - rules.buffer_before, span.end + rules.buffer_after
+            ).overlaps(mine)
+            if not is_booking(other):
+                if clashes:
+                    return SlotProblem.BUSY
+                continue
+            if priority_key(other) < my_key:
+                if clashes:
+                    return SlotProblem.BUSY
+                if span.start.astimezone(zone).date() == day:
+                    earlier_that_day += 1
+        cap = rules.max_per_day
+        if cap is not None and earlier_that_day >= cap:
+            return SlotProblem.DAY_FULL
+        return None
+
+    # --- capabilities -------------------------------------------------------------------------------------------
+    def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
+        slug = self._tokens().check(token, booking_id)
+        calendar = self._config.calendar_by_slug(slug)
+        if calendar is None:
+            raise NotFound("This booking's calendar is no longer bookable.")
+        return calendar, identity_for(calendar)
+
+    def _own_event(self, calendar: CalendarConfig, identity: Identity, booking_id: str) -> dict[str, Any]:
+        event = self._client.get_event(identity, calendar.calendar_id, booking_id)
+        if not is_booking(event) or private_properties(event).get(P_CALENDAR) != calendar.slug:
+            raise NotFound("No such booking.")
+        return event
+
+    def get(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
+        calendar, identity = self._authorized(booking_id, token)
+        return self._view(calendar, self._own_event(calendar, identity, booking_id)), calendar
+
+    def cancel(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
+        calendar, identity = self._authorized(booking_id, token)
+        event = self._own_event(calendar, identity, booking_id)
+        if event.get("status") != "cancelled":
+            send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
+            with contextlib.suppress(Gone):  # cancelled meanwhile: the same answer
+                self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
+            event = {**event, "status": "cancelled"}
+        return self._view(calendar, event), calendar
+
+    def reschedule(
+        self, booking_id: str, token: str | None, start: datetime, duration: int | None
+    ) -> tuple[BookingResult, CalendarConfig]:
+        calendar, identity = self._authorized(booking_id, token)
+        event = self._own_event(calendar, identity, booking_id)
+        if event.get("status") == "cancelled":
+            raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
+        old = event_interval(event, calendar.zone)
+        minutes = duration if duration is not None else int((old.end - old.start).total_seconds() // 60)
+        self._check_duration(calendar, minutes)
+        end = start + timedelta(minutes=minutes)
+        self._check_rules(calendar, start, end)
+        send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
+        try:
+            moved = self._client.patch_event(
+                identity, calendar.calendar_id, booking_id, _times(calendar, start, end),
+                send_updates=send, etag=event.get("etag"),
+            )
+        except GoogleConflict as error:
+            raise Conflict("The booking changed meanwhile; fetch it and try again.") from error
+        problem = self._contest(calendar, identity, moved)
+        if problem is not None:
+            with contextlib.suppress(GoogleApiError):  # changed again meanwhile: leave it to whoever changed it
+                self._client.patch_event(
+                    identity, calendar.calendar_id, booking_id, _times(calendar, old.start, old.end),
+                    send_updates=send, etag=moved.get("etag"),
+                )
+            raise SlotUnavailable(problem.message, details={"reason": problem.value})
+        result = BookingResult(self._view(calendar, moved), self._tokens().issue(booking_id, calendar.slug), False)
+        return result, calendar
+
+    # --- rules and shapes ---------------------------------------------------------------------------------------
+    def _check_duration(self, calendar: CalendarConfig, duration: int) -> None:
+        allowed = self._config.durations_for(calendar)
+        if duration not in allowed:
+            raise InvalidRequest(
+                f"Calendar {calendar.slug!r} offers durations {list(allowed)} (minutes).",
+                fields={"duration": f"one of {list(allowed)}"},
+            )
+
+    def _check_rules(self, calendar: CalendarConfig, start: datetime, end: datetime) -> None:
+        problem = check_slot(
+            self._config.slot_rules(calendar.slug), start=start, duration=end - start, busy=(), now=self._now()
+        )
+        if problem is not None:
+            raise InvalidRequest(problem.message, fields={"start": problem.message}, details={"reason": problem.value})
+
+    def _precheck(self, calendar: CalendarConfig, start: datetime, end: datetime) -> None:
+        rules = self._config.slot_rules(calendar.slug)
+        zone = calendar.zone
+        day_start = datetime.combine(start.astimezone(zone).date(), time(0), zone)
+        view = self._availability.view(
+            calendar,
+            min(day_start, start - rules.buffer_before),
+            max(day_start + timedelta(days=1), end + rules.buffer_after),
+        )
+        problem = check_slot(
+            rules,
+            start=start,
+            duration=end - start,
+            busy=view.busy,
+            now=self._now(),
+            bookings_that_day=view.bookings_per_day.get(start.astimezone(zone).date(), 0),
+        )
+        if problem in _CONFLICT_PROBLEMS:
+            assert problem is not None
+            raise SlotUnavailable(problem.message, details={"reason": problem.value})
+
+    def _send_updates(self, calendar: CalendarConfig, email: str) -> str:
+        return "all" if self._invites(calendar, email) else "none"
+
+    def _invites(self, calendar: CalendarConfig, email: str) -> bool:
+        domain = email.rpartition("@")[2].lower()
+        return (
+            self._config.booking.invite_visitor
+            and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
+            and bool(email)
+            and domain not in self._config.booking.company_domains
+        )
+
+    def _event_body(
+        self, calendar: CalendarConfig, request: NewBooking, start: datetime, end: datetime
+    ) -> dict[str, Any]:
+        name = clean_text(request.name, 100)
+        lines = [
+            "Booked through the website.",
+            f"Name: {name}",
+            f"Email: {clean_text(request.email, 254)}",
+        ]
+        if request.timezone:
+            lines.append(f"Visitor's time zone: {clean_text(request.timezone, 64)}")
+        if request.notes:
+            lines += ["", "Notes:", clean_text(request.notes, 1000)]
+        body: dict[str, Any] = {
+            "summary": f"Meeting with {name}",
+            "description": html.escape("\n".join(lines), quote=False),
+            **_times(calendar, start, end),
+            "transparency": "opaque",
+            "guestsCanInviteOthers": False,
+            "guestsCanSeeOtherGuests": False,
+            "extendedProperties": {
+                "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower()}
+            },
+        }
+        if self._invites(calendar, request.email):
+            body["attendees"] = [{"email": request.email, "displayName": name}]
+        if self._config.booking.add_meet_link:
+            body["conferenceData"] = {
+                "createRequest": {"requestId": _digest(calendar.slug, request.email, start.isoformat())[:32],
+                                  "conferenceSolutionKey": {"type": "hangoutsMeet"}}
+            }
+        return body
+
+    def _view(self, calendar: CalendarConfig, event: dict[str, Any]) -> BookingView:
+        span = event_interval(event, calendar.zone)
+        meet = event.get("hangoutLink") or next(
+            (
+                point.get("uri")
+                for point in (event.get("conferenceData") or {}).get("entryPoints", [])
+                if point.get("entryPointType") == "video"
+            ),
+            None,
+        )
+        status = "cancelled" if event.get("status") == "cancelled" else "confirmed"
+        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet)
+
+
+def _times(calendar: CalendarConfig, start: datetime, end: datetime) -> dict[str, Any]:
+    zone = calendar.zone
+    return {
+        "start": {"dateTime": start.astimezone(zone).isoformat(), "timeZone": calendar.timezone},
+        "end": {"dateTime": end.astimezone(zone).isoformat(), "timeZone": calendar.timezone},
+    }
+
+
+def clean_text(value: str, limit: int) -> str:
+    """Visitor text as it may reach a calendar: normalized, control characters removed, length-limited."""
+    text = _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", value)).strip()
+    return text[:limit]
+
+
+def _digest(*parts: str) -> str:
+    raw = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    # base32hex, lower-cased: exactly the alphabet Calendar event ids allow ([a-v0-9]).
+    return base64.b32hexencode(raw).decode().lower().rstrip("=")
+
+
+def _event_id(calendar: CalendarConfig, request: NewBooking, key: str | None, generation: int) -> str:
+    if key is not None:
+        return "b" + _digest("key", calendar.slug, key)[:31]
+    moment = request.start.astimezone(ZoneInfo("UTC")).isoformat()
+    parts = ("auto", calendar.slug, moment, str(request.duration), request.email.lower(), str(generation))
+    return "b" + _digest(*parts)[:31]
+
+
+def _zone(name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(
+            f"Unknown time zone {name!r}.", fields={"timezone": "an IANA time zone such as Europe/Berlin"}
+        ) from None
+

@@ -1,0 +1,210 @@
+"""The booking function's HTTP contract: request models (validated with pydantic) and its OpenAPI 3.1 document."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+_EMAIL_PATTERN = r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$"
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN)]
+Minutes = Annotated[int, Field(strict=True, ge=5, le=480)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BookingRequest(_Body):
+    calendar: Slug
+    start: AwareDatetime
+    duration: Minutes
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    email: Email
+    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    timezone: TimeZoneName | None = None
+
+
+class RescheduleRequest(_Body):
+    start: AwareDatetime
+    duration: Minutes | None = None
+
+
+class SlotsQuery(_Body):
+    calendar: Slug
+    from_: date = Field(alias="from")
+    to: date
+    duration: Annotated[int, Field(ge=5, le=480)]
+    timezone: TimeZoneName | None = None
+
+
+def _error_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "pattern": "^[a-z_]+$"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            }
+        },
+    }
+
+
+_DATETIME = {"type": "string", "format": "date-time"}
+_DATE = {"type": "string", "format": "date"}
+_BOOKING = {
+    "type": "object",
+    "required": ["id", "calendar", "start", "end", "status"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[a-v0-9]{5,1024}$"},
+        "calendar": {"type": "string"},
+        "start": _DATETIME,
+        "end": _DATETIME,
+        "status": {"enum": ["confirmed", "cancelled"]},
+        "meetLink": {"type": "string"},
+    },
+}
+
+
+def openapi_document(server_url: str = "/") -> dict[str, Any]:
+    def errors(*codes: int) -> dict[str, Any]:
+        return {str(c): {"$ref": "#/components/responses/Error"} for c in codes}
+
+    def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def ok(schema_ref: str, description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
+
+    token_param = {"name": "token", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 512}}
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
+    common = errors(400, 403, 404, 502, 503)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Booking API", "version": "1.0.0"},
+        "servers": [{"url": server_url}],
+        "paths": {
+            "/calendars": {
+                "get": {
+                    "operationId": "listCalendars",
+                    "responses": {"200": ok("#/components/schemas/CalendarList", "Bookable calendars")},
+                }
+            },
+            "/slots": {
+                "get": {
+                    "operationId": "listSlots",
+                    "parameters": [
+                        {"name": "calendar", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "from", "in": "query", "required": True, "schema": _DATE},
+                        {"name": "to", "in": "query", "required": True, "schema": _DATE},
+                        {"name": "duration", "in": "query", "required": True, "schema": {"type": "integer"}},
+                        {"name": "timezone", "in": "query", "required": False, "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 502, 503)},
+                }
+            },
+            "/bookings": {
+                "post": {
+                    "operationId": "createBooking",
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
+                    ],
+                    "requestBody": json_body(BookingRequest.model_json_schema()),
+                    "responses": {
+                        "200": ok("#/components/schemas/BookingCreated", "The same booking, made earlier"),
+                        "201": ok("#/components/schemas/BookingCreated", "Booked"),
+                        **errors(400, 404, 409, 413, 415, 502, 503),
+                    },
+                }
+            },
+            "/bookings/{id}": {
+                "parameters": [id_param, token_param],
+                "get": {
+                    "operationId": "getBooking",
+                    "responses": {"200": ok("#/components/schemas/BookingEnvelope", "The booking"), **common},
+                },
+                "delete": {
+                    "operationId": "cancelBooking",
+                    "responses": {"200": ok("#/components/schemas/BookingEnvelope", "Cancelled"), **common},
+                },
+                "patch": {
+                    "operationId": "rescheduleBooking",
+                    "requestBody": json_body(RescheduleRequest.model_json_schema()),
+                    "responses": {
+                        "200": ok("#/components/schemas/BookingCreated", "Rescheduled"),
+                        **errors(400, 403, 404, 409, 413, 415, 502, 503),
+                    },
+                },
+            },
+        },
+        "components": {
+            "responses": {
+                "Error": {
+                    "description": "An error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
+            "schemas": {
+                "Error": _error_schema(),
+                "Booking": _BOOKING,
+                "BookingEnvelope": {
+                    "type": "object",
+                    "required": ["booking"],
+                    "properties": {"booking": {"$ref": "#/components/schemas/Booking"}},
+                },
+                "BookingCreated": {
+                    "type": "object",
+                    "required": ["booking", "token"],
+                    "properties": {"booking": {"$ref": "#/components/schemas/Booking"}, "token": {"type": "string"}},
+                },
+                "CalendarList": {
+                    "type": "object",
+                    "required": ["calendars"],
+                    "properties": {
+                        "calendars": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "name", "timezone", "durations"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "timezone": {"type": "string"},
+                                    "durations": {"type": "array", "items": {"type": "integer"}},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Slots": {
+                    "type": "object",
+                    "required": ["calendar", "timezone", "duration", "slots", "source", "asOf"],
+                    "properties": {
+                        "calendar": {"type": "string"},
+                        "timezone": {"type": "string"},
+                        "duration": {"type": "integer"},
+                        "source": {"enum": ["snapshot", "live"]},
+                        "asOf": _DATETIME,
+                        "slots": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["start", "end"],
+                                "properties": {"start": _DATETIME, "end": _DATETIME},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,447 @@
+"""The Calendar API client: the only module that sees `googleapiclient.errors.HttpError`.
+
+Built once per instance: one service object (static discovery, no network), one `httplib2.Http` per thread
+(httplib2 is not thread-safe), credentials from the `CredentialProvider` per call. Every call retries what Google
+says is transient (429, 403 rateLimitExceeded / userRateLimitExceeded, 5xx, dropped connections) with capped
+exponential backoff and jitter inside a deadline, and nothing else; failures come out as the project's errors.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .credentials import CredentialProvider
+from .endpoints import Endpoints
+from .errors import AppError, UpstreamUnavailable, google_api_error
+
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+FREEBUSY_MAX_CALENDARS = 50
+FREEBUSY_MAX_SPAN = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a call acts as: a credentials mode, the user for delegated mode, and the scopes it needs."""
+
+    mode: str
+    subject: str | None
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    deadline: float = 20.0  # seconds for all attempts of one call; below the function timeout
+    attempts: int = 8
+    wait_initial: float = 0.2
+    wait_max: float = 3.0
+    wait_jitter: float = 0.3
+
+
+@dataclass
+class FreeBusy:
+    """One calendar's busy intervals over the queried range, or the reason Google gave instead."""
+
+    busy: list[tuple[datetime, datetime]] = field(default_factory=list)
+    error: str | None = None
+
+
+class _Transient(Exception):
+    """An attempt that failed in a way worth retrying; carries what to raise if retries run out."""
+
+    def __init__(self, final: AppError) -> None:
+        super().__init__(final.message)
+        self.final = final
+
+
+class CalendarClient:
+    def __init__(
+        self,
+        credentials: CredentialProvider,
+        endpoints: Endpoints,
+        *,
+        retry: RetryPolicy | None = None,
+        http_timeout: float = 10.0,
+        max_parallel: int = 10,
+    ) -> None:
+        self._credentials = credentials
+        self._endpoints = endpoints
+        self._retry = retry or RetryPolicy()
+        self._http_timeout = http_timeout
+        self._max_parallel = max_parallel
+        self._local = threading.local()
+        self._service_lock = threading.Lock()
+        self._service: Any = None
+
+    # --- plumbing ---------------------------------------------------------------------------------------------
+    def _api(self) -> Any:
+        if self._service is None:
+            with self._service_lock:
+                if self._service is None:
+                    import httplib2
+                    from googleapiclient.discovery import build
+
+                    self._service = build(
+                        "calendar",
+                        "v3",
+                        http=httplib2.Http(),  # a placeholder; every call passes its own authorized Http
+                        static_discovery=True,
+                        cache_discovery=False,
+                        client_options={"api_endpoint": self._endpoints.calendar},
+                    )
+        return self._service
+
+    def _http(self, identity: Identity) -> Any:
+        import google_auth_httplib2
+        import httplib2
+
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = httplib2.Http(timeout=self._http_timeout)
+            self._local.http = http
+        credentials = self._credentials.ready(identity.mode, identity.subject, identity.scopes)
+        return google_auth_httplib2.AuthorizedHttp(credentials, http=http)
+
+    def _discard_http(self) -> None:
+        """After a dropped connection, start the next attempt on a fresh connection pool."""
+        self._local.http = None
+
+    def call(self, identity: Identity, build_request: Callable[[Any], Any]) -> Any:
+        """Run one API request (`build_request(service)` returns an HttpRequest) with retries."""
+
+        def attempt() -> Any:
+            request = build_request(self._api())
+            return request.execute(http=self._http(identity), num_retries=0)
+
+        return self._with_retries(attempt, identity)
+
+    def _with_retries(self, attempt: Callable[[], Any], identity: Identity) -> Any:
+        import stamina
+
+        policy = self._retry
+        try:
+            for retry in stamina.retry_context(
+                on=_Transient,
+                attempts=policy.attempts,
+                timeout=policy.deadline,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with retry:
+                    return self._classified(attempt, identity)
+        except _Transient as exhausted:
+            raise exhausted.final from None
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _classified(self, attempt: Callable[[], Any], identity: Identity) -> Any:
+        from google.auth import exceptions as auth_exceptions
+        from googleapiclient.errors import HttpError
+
+        try:
+            return attempt()
+        except HttpError as error:
+            raise _classify_http_error(error) from None
+        except auth_exceptions.GoogleAuthError as error:
+            explained = self._credentials.explain_refresh_error(
+                error, None, mode=identity.mode, subject=identity.subject
+            )
+            if isinstance(explained, UpstreamUnavailable):
+                raise _Transient(explained) from None
+            raise explained from None
+        except UpstreamUnavailable as error:
+            raise _Transient(error) from None
+        except (OSError, ConnectionError) as error:
+            self._discard_http()
+            raise _Transient(
+                UpstreamUnavailable(f"Connection to Google failed: {type(error).__name__}")
+            ) from None
+        except Exception as error:
+            if type(error).__module__.startswith("httplib2"):
+                self._discard_http()
+                raise _Transient(UpstreamUnavailable("Connection to Google failed.")) from None
+            raise
+
+    # --- events -------------------------------------------------------------------------------------------------
+    def insert_event(
+        self,
+        identity: Identity,
+        calendar_id: str,
+        body: dict[str, Any],
+        *,
+        send_updates: str = "none",
+        conference: bool = False,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"calendarId": calendar_id, "body": body, "sendUpdates": send_updates}
+        if conference:
+            params["conferenceDataVersion"] = 1
+        result: dict[str, Any] = self.call(identity, lambda api: api.events().insert(**params))
+        return result
+
+    def get_event(self, identity: Identity, calendar_id: str, event_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            identity, lambda api: api.events().get(calendarId=calendar_id, eventId=event_id)
+        )
+        return result
+
+    def patch_event(
+        self,
+        identity: Identity,
+        calendar_id: str,
+        event_id: str,
+        body: dict[str, Any],
+        *,
+        send_updates: str = "none",
+        etag: str | None = None,
+    ) -> dict[str, Any]:
+        def build(api: Any) -> Any:
+            request = api.events().patch(
+                calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates
+            )
+            if etag:
+                request.headers["If-Match"] = etag
+            return request
+
+        result: dict[str, Any] = self.call(identity, build)
+        return result
+
+    def delete_event(
+        self, identity: Identity, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None:
+        self.call(
+            identity,
+            lambda api: api.events().delete(
+                calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
+            ),
+        )
+
+    def list_events(
+        self,
+        identity: Identity,
+        calendar_id: str,
+        *,
+        time_min: datetime,
+        time_max: datetime,
+        private_properties: dict[str, str] | None = None,
+        show_deleted: bool = False,
+    ) -> list[dict[str, Any]]:
+        """All events overlapping [time_min, time_max), expanded and ordered by start, every page."""
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
+        while True:
+            params: dict[str, Any] = {
+                "calendarId": calendar_id,
+                "timeMin": _rfc3339(time_min),
+                "timeMax": _rfc3339(time_max),
+                "singleEvents": True,
+                "orderBy": "startTime",
+                "maxResults": 2500,
+                "showDeleted": show_deleted,
+            }
+            if filters:
+                params["privateExtendedProperty"] = filters
+            if page_token:
+                params["pageToken"] = page_token
+            page = self.call(identity, _bind(lambda api, p: api.events().list(**p), dict(params)))
+            items.extend(page.get("items", []))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return items
+
+    # --- free/busy ------------------------------------------------------------------------------------------
+    def free_busy(
+        self, identity: Identity, calendar_ids: Sequence[str], time_min: datetime, time_max: datetime
+    ) -> dict[str, FreeBusy]:
+        """Busy intervals for every calendar: at most 50 calendars and 90 days per query, queries in parallel.
+
+        A calendar Google reports an error for (not found, no access, too many calendars) carries that error:
+        callers treat it as busy (fail closed)."""
+        chunks = [list(calendar_ids[i : i + FREEBUSY_MAX_CALENDARS]) for i in range(0, len(calendar_ids), 50)]
+        queries = [(chunk, start, end) for chunk in chunks for start, end in split_range(time_min, time_max)]
+        results: dict[str, FreeBusy] = {cid: FreeBusy() for cid in calendar_ids}
+        if not queries:
+            return results
+
+        def run(query: tuple[list[str], datetime, datetime]) -> dict[str, Any]:
+            chunk, start, end = query
+            body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "items": [{"id": c} for c in chunk]}
+            answer: dict[str, Any] = self.call(identity, lambda api: api.freebusy().query(body=body))
+            return answer
+
+        if len(queries) == 1:
+            answers = [run(queries[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._max_parallel, len(queries))) as pool:
+                answers = list(pool.map(run, queries))
+        for answer in answers:
+            for cid, entry in answer.get("calendars", {}).items():
+                result = results.setdefault(cid, FreeBusy())
+                errors = entry.get("errors") or []
+                if errors:
+                    result.error = str(errors[0].get("reason", "unknown"))
+                result.busy.extend(
+                    (_parse_time(item["start"]), _parse_time(item["end"])) for item in entry.get("busy", [])
+                )
+        for cid in calendar_ids:
+            if cid not in {c for answer in answers for c in answer.get("calendars", {})}:
+                results[cid].error = results[cid].error or "missing"
+        return results
+
+    # --- batch ------------------------------------------------------------------------------------------------
+    def batch(self, identity: Identity, requests: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+        """Run several requests in one HTTP round trip. Each value is the result or the AppError it failed with;
+        parts that failed transiently are sent again (within the deadline)."""
+        from googleapiclient.errors import HttpError
+        from googleapiclient.http import BatchHttpRequest
+
+        pending = dict(requests)
+        outcome: dict[str, Any] = {}
+
+        def attempt() -> None:
+            http = self._http(identity)
+            batch = BatchHttpRequest(batch_uri=self._endpoints.calendar_batch)
+            transient: list[_Transient] = []
+
+            def collect(request_id: str, response: Any, exception: Exception | None) -> None:
+                if exception is None:
+                    outcome[request_id] = response
+                    pending.pop(request_id, None)
+                    return
+                classified = (
+                    _classify_http_error(exception)
+                    if isinstance(exception, HttpError)
+                    else _Transient(UpstreamUnavailable(str(exception)))
+                )
+                if isinstance(classified, _Transient):
+                    outcome[request_id] = classified.final
+                    transient.append(classified)
+                else:
+                    outcome[request_id] = classified
+                    pending.pop(request_id, None)
+
+            for request_id, build_request in pending.items():
+                request = build_request(self._api())
+                request.http = http
+                batch.add(request, callback=collect, request_id=request_id)
+            batch.execute(http=http)
+            if transient:
+                raise transient[0]
+
+        try:
+            self._with_retries(attempt, identity)
+        except AppError:
+            if not outcome:
+                raise
+        return outcome
+
+    # --- ACLs and calendar lists ------------------------------------------------------------------------------
+    def calendar_list(self, identity: Identity) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            page = self.call(
+                identity,
+                _bind(
+                    lambda api, token: api.calendarList().list(maxResults=250, pageToken=token), page_token
+                ),
+            )
+            items.extend(page.get("items", []))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return items
+
+    def acl_list(self, identity: Identity, calendar_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            page = self.call(
+                identity,
+                _bind(lambda api, token: api.acl().list(calendarId=calendar_id, pageToken=token), page_token),
+            )
+            items.extend(page.get("items", []))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return items
+
+    def acl_insert(
+        self, identity: Identity, calendar_id: str, rule: dict[str, Any], *, send_notifications: bool
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            identity,
+            lambda api: api.acl().insert(
+                calendarId=calendar_id, body=rule, sendNotifications=send_notifications
+            ),
+        )
+        return result
+
+    def acl_patch(
+        self,
+        identity: Identity,
+        calendar_id: str,
+        rule_id: str,
+        rule: dict[str, Any],
+        *,
+        send_notifications: bool,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            identity,
+            lambda api: api.acl().patch(
+                calendarId=calendar_id, ruleId=rule_id, body=rule, sendNotifications=send_notifications
+            ),
+        )
+        return result
+
+    def acl_delete(self, identity: Identity, calendar_id: str, rule_id: str) -> None:
+        self.call(identity, lambda api: api.acl().delete(calendarId=calendar_id, ruleId=rule_id))
+
+
+def _bind(make: Callable[[Any, Any], Any], value: Any) -> Callable[[Any], Any]:
+    """Freeze a loop variable into a request builder."""
+    return lambda api: make(api, value)
+
+
+def _classify_http_error(error: Any) -> Exception:
+    status = int(error.resp.status)
+    reason, message = _reason_and_message(error)
+    if status == 403 and reason in RATE_LIMIT_REASONS:
+        details = {"reason": reason, "googleStatus": status}
+        return _Transient(UpstreamUnavailable("Google is rate limiting; try again shortly.", details=details))
+    final = google_api_error(status, reason, message)
+    return _Transient(final) if status in RETRYABLE_STATUSES else final
+
+
+def _reason_and_message(error: Any) -> tuple[str, str]:
+    try:
+        body = json.loads(error.content)
+        inner = body["error"]
+        errors = inner.get("errors") or [{}]
+        return str(errors[0].get("reason") or inner.get("status") or "unknown"), str(inner.get("message", ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "unknown", f"Google answered HTTP {error.resp.status}"
+
+
+def split_range(
+    start: datetime, end: datetime, span: timedelta = FREEBUSY_MAX_SPAN
+) -> Iterable[tuple[datetime, datetime]]:
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + span, end)
+        yield cursor, upper
+        cursor = upper
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the Calendar client")
+    return moment.isoformat()
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,54 @@
+"""Reading Calendar event resources: their times, whether they block time, and whether they are bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .slots import Interval
+
+# Private extended properties on every event this product writes (visible only through this calendar).
+MARKER = "wcbBooking"  # "1" on every booking
+P_CALENDAR = "wcbCalendar"  # the public calendar slug
+P_EMAIL = "wcbEmail"  # the visitor's email, lower-cased
+P_OUTCOME = "wcbOutcome"  # "lost" when the booking yielded to an overlapping one
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def event_interval(event: dict[str, Any], zone: ZoneInfo) -> Interval:
+    """An event's span; all-day events span whole local days of the calendar's time zone."""
+    start, end = event.get("start", {}), event.get("end", {})
+    if "dateTime" in start:
+        return Interval(parse_rfc3339(start["dateTime"]), parse_rfc3339(end["dateTime"]))
+    first = datetime.combine(datetime.fromisoformat(start["date"]).date(), time(0), zone)
+    last = datetime.combine(datetime.fromisoformat(end["date"]).date(), time(0), zone)
+    return Interval(first, max(last, first + timedelta(days=1)))
+
+
+def private_properties(event: dict[str, Any]) -> dict[str, str]:
+    return dict((event.get("extendedProperties") or {}).get("private") or {})
+
+
+def is_booking(event: dict[str, Any]) -> bool:
+    return private_properties(event).get(MARKER) == "1"
+
+
+def blocks_time(event: dict[str, Any]) -> bool:
+    """Whether an event makes its owner busy: confirmed or tentative, opaque, and not declined by the owner."""
+    if event.get("status") == "cancelled" or event.get("transparency") == "transparent":
+        return False
+    return not any(
+        attendee.get("self") and attendee.get("responseStatus") == "declined"
+        for attendee in event.get("attendees") or []
+    )
+
+
+def priority_key(event: dict[str, Any]) -> tuple[datetime, str]:
+    """The order in which overlapping bookings keep their slot: the one that last claimed it earliest wins.
+
+    `updated` is when an event took its current time (insert or reschedule); the id breaks ties."""
+    return parse_rfc3339(str(event.get("updated") or event.get("created"))), str(event["id"])

@@ -1,0 +1,173 @@
+"""HTTP plumbing shared by the three entry points: routing, JSON in and out, errors, CORS.
+
+Entry points stay thin: they declare routes and call the use cases; everything here turns a Flask request
+into validated input and any `AppError` into the JSON error of DESIGN section 4. An unexpected exception
+becomes a 500 `internal` answer with no stack trace, and a log line with no secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import AppError, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .logs import log
+
+if TYPE_CHECKING:
+    import flask
+    from pydantic import BaseModel
+
+Model = TypeVar("Model", bound="BaseModel")
+MAX_BODY_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., Any]
+
+
+def route(method: str, path: str, handler: Callable[..., Any]) -> Route:
+    """`path` may hold `{name}` segments, passed to the handler as keyword arguments."""
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path.rstrip("/") or "/")
+    return Route(method.upper(), re.compile(f"^{regex}/?$"), handler)
+
+
+def dispatch(request: flask.Request, routes: Iterable[Route]) -> Any:
+    path = request.path.rstrip("/") or "/"
+    allowed: list[str] = []
+    for candidate in routes:
+        match = candidate.pattern.match(path)
+        if match is None:
+            continue
+        if candidate.method == request.method:
+            return candidate.handler(request, **match.groupdict())
+        allowed.append(candidate.method)
+    if allowed:
+        raise MethodNotAllowed(allowed)
+    raise NotFound(f"No route for {request.method} {path}.")
+
+
+class MethodNotAllowed(AppError):
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(f"Use one of {', '.join(sorted(set(allowed)))} here.", details={"allowed": sorted(allowed)})
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(sorted(set(self.allowed)))}
+
+
+def read_json(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object: 415 for another media type, 413 when too large, 400 when malformed."""
+    media_type = (request.mimetype or "").lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON with `Content-Type: application/json`.")
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The body may be at most {max_bytes} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.", fields={"body": "a JSON object"}) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.", fields={"body": "a JSON object"})
+    return body
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    """`data` as `model`, or one 400 naming every bad field and what is expected."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields: dict[str, str] = {}
+        for problem in error.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in problem["loc"]) or "body"
+            fields.setdefault(name, _expected(problem))
+        raise InvalidRequest(
+            "Some fields are missing or invalid: " + ", ".join(fields) + ".", fields=fields
+        ) from None
+
+
+def _expected(problem: Any) -> str:
+    if problem["type"] == "missing":
+        return "required"
+    if problem["type"] == "extra_forbidden":
+        return "not allowed"
+    message = str(problem["msg"])
+    return message[:1].lower() + message[1:]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
+    import flask
+
+    response = flask.Response(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status, mimetype="application/json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def error_response(error: AppError) -> flask.Response:
+    return json_response(error.to_body(), error.status, error.headers())
+
+
+def guarded(function: str, request: flask.Request, handle: Callable[[], Any]) -> flask.Response:
+    """Run `handle`, turning every failure into a JSON error and logging unexpected ones (without secrets)."""
+    try:
+        result = handle()
+    except AppError as error:
+        if error.status >= 500:
+            log("request failed upstream", severity="WARNING", function=function, path=request.path,
+                code=error.code, detail=error.message)
+        return error_response(error)
+    except Exception as error:  # the last line of defence: never a stack trace in a response
+        log(
+            "unexpected error",
+            severity="ERROR",
+            function=function,
+            path=request.path,
+            error=type(error).__name__,
+            where=traceback.extract_tb(error.__traceback__)[-1:].__repr__(),
+        )
+        return json_response(
+            {"error": {"code": "internal", "message": "Something went wrong on our side; try again later."}}, 500
+        )
+    if isinstance(result, tuple):
+        body, status, *rest = result
+        return json_response(body, status, rest[0] if rest else None)
+    if hasattr(result, "status_code"):
+        return result  # type: ignore[no-any-return]
+    return json_response(result)
+
+
+def cors_headers(origin: str | None, allowed: Iterable[str], *, methods: str) -> dict[str, str]:
+    allowed = tuple(allowed)
+    if not origin or (origin not in allowed and "*" not in allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+        "Access-Control-Max-Age": "3600",
+        "Vary": "Origin",
+    }
+
+
+def query_param(request: flask.Request, name: str) -> str | None:
+    value = request.args.get(name)
+    return value if value else None

@@ -1,0 +1,116 @@
+"""Who is calling an IAM-protected function: the `email` of a Google ID token.
+
+Cloud Run verifies ID tokens for IAM-protected services and strips their signature before the request arrives.
+A token that still carries a signature is verified here (issuer, audience, expiry, signature against the
+issuer's published certificates); a stripped one is accepted only where the config says IAM is in front.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import Unauthenticated
+
+_STRIPPED_SIGNATURES = ("", "SIGNATURE_REMOVED_BY_GOOGLE")
+_CERTS_TTL = 3600.0
+_CLOCK_SKEW = 10
+
+
+class IdentityVerifier:
+    def __init__(self, *, issuer: str, certs_url: str, audiences: Sequence[str] = (), iam_protected: bool) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.certs_url = certs_url
+        self.audiences = tuple(audiences)
+        self.iam_protected = iam_protected
+        self._lock = threading.Lock()
+        self._certs: tuple[float, dict[str, str]] | None = None
+
+    def caller_email(self, authorization: str | None, *, own_url: str) -> str:
+        """The verified caller email, or `Unauthenticated` saying what is wrong."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Send `Authorization: Bearer <Google ID token>`.")
+        parts = token.strip().split(".")
+        if len(parts) != 3:
+            raise Unauthenticated("The bearer token is not a JWT.")
+        if parts[2] in _STRIPPED_SIGNATURES:
+            if not self.iam_protected:
+                raise Unauthenticated("The ID token carries no signature; send a signed Google ID token.")
+            claims = _unverified_claims(parts[1])
+            if float(claims.get("exp", 0)) < time.time() - _CLOCK_SKEW:
+                raise Unauthenticated("The ID token has expired.")
+        else:
+            claims = self._verified_claims(token.strip(), own_url)
+        email = claims.get("email")
+        if not isinstance(email, str) or not email:
+            raise Unauthenticated("The ID token has no `email` claim; mint it with the email included.")
+        if claims.get("email_verified") is False:
+            raise Unauthenticated("The ID token's email is not verified.")
+        return email.lower()
+
+    def _verified_claims(self, token: str, own_url: str) -> dict[str, Any]:
+        from google.auth import exceptions as auth_exceptions
+        from google.auth import jwt
+
+        audiences = list(self.audiences) or _own_audiences(own_url)
+        try:
+            claims: dict[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]
+                token, certs=self._fetch_certs(), audience=audiences, clock_skew_in_seconds=_CLOCK_SKEW
+            )
+        except (ValueError, auth_exceptions.GoogleAuthError) as error:
+            raise Unauthenticated(f"The ID token was refused: {_reason(error)}") from None
+        issuer = str(claims.get("iss", "")).rstrip("/")
+        google_alias = self.issuer == "https://accounts.google.com" and issuer == "accounts.google.com"
+        if issuer != self.issuer and not google_alias:
+            raise Unauthenticated("The ID token was issued by an issuer this function does not trust.")
+        return claims
+
+    def _fetch_certs(self) -> dict[str, str]:
+        with self._lock:
+            if self._certs is not None and time.monotonic() - self._certs[0] < _CERTS_TTL:
+                return self._certs[1]
+        import requests
+
+        try:
+            response = requests.get(self.certs_url, timeout=5)
+            response.raise_for_status()
+            certs = response.json()
+        except (requests.RequestException, ValueError):
+            message = "The ID token cannot be checked now: the issuer's certificates are unreachable."
+            raise Unauthenticated(message) from None
+        if not isinstance(certs, dict) or "keys" in certs:
+            raise Unauthenticated("The configured certs_url must serve PEM certificates by key id (oauth2/v1/certs).")
+        with self._lock:
+            self._certs = (time.monotonic(), {str(k): str(v) for k, v in certs.items()})
+        return self._certs[1]
+
+
+def _own_audiences(own_url: str) -> list[str]:
+    base = own_url.rstrip("/")
+    return [base, base + "/"]
+
+
+def _unverified_claims(payload: str) -> dict[str, Any]:
+    try:
+        padded = payload + "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, UnicodeDecodeError):
+        raise Unauthenticated("The ID token's payload cannot be read.") from None
+    if not isinstance(claims, dict):
+        raise Unauthenticated("The ID token's payload cannot be read.")
+    return claims
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    for known in ("expired", "audience", "signature", "Token used too early"):
+        if known.lower() in text.lower():
+            return {"expired": "it has expired", "audience": "it is meant for another audience"}.get(
+                known, "its signature does not verify" if known == "signature" else "it is not valid yet"
+            )
+    return "it is not a valid Google ID token"

@@ -1,0 +1,147 @@
+"""The credentials JSON, read from one Secret Manager version, checked, cached per instance, rotated in place.
+
+A warm instance reads the secret once; it reads it again only when `refresh_after` has passed (to pick up a new
+`latest`) or when a caller reports that the key it got stopped working (`invalidate`), so a rotated key takes
+effect without a redeploy. Errors name the secret version, never its content.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .endpoints import Endpoints
+from .errors import SecretError, UpstreamUnavailable
+
+_KNOWN_TYPES = ("service_account", "authorized_user")
+
+
+@dataclass(frozen=True)
+class CredentialsMaterial:
+    """The parsed credentials JSON and which secret version it came from."""
+
+    info: dict[str, Any]
+    version: str  # full version name as Secret Manager resolved it, e.g. projects/p/secrets/s/versions/3
+
+    @property
+    def kind(self) -> str:
+        return str(self.info["type"])
+
+
+Accessor = Callable[[str], tuple[str, bytes, int | None]]
+"""Reads a secret version: name -> (resolved version name, payload bytes, the server's CRC32C or None)."""
+
+
+def secret_manager_accessor(endpoints: Endpoints) -> Accessor:
+    """An accessor backed by google-cloud-secret-manager, built on first use (its import costs ~0.6 s)."""
+    client: Any = None
+    lock = threading.Lock()
+
+    def access(name: str) -> tuple[str, bytes, int | None]:
+        nonlocal client
+        from google.api_core import exceptions as api_exceptions
+
+        with lock:
+            if client is None:
+                client = _build_client(endpoints)
+        try:
+            response = client.access_secret_version(request={"name": name}, timeout=10)
+        except api_exceptions.NotFound:
+            raise SecretError(f"Secret version {name} does not exist or has no versions.") from None
+        except (api_exceptions.FailedPrecondition, api_exceptions.BadRequest) as error:
+            raise SecretError(f"Secret version {name} cannot be read: {error.message}") from None
+        except api_exceptions.PermissionDenied:
+            raise SecretError(
+                f"This service may not read {name}: grant roles/secretmanager.secretAccessor on that secret."
+            ) from None
+        except (
+            api_exceptions.ServiceUnavailable,
+            api_exceptions.InternalServerError,
+            api_exceptions.TooManyRequests,
+        ):
+            raise UpstreamUnavailable("Secret Manager is unavailable; try again shortly.") from None
+        crc = response.payload.data_crc32c if response.payload._pb.HasField("data_crc32c") else None
+        return str(response.name), bytes(response.payload.data), crc
+
+    return access
+
+
+def _build_client(endpoints: Endpoints) -> Any:
+    from google.cloud import secretmanager
+
+    if endpoints.secret_manager is None:
+        return secretmanager.SecretManagerServiceClient()
+    from google.auth.credentials import AnonymousCredentials
+
+    return secretmanager.SecretManagerServiceClient(
+        transport="rest",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": endpoints.secret_manager},
+    )
+
+
+def crc32c(data: bytes) -> int:
+    import google_crc32c
+
+    return int(google_crc32c.value(data))
+
+
+class SecretSource:
+    """One secret version's credentials JSON, cached for the life of the instance."""
+
+    def __init__(self, name: str, accessor: Accessor, *, refresh_after: float = 600.0) -> None:
+        self.name = name
+        self._access = accessor
+        self._refresh_after = refresh_after
+        self._lock = threading.Lock()
+        self._material: CredentialsMaterial | None = None
+        self._read_at = 0.0
+
+    def get(self) -> CredentialsMaterial:
+        with self._lock:
+            stale = time.monotonic() - self._read_at > self._refresh_after
+            if self._material is None or stale:
+                self._material = self._read()
+                self._read_at = time.monotonic()
+            return self._material
+
+    def invalidate(self, version: str | None = None) -> None:
+        """Forget the cached material (only if it is still `version`, when given) so the next get re-reads."""
+        with self._lock:
+            if self._material is not None and (version is None or self._material.version == version):
+                self._material = None
+
+    def _read(self) -> CredentialsMaterial:
+        version, payload, server_crc = self._access(self.name)
+        if server_crc is not None and crc32c(payload) != server_crc:
+            raise SecretError(
+                f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."
+            )
+        try:
+            info = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            raise SecretError(
+                f"Secret version {version} is not JSON; it must hold a credentials JSON."
+            ) from None
+        if not isinstance(info, dict) or info.get("type") not in _KNOWN_TYPES:
+            raise SecretError(
+                f"Secret version {version} must hold a credentials JSON whose `type` is one of {_KNOWN_TYPES}."
+            )
+        missing = _missing_fields(info)
+        if missing:
+            raise SecretError(
+                f"Secret version {version} lacks the fields {missing} of a {info['type']} JSON."
+            )
+        return CredentialsMaterial(info=info, version=version)
+
+
+def _missing_fields(info: dict[str, Any]) -> list[str]:
+    if info["type"] == "service_account":
+        needed = ["client_email", "private_key", "private_key_id", "token_uri"]
+    else:
+        needed = ["client_id", "client_secret", "refresh_token"]
+    return [field for field in needed if not info.get(field)]
