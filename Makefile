@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
 
-.PHONY: test run emulator lint typecheck bench package clean
+.PHONY: test run emulator lint typecheck bench package checkov clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,5 +29,11 @@ emulator: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devserver --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
+package: $(STAMP)
+	$(PY) infra/package.py --out dist
+
+checkov:
+	scripts/checkov.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .checkov-venv dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+# The booking configuration (DESIGN section 5): one TOML file, path in BOOKING_CONFIG.
+#
+# Choice: the operator writes the TOML as a template (var.booking_config_template, e.g. the example's
+# booking.toml.tftpl). Terraform renders it with the values it owns, so that each fact has one source:
+#
+#   project_id, region, environment    the deployment
+#   allowed_origins                    var.allowed_origins (CORS of the booking function)
+#   sharing_admins                     var.sharing_admins (also the sharing function's IAM invokers)
+#   scheduler_identity                 the scheduler service account (also the sync function's only invoker)
+#   snapshot_bucket, snapshot_uri      the snapshot bucket and var.snapshot_object
+#   dwd_service_account, keyless_dwd   the DWD service account and the keyless switch
+#
+# The rendered file is stored as the single version of a dedicated config secret and mounted read-only into
+# every function (secret_volumes) at /etc/booking-config/booking.toml. That keeps config out of the code
+# bundles (a config change does not rebuild them; a bundle stays the same for every deployment) and still
+# redeploys the functions on change, because the mounted version number changes. The config holds no secret:
+# a precondition refuses anything that looks like key material. Credentials live only in the credentials
+# secret, whose versions Terraform never creates (secrets.tf).
+
+locals {
+  config_mount_path = "/etc/booking-config"
+  config_file_name  = "booking.toml"
+
+  booking_config = templatefile(var.booking_config_template, {
+    project_id          = var.project_id
+    region              = var.region
+    environment         = var.environment
+    allowed_origins     = var.allowed_origins
+    sharing_admins      = var.sharing_admins
+    scheduler_identity  = google_service_account.scheduler.email
+    snapshot_bucket     = google_storage_bucket.snapshots.name
+    snapshot_uri        = "gs://${google_storage_bucket.snapshots.name}/${var.snapshot_object}"
+    dwd_service_account = google_service_account.dwd.email
+    keyless_dwd         = var.keyless_dwd
+  })
+
+  # Environment of every function: where the config is and which credentials version to read. Nothing else
+  # reads the environment (DESIGN section 5), and no value here is a secret: CREDENTIALS_SECRET is a name.
+  function_env = {
+    BOOKING_CONFIG     = "${local.config_mount_path}/${local.config_file_name}"
+    CREDENTIALS_SECRET = local.credentials_secret_version_name
+  }
+}
+
+resource "google_secret_manager_secret" "config" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-booking-config"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_secret_manager_secret_version" "config" {
+  secret      = google_secret_manager_secret.config.id
+  secret_data = local.booking_config
+
+  lifecycle {
+    precondition {
+      condition = !anytrue([
+        for marker in ["PRIVATE KEY", "private_key", "refresh_token", "client_secret"] :
+        strcontains(local.booking_config, marker)
+      ])
+      error_message = "The rendered booking config contains what looks like credentials (private key, refresh token or client secret). Credentials belong in the credentials secret, added out of band, never in the config."
+    }
+  }
+}

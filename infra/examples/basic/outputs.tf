@@ -1,0 +1,24 @@
+output "booking_url" {
+  description = "URL the website's booking frontend calls."
+  value       = module.calendar_booking.booking_url
+}
+
+output "sharing_url" {
+  description = "URL of the admin-only sharing function."
+  value       = module.calendar_booking.sharing_url
+}
+
+output "dwd_client_id" {
+  description = "Client ID to authorise for domain-wide delegation in the Admin console."
+  value       = module.calendar_booking.dwd_client_id
+}
+
+output "dwd_scopes" {
+  description = "Scopes to grant that client ID, comma-joined."
+  value       = module.calendar_booking.dwd_scopes
+}
+
+output "credentials_secret" {
+  description = "Secret to add the credentials JSON to (gcloud secrets versions add)."
+  value       = module.calendar_booking.credentials_secret
+}

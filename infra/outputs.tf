@@ -1,0 +1,80 @@
+# Outputs. The README's "Outputs" table lists them.
+
+output "booking_url" {
+  description = "HTTPS URL of the public booking function; point the website's frontend at it."
+  value       = google_cloudfunctions2_function.booking.service_config[0].uri
+}
+
+output "sharing_url" {
+  description = "HTTPS URL of the sharing function (IAM-only: call with an ID token of one of sharing_admins)."
+  value       = google_cloudfunctions2_function.sharing.service_config[0].uri
+}
+
+output "sync_url" {
+  description = "HTTPS URL of the sync function (IAM-only: the scheduler service account invokes it)."
+  value       = google_cloudfunctions2_function.sync.service_config[0].uri
+}
+
+output "function_urls" {
+  description = "Map of function name (booking, sharing, sync) to its HTTPS URL."
+  value = {
+    booking = google_cloudfunctions2_function.booking.service_config[0].uri
+    sharing = google_cloudfunctions2_function.sharing.service_config[0].uri
+    sync    = google_cloudfunctions2_function.sync.service_config[0].uri
+  }
+}
+
+output "dwd_client_id" {
+  description = "Client ID (the DWD service account's unique id) to authorise in the Admin console: Security > Access and data control > API controls > Domain-wide delegation > Add new."
+  value       = google_service_account.dwd.unique_id
+}
+
+output "dwd_scopes" {
+  description = "The exact OAuth scopes to grant that client id in the Admin console, comma-joined as the console expects."
+  value       = join(",", local.dwd_scopes)
+}
+
+output "dwd_service_account_email" {
+  description = "Email of the DWD service account (create its key out of band, or use keyless_dwd)."
+  value       = google_service_account.dwd.email
+}
+
+output "credentials_secret" {
+  description = "Resource name of the credentials secret (projects/P/secrets/S). Add the credentials JSON as a version out of band."
+  value       = google_secret_manager_secret.credentials.id
+}
+
+output "credentials_secret_version" {
+  description = "The version name the functions read (their CREDENTIALS_SECRET)."
+  value       = local.credentials_secret_version_name
+}
+
+output "config_secret" {
+  description = "Resource name of the secret holding the rendered booking config mounted into the functions."
+  value       = google_secret_manager_secret.config.id
+}
+
+output "snapshot_bucket" {
+  description = "Name of the bucket holding the availability snapshot."
+  value       = google_storage_bucket.snapshots.name
+}
+
+output "source_bucket" {
+  description = "Name of the bucket holding the function bundles."
+  value       = google_storage_bucket.sources.name
+}
+
+output "runtime_service_accounts" {
+  description = "Map of function name to the email of its runtime service account."
+  value       = { for name, sa in google_service_account.runtime : name => sa.email }
+}
+
+output "scheduler_service_account" {
+  description = "Email of the service account Cloud Scheduler calls the sync function as (the config's scheduler identity)."
+  value       = google_service_account.scheduler.email
+}
+
+output "scheduler_job" {
+  description = "ID of the Cloud Scheduler job that runs the sync."
+  value       = google_cloud_scheduler_job.sync.id
+}
