@@ -8,9 +8,10 @@ Everything is plain data so the state can be dumped to JSON and loaded back (`to
 from __future__ import annotations
 
 import base64
+import copy
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
@@ -166,9 +167,9 @@ class State:
 
     # --- persistence --------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        # Field by field: `asdict(self)` would deep-copy the lock (which cannot be copied) before any filter ran.
         with self.lock:
-            data = asdict(self, dict_factory=lambda items: {k: v for k, v in items if k != "lock"})
-        return data
+            return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "lock"}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
@@ -205,12 +206,40 @@ class State:
         )
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-ready deep copy of `value` (dataclasses become dicts)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return copy.deepcopy(value)
+
+
 def now() -> float:
     return time.time()
 
 
+_clock_lock = threading.Lock()
+_last_ms = 0
+
+
+def _monotonic_ms() -> int:
+    """Wall-clock milliseconds that never repeat or go back within this process.
+
+    Causally ordered writes (one answered before the next arrives) get strictly increasing `created`/`updated`
+    stamps, as they do at Google where a round trip takes far longer than a millisecond; a local round trip
+    can take less, and equal stamps would make the emulator order writes differently from Google.
+    """
+    global _last_ms
+    with _clock_lock:
+        _last_ms = max(_last_ms + 1, int(time.time() * 1000))
+        return _last_ms
+
+
 def rfc3339(ts: float | None = None) -> str:
     """UTC timestamp with milliseconds, the way Google writes `created`/`updated`."""
-    ts = now() if ts is None else ts
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
-    return f"{whole}.{int((ts % 1) * 1000):03d}Z"
+    millis = _monotonic_ms() if ts is None else int(ts * 1000)
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
+    return f"{whole}.{millis % 1000:03d}Z"

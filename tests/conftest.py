@@ -86,3 +86,30 @@ def runtime(emulator: Any, tmp_path: Any) -> Any:
     from tests.support import make_runtime
 
     return make_runtime(emulator, tmp_path / "snapshot")
+
+
+_FUNCTION_APPS: dict[str, Any] = {}
+
+
+def function_app(name: str) -> Any:
+    """The functions-framework app for `functions/<name>/main.py`, created once per test session."""
+    if name not in _FUNCTION_APPS:
+        from devserver.gateway import function_app as create
+
+        _FUNCTION_APPS[name] = create(name)
+    return _FUNCTION_APPS[name]
+
+
+@pytest.fixture
+def installed_runtime(runtime: Any) -> Iterator[Any]:
+    """`runtime`, installed as the instance's runtime for the in-process functions."""
+    from shared.runtime import set_runtime
+
+    set_runtime(runtime)
+    yield runtime
+    set_runtime(None)
+
+
+@pytest.fixture
+def booking_client(installed_runtime: Any) -> Any:
+    return function_app("booking").test_client()

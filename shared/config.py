@@ -1,0 +1,644 @@
+"""The booking configuration: one TOML file, validated at start-up, every problem reported at once.
+
+``load_config(path)`` / ``parse_config(text)`` return a frozen :class:`Config` or raise one
+:class:`ConfigError` listing each problem with its place in the file (``calendars[1].hours.mon[0]``) and what
+is expected there. Unknown keys are errors, so a typo is never silently ignored. Every key is documented in
+``config/README.md``. This module never reads the environment; entry points pass the path in.
+
+Validation runs in two passes whose problems are reported together: pydantic checks each value where it
+stands (types, ranges, formats), then :func:`_relation_problems` checks rules that relate several keys (unique
+slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner``, notice shorter than horizon)
+on the raw TOML data, so they are reported even when other values are wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
+
+from .slots import MIDNIGHT, SlotRules, TimeRange
+
+__all__ = [
+    "BookingConfig",
+    "CalendarConfig",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "CredentialsConfig",
+    "GoogleConfig",
+    "IdentityConfig",
+    "SharingConfig",
+    "SnapshotConfig",
+    "SyncConfig",
+    "WeeklyHours",
+    "load_config",
+    "parse_config",
+]
+
+FREEBUSY_MAX_DAYS: Final = 90
+"""Google's freeBusy answers at most about 90 days; the sync horizon is capped to it."""
+
+
+# --- errors -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem: where in the file (dotted path, empty for the whole file) and what is expected."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` lists every reason, the message shows them all."""
+
+    def __init__(self, source: str, problems: Sequence[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        lines = "".join(f"\n  - {problem}" for problem in self.problems)
+        super().__init__(f"invalid config {source} ({count}):{lines}")
+
+
+# --- value types ----------------------------------------------------------------------------------------
+
+Int = Annotated[int, Strict()]  # strict: TOML has real integers, so "15" or true is a mistake
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN.pattern}")
+_SECRET_VERSION = re.compile(r"projects/[^/\s]+/secrets/[^/\s]+/versions/[^/\s]+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            'expected a slug: lowercase letters, digits and "-", starting with a letter or digit, at most 63 characters'
+        )
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError('expected an email address like "alice@example.com"')
+    return value.lower()
+
+
+def _domain(value: str) -> str:
+    if not _DOMAIN.fullmatch(value):
+        raise ValueError('expected a domain name like "example.com"')
+    return value.lower()
+
+
+def _split_url(value: str) -> SplitResult | None:
+    """The parts of an http(s) URL with a host and a well-formed port, else None."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return None
+    return parts if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _http_url(value: str) -> str:
+    if _split_url(value) is None:
+        raise ValueError('expected an http:// or https:// URL like "https://accounts.google.com"')
+    return value
+
+
+def _base_url(value: str) -> str:
+    return _http_url(value).rstrip("/")
+
+
+def _origin(value: str) -> str:
+    parts = _split_url(value)
+    if parts is None or parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError('expected an origin like "https://www.example.com" (scheme, host, optional port, no path)')
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError('expected an IANA time zone name like "Europe/Berlin"') from None
+    return value
+
+
+def _secret_version(value: str) -> str:
+    if not _SECRET_VERSION.fullmatch(value):
+        raise ValueError(
+            'expected a Secret Manager version name "projects/PROJECT/secrets/SECRET/versions/VERSION" '
+            '(VERSION a number or "latest")'
+        )
+    return value
+
+
+def _snapshot_location(value: str) -> str:
+    if value.startswith("file://") and len(value) > len("file://"):
+        return value
+    if value.startswith("gs://"):
+        bucket, _, blob = value.removeprefix("gs://").partition("/")
+        if _BUCKET.fullmatch(bucket) and blob:
+            return value
+    raise ValueError('expected "file://PATH" or "gs://BUCKET/OBJECT"')
+
+
+def _calendar_id(value: str) -> str:
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("expected a Google calendar id (for a user's primary calendar, their email)")
+    return value
+
+
+def _wall_time(hours: int, minutes: int, *, is_end: bool) -> time:
+    if is_end and (hours, minutes) == (24, 0):
+        return MIDNIGHT
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{hours:02}:{minutes:02} is not a time of day")
+    return time(hours, minutes)
+
+
+def _hours_range(value: object) -> TimeRange:
+    if not isinstance(value, str) or not (match := _RANGE.fullmatch(value)):
+        raise ValueError('expected a range "HH:MM-HH:MM" like "09:00-17:00"')
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    start = _wall_time(start_h, start_m, is_end=False)
+    end = _wall_time(end_h, end_m, is_end=True)
+    if end != MIDNIGHT and not start < end:
+        raise ValueError(
+            'expected the start before the end; a range cannot cross midnight ("24:00" ends the day; '
+            "continue on the next day from 00:00)"
+        )
+    return (start, end)
+
+
+def _format_range(value: TimeRange) -> str:
+    end = "24:00" if value[1] == MIDNIGHT else value[1].strftime("%H:%M")
+    return f"{value[0].strftime('%H:%M')}-{end}"
+
+
+def _without_overlap(ranges: tuple[TimeRange, ...]) -> tuple[TimeRange, ...]:
+    ordered = sorted(ranges)
+    for first, second in pairwise(ordered):
+        if first[1] == MIDNIGHT or first[1] > second[0]:
+            raise ValueError(
+                f'ranges "{_format_range(first)}" and "{_format_range(second)}" overlap; '
+                "expected ranges that do not overlap"
+            )
+    return tuple(ordered)
+
+
+def _override_date(value: object) -> date:
+    try:
+        if isinstance(value, str) and _DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError('expected a date "YYYY-MM-DD"')
+
+
+def _unique_durations(values: tuple[int, ...]) -> tuple[int, ...]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"expected each duration once; repeated: {', '.join(map(str, repeated))}")
+    return tuple(sorted(values))
+
+
+Slug = Annotated[Str, AfterValidator(_slug)]
+Email = Annotated[Str, AfterValidator(_email)]
+Domain = Annotated[Str, AfterValidator(_domain)]
+HttpUrl = Annotated[Str, AfterValidator(_http_url)]
+BaseUrl = Annotated[Str, AfterValidator(_base_url)]
+Origin = Annotated[Str, AfterValidator(_origin)]
+TimeZoneName = Annotated[Str, AfterValidator(_timezone)]
+SecretVersion = Annotated[Str, AfterValidator(_secret_version)]
+SnapshotLocation = Annotated[Str, AfterValidator(_snapshot_location)]
+CalendarId = Annotated[Str, AfterValidator(_calendar_id)]
+NonEmptyStr = Annotated[Str, Field(min_length=1)]
+HoursRange = Annotated[TimeRange, PlainValidator(_hours_range)]
+DayHours = Annotated[tuple[HoursRange, ...], AfterValidator(_without_overlap)]
+OverrideDate = Annotated[date, PlainValidator(_override_date)]
+Minutes = Annotated[Int, Field(ge=0, le=1440)]
+Duration = Annotated[Int, Field(ge=5, le=480)]
+Durations = Annotated[tuple[Duration, ...], Field(min_length=1), AfterValidator(_unique_durations)]
+Role = Literal["none", "freeBusyReader", "reader", "writer", "owner"]
+Mode = Literal["delegated", "direct", "authorized_user"]
+
+
+# --- models -----------------------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GoogleConfig(_Model):
+    emulator_url: BaseUrl
+
+
+class CredentialsConfig(_Model):
+    secret: SecretVersion | None = None
+
+
+class BookingConfig(_Model):
+    slot_step_minutes: Annotated[Int, Field(ge=5, le=240)] = 15
+    durations: Durations = (30,)
+    buffer_before_minutes: Minutes = 0
+    buffer_after_minutes: Minutes = 0
+    minimum_notice_minutes: Annotated[Int, Field(ge=0)] = 120
+    horizon_days: Annotated[Int, Field(ge=1, le=365)] = 60
+    max_per_day: Annotated[Int, Field(ge=1)] | None = None
+    invite_visitor: Bool = True
+    add_meet_link: Bool = False
+    cors_origins: tuple[Origin, ...] = ()
+    company_domains: tuple[Domain, ...] = ()
+    token_ttl_days: Annotated[Int, Field(ge=1, le=365)] = 90
+
+
+class WeeklyHours(_Model):
+    mon: DayHours = ()
+    tue: DayHours = ()
+    wed: DayHours = ()
+    thu: DayHours = ()
+    fri: DayHours = ()
+    sat: DayHours = ()
+    sun: DayHours = ()
+
+    def by_weekday(self) -> dict[int, tuple[TimeRange, ...]]:
+        """Ranges keyed by ``date.weekday()`` (0 = Monday), days without hours left out."""
+        days = (self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun)
+        return {weekday: ranges for weekday, ranges in enumerate(days) if ranges}
+
+
+class CalendarConfig(_Model):
+    slug: Slug
+    name: Annotated[Str, Field(min_length=1, max_length=200)]
+    calendar_id: CalendarId
+    mode: Mode = "delegated"
+    act_as: Email | None = None
+    timezone: TimeZoneName
+    durations: Durations | None = None
+    hours: WeeklyHours
+    overrides: Annotated[Mapping[OverrideDate, DayHours], AfterValidator(types.MappingProxyType)] = Field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def slot_rules(self, booking: BookingConfig) -> SlotRules:
+        """This calendar's rules for :mod:`shared.slots`, with the booking defaults it does not override."""
+        return SlotRules(
+            timezone=self.zone,
+            weekly_hours=self.hours.by_weekday(),
+            overrides=self.overrides,
+            step=timedelta(minutes=booking.slot_step_minutes),
+            durations=tuple(timedelta(minutes=m) for m in self.durations or booking.durations),
+            buffer_before=timedelta(minutes=booking.buffer_before_minutes),
+            buffer_after=timedelta(minutes=booking.buffer_after_minutes),
+            minimum_notice=timedelta(minutes=booking.minimum_notice_minutes),
+            horizon=timedelta(days=booking.horizon_days),
+            max_per_day=booking.max_per_day,
+        )
+
+
+class SharingConfig(_Model):
+    mode: Mode = "delegated"  # delegated: act as the request's `owner`; direct / authorized_user: as the secret's
+    admins: tuple[Email, ...] = ()
+    allowed_roles: tuple[Role, ...] = ("none", "freeBusyReader", "reader", "writer")
+    allow_public: Bool = False
+    allow_owner: Bool = False
+    iam_protected: Bool = False
+
+
+class SyncConfig(_Model):
+    scheduler_identity: Email | None = None
+    # Whom free/busy is asked as. One identity that sees every calendar's free/busy (in Workspace, any user of
+    # the domain does by default) lets 50 calendars share one query; without act_as each calendar is asked as
+    # itself (its own mode and act_as), grouped by identity.
+    mode: Mode = "delegated"
+    act_as: Email | None = None
+    iam_protected: Bool = False
+    horizon_days: Annotated[Int, Field(ge=1, le=FREEBUSY_MAX_DAYS)] | None = None
+
+
+class SnapshotConfig(_Model):
+    location: SnapshotLocation
+    max_age_seconds: Annotated[Int, Field(ge=1, le=86400)] = 900
+
+    @property
+    def scheme(self) -> Literal["file", "gs"]:
+        return "file" if self.location.startswith("file://") else "gs"
+
+    @property
+    def path(self) -> str:
+        """For ``file://``: the path after the scheme (relative paths are relative to the working directory)."""
+        return self.location.removeprefix("file://")
+
+    @property
+    def bucket(self) -> str:
+        return self.location.removeprefix("gs://").partition("/")[0]
+
+    @property
+    def object_name(self) -> str:
+        return self.location.removeprefix("gs://").partition("/")[2]
+
+
+class IdentityConfig(_Model):
+    issuer: HttpUrl = "https://accounts.google.com"
+    certs_url: HttpUrl = "https://www.googleapis.com/oauth2/v1/certs"
+    audiences: tuple[NonEmptyStr, ...] = ()
+
+
+class Config(_Model):
+    google: GoogleConfig | None = None
+    credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
+    booking: BookingConfig = Field(default_factory=BookingConfig)
+    calendars: tuple[CalendarConfig, ...] = ()
+    sharing: SharingConfig = Field(default_factory=SharingConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    snapshot: SnapshotConfig | None = None
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+
+    _by_slug: dict[str, CalendarConfig] = PrivateAttr(default_factory=dict)
+    _rules: dict[str, SlotRules] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Built once here rather than on first use: nothing changes after validation, and no lock is needed.
+        self._by_slug = {calendar.slug: calendar for calendar in self.calendars}
+        self._rules = {calendar.slug: calendar.slot_rules(self.booking) for calendar in self.calendars}
+
+    def calendar_by_slug(self, slug: str) -> CalendarConfig | None:
+        return self._by_slug.get(slug)
+
+    def durations_for(self, calendar: CalendarConfig) -> tuple[int, ...]:
+        """The durations (minutes) a calendar offers: its own list, else ``booking.durations``."""
+        return calendar.durations or self.booking.durations
+
+    def slot_rules(self, slug: str) -> SlotRules:
+        """The :class:`~shared.slots.SlotRules` of a configured calendar. ``KeyError`` if unknown."""
+        return self._rules[slug]
+
+    @property
+    def sync_horizon_days(self) -> int:
+        """``sync.horizon_days``, else ``booking.horizon_days`` capped at what freeBusy answers."""
+        return self.sync.horizon_days or min(self.booking.horizon_days, FREEBUSY_MAX_DAYS)
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML config file. Raises :class:`ConfigError` (also for unreadable files)."""
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(source, [ConfigProblem("", f"cannot read the file: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError:
+        raise ConfigError(source, [ConfigProblem("", "expected UTF-8 text (TOML files are UTF-8)")]) from None
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate TOML text; ``source`` names it in the error message."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+    relation_problems = list(_relation_problems(data))
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        value_problems = [_problem_from_error(error) for error in exc.errors(include_url=False)]
+        raise ConfigError(source, sorted([*value_problems, *relation_problems], key=_file_order)) from None
+    if relation_problems:
+        raise ConfigError(source, sorted(relation_problems, key=_file_order))
+    return config
+
+
+# --- rules that relate several keys (checked on the raw data so they show up with every other problem) ----
+
+
+def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
+    yield from _calendar_problems(data.get("calendars"))
+    yield from _role_problems(data.get("sharing"))
+    yield from _notice_problems(data.get("booking", {}))
+
+
+def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
+    if not isinstance(calendars, list):
+        return
+    first_use: dict[str, int] = {}
+    for index, calendar in enumerate(calendars):
+        if not isinstance(calendar, dict):
+            continue
+        slug = calendar.get("slug")
+        if isinstance(slug, str):
+            if slug in first_use:
+                yield ConfigProblem(
+                    f"calendars[{index}].slug",
+                    f'"{slug}" is already the slug of calendars[{first_use[slug]}]; expected unique slugs',
+                )
+            first_use.setdefault(slug, index)
+        mode = calendar.get("mode", "delegated")
+        if mode == "delegated" and "act_as" not in calendar:
+            yield ConfigProblem(
+                f"calendars[{index}].act_as",
+                'missing; required when mode = "delegated": the email of the user to act as',
+            )
+        elif mode in ("direct", "authorized_user") and "act_as" in calendar:
+            yield ConfigProblem(
+                f"calendars[{index}].act_as", f'only allowed when mode = "delegated" (mode is "{mode}"); remove it'
+            )
+
+
+def _role_problems(sharing: object) -> Iterable[ConfigProblem]:
+    if not isinstance(sharing, dict) or sharing.get("allow_owner") is True:
+        return
+    roles = sharing.get("allowed_roles")
+    if isinstance(roles, list):
+        for index, role in enumerate(roles):
+            if role == "owner":
+                yield ConfigProblem(
+                    f"sharing.allowed_roles[{index}]",
+                    '"owner" is allowed only with sharing.allow_owner = true (owners can delete the calendar '
+                    "and share it further)",
+                )
+
+
+def _notice_problems(booking: object) -> Iterable[ConfigProblem]:
+    if not isinstance(booking, dict):
+        return
+    defaults = BookingConfig()
+    notice = booking.get("minimum_notice_minutes", defaults.minimum_notice_minutes)
+    horizon = booking.get("horizon_days", defaults.horizon_days)
+    if type(notice) is int and type(horizon) is int and horizon > 0 and notice >= horizon * 1440:
+        yield ConfigProblem(
+            "booking.minimum_notice_minutes",
+            f"expected less than the horizon ({horizon} days = {horizon * 1440} minutes), "
+            "or no slot can ever be booked",
+        )
+
+
+# --- turning pydantic errors into problems -----------------------------------------------------------------
+
+_EXPECTED_BY_TYPE: Final = {
+    "int_type": "expected an integer",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "tuple_type": "expected an array",
+    "list_type": "expected an array",
+    "model_type": "expected a table",
+    "model_attributes_type": "expected a table",
+    "dict_type": "expected a table",
+    "mapping_type": "expected a table",
+    "missing": "missing; this key is required",
+}
+
+
+def _problem_from_error(error: ErrorDetails) -> ConfigProblem:
+    loc = list(error["loc"])
+    if loc and loc[-1] == "[key]":  # a bad key of a table, e.g. an override date
+        loc.pop()
+    path = _format_path(loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return ConfigProblem(path, _unknown_key_message(loc))
+    message = _EXPECTED_BY_TYPE.get(kind) or _constraint_message(error)
+    if kind != "missing" and not isinstance(error["input"], dict):
+        message += f", got {_toml_repr(error['input'])}"
+    return ConfigProblem(path, message)
+
+
+def _constraint_message(error: ErrorDetails) -> str:
+    ctx = error.get("ctx", {})
+    kind = error["type"]
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"expected a number {bounds[kind]} {limit}"
+    if kind == "literal_error":
+        return "expected one of " + str(ctx["expected"]).replace("'", '"')
+    if kind in ("too_short", "string_too_short"):
+        unit = "item" if kind == "too_short" else "character"
+        return f"expected at least {ctx['min_length']} {unit}{'s' if ctx['min_length'] != 1 else ''}"
+    if kind in ("too_long", "string_too_long"):
+        unit = "items" if kind == "too_long" else "characters"
+        return f"expected at most {ctx['max_length']} {unit}"
+    message = error["msg"].removeprefix("Value error, ")
+    return message.replace("Input should be", "expected", 1)
+
+
+def _unknown_key_message(loc: Sequence[int | str]) -> str:
+    key = str(loc[-1])
+    allowed = _allowed_keys(loc[:-1])
+    if not allowed:
+        return "unknown key"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    return f"unknown key; {hint}expected one of: {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
+    """The keys the table at ``loc`` accepts, found by following the model annotations."""
+    annotation: object = Config
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(part, str):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif typing.get_origin(annotation) in (tuple, Mapping) and typing.get_args(annotation):
+            annotation = typing.get_args(annotation)[-1 if isinstance(part, str) else 0]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: object) -> object:
+    """Strip ``Annotated[...]`` and ``X | None`` down to ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (types.UnionType, typing.Union):
+            annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+        else:
+            return annotation
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _format_path(loc: Sequence[int | str]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part)
+            path += f".{key}" if path else key
+    return path
+
+
+def _toml_repr(value: object) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, date | time):
+        text = value.isoformat()
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_SECTIONS: Final = list(Config.model_fields)
+
+
+def _file_order(problem: ConfigProblem) -> tuple[int, int]:
+    """Sort by section as the README lists them, then by calendar index; stable otherwise."""
+    section = re.match(r"[A-Za-z0-9_-]*", problem.path)
+    index = re.match(r"calendars\[(\d+)\]", problem.path)
+    name = section.group(0) if section else ""
+    position = _SECTIONS.index(name) if name in _SECTIONS else -1
+    return (position, int(index.group(1)) if index else -1)
