@@ -188,7 +188,13 @@ class BookingService:
         start = request.start
         end = start + timedelta(minutes=request.duration)
         self._check_rules(calendar, start, end)
-        self._precheck(calendar, start, end)
+        try:
+            self._precheck(calendar, start, end)
+        except SlotUnavailable:
+            earlier = self._earlier_answer(calendar, request, idempotency_key)
+            if earlier is None:
+                raise
+            return earlier  # the slot is busy because this very request booked it before
         identity = identity_for(calendar)
         body = self._event_body(calendar, request, start, end)
         for generation in range(_GENERATIONS if idempotency_key is None else 1):
@@ -212,6 +218,23 @@ class BookingService:
             self._settle(calendar, identity, event, send_updates=self._send_updates(calendar, request.email))
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
         raise SlotUnavailable("This visitor booked and cancelled this slot too often; pick another slot.")
+
+    def _earlier_answer(
+        self, calendar: CalendarConfig, request: NewBooking, key: str | None
+    ) -> BookingResult | None:
+        """The booking an identical earlier request made, if there is one."""
+        identity = identity_for(calendar)
+        for generation in range(_GENERATIONS if key is None else 1):
+            try:
+                existing = self._client.get_event(
+                    identity, calendar.calendar_id, _event_id(calendar, request, key, generation)
+                )
+            except NotFound:
+                return None
+            outcome = self._replay(calendar, request, existing, key)
+            if outcome is not None:
+                return outcome
+        return None
 
     def _replay(
         self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str | None

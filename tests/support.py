@@ -67,3 +67,8 @@ def set_faults(server: Any, faults: list[dict[str, Any]], seed: int = 7) -> None
 
 def set_latency(server: Any, latency: list[dict[str, Any]]) -> None:
     requests.put(f"{server.url}/_emulator/latency", json={"latency": latency}, timeout=10).raise_for_status()
+
+
+def round_trips(server: Any, prefix: str = "calendar.") -> int:
+    """HTTP round trips to the Calendar API (a batch is one; its parts are not counted again)."""
+    return sum(1 for r in requests_log(server) if r["method"].startswith(prefix) and not r.get("inner"))
