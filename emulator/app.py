@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import importlib
+import logging
 import socket
 import threading
 import time
@@ -164,3 +165,8 @@ class Emulator:
             return to_response(route.handler(ctx, **params))
         except (GoogleError, OAuthError) as error:
             return error.response()
+        except DropConnection:
+            raise
+        except Exception:  # a bug in a handler still answers in Google's shape, as Google's own 500s do
+            logging.getLogger(__name__).exception("emulator handler failed")
+            return GoogleError(500, "backendError", "Backend Error").response()

@@ -727,7 +727,7 @@ def run_checkov(*args: str, scan_dir: str | None = None) -> subprocess.Completed
     env.pop("CHECKOV_DIR", None)
     if scan_dir is not None:
         env["CHECKOV_DIR"] = scan_dir
-    return subprocess.run(  # noqa: S603  fixed script of this repository, no shell
+    return subprocess.run(
         [BASH, str(CHECKOV_SH), *args],
         cwd=ROOT,
         env=env,

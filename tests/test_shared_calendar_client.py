@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,7 +122,7 @@ def test_split_range_is_contiguous_and_bounded() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     windows = list(split_range(start, start + timedelta(days=200)))
     assert windows[0][0] == start and windows[-1][1] == start + timedelta(days=200)
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     assert all(end - begin <= timedelta(days=90) for begin, end in windows)
 
 

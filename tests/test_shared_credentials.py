@@ -25,7 +25,8 @@ from tests.support import SECRET, clear_log, counts, requests_log
 
 def _provider(server: Any, version: str = "latest") -> CredentialProvider:
     endpoints = Endpoints.for_emulator(server.url)
-    return CredentialProvider(SecretSource(f"{SECRET}/versions/{version}", secret_manager_accessor(endpoints)), endpoints)
+    source = SecretSource(f"{SECRET}/versions/{version}", secret_manager_accessor(endpoints))
+    return CredentialProvider(source, endpoints)
 
 
 def _token_requests(server: Any) -> list[dict[str, Any]]:
@@ -108,7 +109,7 @@ def test_scope_outside_the_grant_explains_the_admin_console_fix(emulator: Any) -
 
 
 def test_unknown_user_explains_act_as(emulator: Any) -> None:
-    with pytest.raises(DelegationError, match="nobody@example.com") as caught:
+    with pytest.raises(DelegationError, match=r"nobody@example\.com") as caught:
         _provider(emulator).ready("delegated", "nobody@example.com", BOOKING_SCOPES)
     assert "act_as" in caught.value.message
 

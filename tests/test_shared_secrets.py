@@ -16,11 +16,13 @@ from tests.support import SECRET, counts
 
 
 def _source(server: Any, version: str = "latest", **kwargs: Any) -> SecretSource:
-    return SecretSource(f"{SECRET}/versions/{version}", secret_manager_accessor(Endpoints.for_emulator(server.url)), **kwargs)
+    accessor = secret_manager_accessor(Endpoints.for_emulator(server.url))
+    return SecretSource(f"{SECRET}/versions/{version}", accessor, **kwargs)
 
 
 def _add_version(server: Any, payload: bytes) -> str:
-    response = secret_manager_client(server).add_secret_version(request={"parent": SECRET, "payload": {"data": payload}})
+    request = {"parent": SECRET, "payload": {"data": payload}}
+    response = secret_manager_client(server).add_secret_version(request=request)
     return str(response.name)
 
 
