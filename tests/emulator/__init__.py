@@ -1,0 +1,1 @@
+"""Emulator fidelity tests: the real Google client libraries against the local Google."""
