@@ -372,8 +372,8 @@ def _open(ctx: Ctx, token: AccessToken, calendar_id: str, need: str) -> tuple[Ca
     return calendar, role
 
 
-def _read_level(ctx: Ctx, token: AccessToken, calendar: Calendar, role: str) -> str:
-    """ "full" or "freebusy": what this token and role may see of events (scopes narrow, roles narrow)."""
+def _read_level(token: AccessToken, calendar: Calendar, role: str) -> str:
+    """What this token and role may see of events: "full" or "freebusy" (scopes narrow, roles narrow)."""
     scopes = set(token.scopes)
     if _rank(role) < _rank("reader"):
         return "freebusy"
@@ -778,7 +778,7 @@ def events_get(ctx: Ctx, calendar_id: str, event_id: str) -> Any:
     zone = _zone_arg(ctx)
     with ctx.state.lock:
         calendar, role = _open(ctx, token, calendar_id, "freeBusyReader")
-        level = _read_level(ctx, token, calendar, role)
+        level = _read_level(token, calendar, role)
         event = calendar.events.get(event_id)
         if event is None:
             raise _not_found()
@@ -906,7 +906,7 @@ def events_list(ctx: Ctx, calendar_id: str) -> Any:
     event_types = ctx.request.args.getlist("eventTypes")
     with ctx.state.lock:
         calendar, role = _open(ctx, token, calendar_id, "freeBusyReader")
-        level = _read_level(ctx, token, calendar, role)
+        level = _read_level(token, calendar, role)
         selected = []
         for event in calendar.events.values():
             if updated_min is not None and _updated(event) < updated_min:

@@ -301,7 +301,7 @@ def test_retry_without_a_key_makes_no_second_event(booking_client: Any, clean: A
 
 
 def test_warm_booking_makes_two_google_calls_and_no_token_or_secret(booking_client: Any, clean: Any) -> None:
-    from tests.support import clear_log, round_trips
+    from tests.support import clear_log, requests_log, round_trips
 
     day = workday()
     assert _book(booking_client, booking_body(at(day, 9))).status_code == 201
@@ -311,5 +311,6 @@ def test_warm_booking_makes_two_google_calls_and_no_token_or_secret(booking_clie
     assert made.get("oauth2.token", 0) == 0
     assert made.get("secretmanager.versions.access", 0) == 0
     # Without a snapshot: live pre-check (free/busy and the day's bookings in one batch), insert, re-check.
-    assert round_trips(clean) == 3
+    log = [(r["method"], r["status"], r.get("fault")) for r in requests_log(clean) if not r.get("inner")]
+    assert round_trips(clean) == 3, log
     assert made["calendar.events.insert"] == 1
