@@ -50,7 +50,7 @@ Sync function          {base}/sync/
 {sync_note}
 Admin token for the sharing function:
   curl -s -X POST {emulator.url}/_emulator/id-token -H 'Content-Type: application/json' \\
-       -d '{{"email": "admin@example.com"}}'
+       -d '{{"email": "admin@example.com", "audience": "{base}/sharing"}}'
 Press Ctrl-C to stop.""",
         flush=True,
     )

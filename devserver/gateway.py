@@ -44,5 +44,6 @@ class StaticFiles:
 
 
 def gateway_app(functions: tuple[str, ...] = FUNCTIONS) -> Any:
-    mounts = {f"/{name}": function_app(name) for name in functions}
+    present = [name for name in functions if (ROOT / "functions" / name / "main.py").is_file()]
+    mounts = {f"/{name}": function_app(name) for name in present}
     return DispatcherMiddleware(StaticFiles(ROOT / "web"), mounts)

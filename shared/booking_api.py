@@ -61,6 +61,9 @@ def _error_schema() -> dict[str, Any]:
 
 _DATETIME = {"type": "string", "format": "date-time"}
 _DATE = {"type": "string", "format": "date"}
+_SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}
+_MINUTES = {"type": "integer", "minimum": 5, "maximum": 480}
+_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_+\\-/]+$"}
 _BOOKING = {
     "type": "object",
     "required": ["id", "calendar", "start", "end", "status"],
@@ -103,11 +106,11 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 "get": {
                     "operationId": "listSlots",
                     "parameters": [
-                        {"name": "calendar", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "calendar", "in": "query", "required": True, "schema": _SLUG},
                         {"name": "from", "in": "query", "required": True, "schema": _DATE},
                         {"name": "to", "in": "query", "required": True, "schema": _DATE},
-                        {"name": "duration", "in": "query", "required": True, "schema": {"type": "integer"}},
-                        {"name": "timezone", "in": "query", "required": False, "schema": {"type": "string"}},
+                        {"name": "duration", "in": "query", "required": True, "schema": _MINUTES},
+                        {"name": "timezone", "in": "query", "required": False, "schema": _ZONE},
                     ],
                     "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 502, 503)},
                 }
