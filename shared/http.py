@@ -122,6 +122,19 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return response
 
 
+_FRAMEWORK_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def framework_error(error: Any) -> flask.Response:
+    """Errors Flask raises before the function runs (e.g. a path its router refuses), in the project's shape.
+
+    Register with `functions_framework.errorhandler(werkzeug.exceptions.HTTPException)(framework_error)`."""
+    status = int(getattr(error, "code", None) or 500)
+    code = _FRAMEWORK_CODES.get(status, "internal" if status >= 500 else "http_error")
+    message = "No such route." if status == 404 else "The request could not be handled."
+    return json_response({"error": {"code": code, "message": message}}, status)
+
+
 def error_response(error: AppError) -> flask.Response:
     return json_response(error.to_body(), error.status, error.headers())
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from shared import http
 from shared.booking import NewBooking
@@ -66,6 +67,9 @@ ROUTES = [
     http.route("PATCH", "/bookings/{booking_id}", reschedule_booking),
     http.route("GET", "/openapi.json", openapi),
 ]
+
+
+functions_framework.errorhandler(HTTPException)(http.framework_error)
 
 
 @functions_framework.http
