@@ -48,6 +48,7 @@ from .events import (
     blocks_time,
     event_interval,
     is_booking,
+    parse_rfc3339,
     priority_key,
     private_properties,
 )
@@ -56,6 +57,7 @@ from .tokens import BookingTokens
 
 MAX_SLOTS_SPAN_DAYS = 62
 _GENERATIONS = 5
+_SETTLE_WINDOW = timedelta(minutes=2)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
 
@@ -260,7 +262,9 @@ class BookingService:
                 raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
             if key is None:
                 return None
-        else:
+        elif self._now() - parse_rfc3339(str(existing.get("created"))) < _SETTLE_WINDOW:
+            # The earlier attempt may have stopped between inserting and re-checking: finish its re-check. An
+            # older booking was settled long ago and must not be undone by a meeting added since.
             self._settle(
                 calendar, identity_for(calendar), existing, send_updates=self._send_updates(calendar, request.email)
             )

@@ -314,3 +314,19 @@ def test_warm_booking_makes_two_google_calls_and_no_token_or_secret(booking_clie
     log = [(r["method"], r["status"], r.get("fault")) for r in requests_log(clean) if not r.get("inner")]
     assert round_trips(clean) == 3, log
     assert made["calendar.events.insert"] == 1
+
+
+def test_replaying_an_old_booking_never_undoes_it(booking_client: Any, clean: Any) -> None:
+    day = workday()
+    body = booking_body(at(day, 10))
+    first = _book(booking_client, body, key="key-old")
+    assert first.status_code == 201
+    booking_id = first.get_json()["booking"]["id"]
+    state = clean.emulator.state
+    with state.lock:  # the booking was made an hour ago ...
+        state.calendars[ALICE].events[booking_id]["created"] = "2000-01-01T00:00:00.000Z"
+    add_busy(clean, at(day, 10), at(day, 11))  # ... and the employee put a meeting on top since
+    again = _book(booking_client, body, key="key-old")
+    assert again.status_code == 200
+    assert again.get_json()["booking"]["status"] == "confirmed"
+    assert [e["id"] for e in confirmed_bookings(clean)] == [booking_id]
