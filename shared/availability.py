@@ -17,8 +17,8 @@ from typing import Any
 from .calendar_client import CalendarClient, Identity
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES
-from .events import MARKER, event_interval, parse_rfc3339
-from .slots import Interval
+from .events import MARKER, event_interval, padded_booking, parse_rfc3339
+from .slots import Interval, SlotRules
 from .store import SnapshotStore
 
 SNAPSHOT_VERSION = 1
@@ -32,6 +32,11 @@ class BusyView:
     source: str  # "snapshot" | "live"
     as_of: datetime
     error: str | None = None
+    bookings: list[Interval] = field(default_factory=list)  # this product's bookings (already inside `busy`)
+
+    def blocked(self, rules: SlotRules) -> list[Interval]:
+        """Busy time for the slot math: free/busy, plus each booking padded so buffers hold between bookings."""
+        return self.busy + [padded_booking(span, rules) for span in self.bookings]
 
 
 @dataclass
@@ -58,8 +63,9 @@ class Snapshot:
         if entry is None or entry.get("status") != "ok":
             return None
         busy = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("busy", [])]
+        bookings = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("bookings", [])]
         counts = {date.fromisoformat(d): int(n) for d, n in entry.get("bookingsPerDay", {}).items()}
-        return BusyView(busy, counts, "snapshot", self.as_of)
+        return BusyView(busy, counts, "snapshot", self.as_of, bookings=bookings)
 
 
 def identity_for(calendar: CalendarConfig, scopes: tuple[str, ...] = BOOKING_SCOPES) -> Identity:
@@ -137,19 +143,15 @@ class Availability:
                 body={"timeMin": start.isoformat(), "timeMax": end.isoformat(), "items": [{"id": calendar.calendar_id}]}
             )
         }
-        if self._config.booking.max_per_day is not None:
-            requests["bookings"] = lambda api: api.events().list(
-                calendarId=calendar.calendar_id,
-                timeMin=start.isoformat(),
-                timeMax=end.isoformat(),
-                singleEvents=True,
-                maxResults=2500,
-                privateExtendedProperty=f"{MARKER}=1",
-            )
-        if len(requests) == 1:
-            answers: dict[str, Any] = {"freebusy": self._client.call(identity, requests["freebusy"])}
-        else:
-            answers = self._client.batch(identity, requests)
+        requests["bookings"] = lambda api: api.events().list(
+            calendarId=calendar.calendar_id,
+            timeMin=start.isoformat(),
+            timeMax=end.isoformat(),
+            singleEvents=True,
+            maxResults=2500,
+            privateExtendedProperty=f"{MARKER}=1",
+        )
+        answers = self._client.batch(identity, requests)
         for answer in answers.values():
             if isinstance(answer, Exception):
                 raise answer
@@ -159,8 +161,9 @@ class Availability:
             reason = str(errors[0].get("reason")) if errors else "missing"
             return BusyView([Interval(start, end)], {}, "live", self._now(), error=reason)
         busy = [Interval(parse_rfc3339(b["start"]), parse_rfc3339(b["end"])) for b in entry.get("busy", [])]
-        counts = bookings_per_day(answers["bookings"].get("items", []), calendar) if "bookings" in answers else {}
-        return BusyView(busy, counts, "live", self._now())
+        items = [e for e in answers["bookings"].get("items", []) if e.get("status") != "cancelled"]
+        spans = [event_interval(e, calendar.zone) for e in items]
+        return BusyView(busy, bookings_per_day(items, calendar), "live", self._now(), bookings=spans)
 
     def view(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
         return self.fresh_snapshot(calendar.slug, start, end) or self.live(calendar, start, end)

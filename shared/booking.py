@@ -34,7 +34,6 @@ from .config import CalendarConfig, Config
 from .errors import (
     Conflict,
     Gone,
-    GoogleApiError,
     GoogleConflict,
     InvalidRequest,
     NotFound,
@@ -44,10 +43,12 @@ from .events import (
     MARKER,
     P_CALENDAR,
     P_EMAIL,
+    P_MOVED_FROM,
     P_OUTCOME,
     blocks_time,
     event_interval,
     is_booking,
+    padded_booking,
     parse_rfc3339,
     priority_key,
     private_properties,
@@ -163,7 +164,7 @@ class BookingService:
                 window_start=window_start,
                 window_end=window_end,
                 duration=timedelta(minutes=duration),
-                busy=view.busy,
+                busy=view.blocked(rules),
                 now=now,
                 bookings_per_day=view.bookings_per_day,
             )
@@ -277,14 +278,26 @@ class BookingService:
         problem = self._contest(calendar, identity, event)
         if problem is None:
             return
+        self._yield(calendar, identity, event, send_updates=send_updates)
+        raise SlotUnavailable(problem.message, details={"reason": problem.value})
+
+    def _yield(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, send_updates: str) -> None:
+        """Mark a losing booking (so retries answer 409 too) and delete it."""
         with contextlib.suppress(Gone):
             self._client.patch_event(
                 identity, calendar.calendar_id, event["id"], {"extendedProperties": {"private": {P_OUTCOME: "lost"}}}
             )
             self._client.delete_event(identity, calendar.calendar_id, event["id"], send_updates=send_updates)
-        raise SlotUnavailable(problem.message, details={"reason": problem.value})
 
-    def _contest(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> SlotProblem | None:
+    def _contest(
+        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, ignore: str | None = None
+    ) -> SlotProblem | None:
+        """Whether `event` must yield, judged from a live read of its day (`ignore`: an event it replaces).
+
+        The rule is monotonic, so that every process judging the same event reaches the same verdict whenever
+        it looks: a booking yields to an overlapping booking created before it that was still standing when it
+        was created (confirmed, or marked lost only after that moment), and to any overlapping busy event.
+        """
         zone = calendar.zone
         rules = self._config.slot_rules(calendar.slug)
         mine = event_interval(event, zone)
@@ -292,31 +305,30 @@ class BookingService:
         day_start = datetime.combine(day, time(0), zone)
         window_start = min(day_start, mine.start - rules.buffer_before) - timedelta(minutes=1)
         window_end = max(day_start + timedelta(days=1), mine.end + rules.buffer_after) + timedelta(minutes=1)
-        events = self._client.list_events(identity, calendar.calendar_id, time_min=window_start, time_max=window_end)
+        events = self._client.list_events(
+            identity, calendar.calendar_id, time_min=window_start, time_max=window_end, show_deleted=True
+        )
         current = next((e for e in events if e.get("id") == event["id"]), event)
-        if current.get("status") == "cancelled":
+        if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME) == "lost":
             return SlotProblem.BUSY
         my_key = priority_key(current)
         guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
         earlier_that_day = 0
         for other in events:
-            if other.get("id") == event["id"] or not blocks_time(other):
+            if other.get("id") in (event["id"], ignore):
                 continue
-            if is_booking(other) and private_properties(other).get(P_OUTCOME) == "lost":
-                continue  # a booking that already yielded and is being deleted
             span = event_interval(other, zone)
-            clashes = guarded.overlaps(span) or Interval(
-                span.start - rules.buffer_before, span.end + rules.buffer_after
-            ).overlaps(mine)
             if not is_booking(other):
-                if clashes:
+                if blocks_time(other) and guarded.overlaps(span):
                     return SlotProblem.BUSY
                 continue
-            if priority_key(other) < my_key:
-                if clashes:
-                    return SlotProblem.BUSY
-                if span.start.astimezone(zone).date() == day:
-                    earlier_that_day += 1
+            clashes = guarded.overlaps(padded_booking(span, rules))
+            if priority_key(other) >= my_key or not _standing_at(other, my_key[0]):
+                continue
+            if clashes:
+                return SlotProblem.BUSY
+            if other.get("status") != "cancelled" and span.start.astimezone(zone).date() == day:
+                earlier_that_day += 1
         cap = rules.max_per_day
         if cap is not None and earlier_that_day >= cap:
             return SlotProblem.DAY_FULL
@@ -353,32 +365,45 @@ class BookingService:
     def reschedule(
         self, booking_id: str, token: str | None, start: datetime, duration: int | None
     ) -> tuple[BookingResult, CalendarConfig]:
+        """Move a booking: a new event at the new time is booked (with the same checks) before the old one is
+        cancelled, so a failed move leaves the booking where it was. The booking gets a new id and token."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._own_event(calendar, identity, booking_id)
-        if event.get("status") == "cancelled":
+        old = self._own_event(calendar, identity, booking_id)
+        if old.get("status") == "cancelled":
             raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
-        old = event_interval(event, calendar.zone)
-        minutes = duration if duration is not None else int((old.end - old.start).total_seconds() // 60)
+        span = event_interval(old, calendar.zone)
+        minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
         self._check_duration(calendar, minutes)
         end = start + timedelta(minutes=minutes)
         self._check_rules(calendar, start, end)
-        send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
+        props = private_properties(old)
+        send = self._send_updates(calendar, props.get(P_EMAIL, ""))
+        body: dict[str, Any] = {
+            key: old[key]
+            for key in ("summary", "description", "attendees", "transparency", "guestsCanInviteOthers",
+                        "guestsCanSeeOtherGuests")
+            if key in old
+        }
+        body["extendedProperties"] = {"private": {**props, P_MOVED_FROM: booking_id}}
+        body.update(_times(calendar, start, end))
+        new_id = "b" + _digest("move", booking_id, start.astimezone(ZoneInfo("UTC")).isoformat(), str(minutes))[:31]
         try:
-            moved = self._client.patch_event(
-                identity, calendar.calendar_id, booking_id, _times(calendar, start, end),
-                send_updates=send, etag=event.get("etag"),
-            )
+            moved = self._client.insert_event(identity, calendar.calendar_id, {**body, "id": new_id})
         except GoogleConflict as error:
-            raise Conflict("The booking changed meanwhile; fetch it and try again.") from error
-        problem = self._contest(calendar, identity, moved)
+            if error.reason != "duplicate":
+                raise
+            moved = self._client.get_event(identity, calendar.calendar_id, new_id)
+            if moved.get("status") == "cancelled":
+                raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
+        problem = self._contest(calendar, identity, moved, ignore=booking_id)
         if problem is not None:
-            with contextlib.suppress(GoogleApiError):  # changed again meanwhile: leave it to whoever changed it
-                self._client.patch_event(
-                    identity, calendar.calendar_id, booking_id, _times(calendar, old.start, old.end),
-                    send_updates=send, etag=moved.get("etag"),
-                )
+            self._yield(calendar, identity, moved, send_updates="none")
             raise SlotUnavailable(problem.message, details={"reason": problem.value})
-        result = BookingResult(self._view(calendar, moved), self._tokens().issue(booking_id, calendar.slug), False)
+        if send == "all":  # tell the visitor only once the new time is theirs
+            moved = self._client.patch_event(identity, calendar.calendar_id, new_id, {}, send_updates="all")
+        with contextlib.suppress(Gone):
+            self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
+        result = BookingResult(self._view(calendar, moved), self._tokens().issue(new_id, calendar.slug), False)
         return result, calendar
 
     # --- rules and shapes ---------------------------------------------------------------------------------------
@@ -410,7 +435,7 @@ class BookingService:
             rules,
             start=start,
             duration=end - start,
-            busy=view.busy,
+            busy=view.blocked(rules),
             now=self._now(),
             bookings_that_day=view.bookings_per_day.get(start.astimezone(zone).date(), 0),
         )
@@ -475,6 +500,15 @@ class BookingService:
         )
         status = "cancelled" if event.get("status") == "cancelled" else "confirmed"
         return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet)
+
+
+def _standing_at(booking: dict[str, Any], moment: datetime) -> bool:
+    """Whether a booking still stood at `moment`: not yielded, or yielded only after it (its mark is `updated`)."""
+    if private_properties(booking).get(P_OUTCOME) != "lost" and booking.get("status") != "cancelled":
+        return True
+    if private_properties(booking).get(P_OUTCOME) != "lost":
+        return False  # cancelled by its visitor: it holds nothing
+    return parse_rfc3339(str(booking.get("updated"))) > moment
 
 
 def _times(calendar: CalendarConfig, start: datetime, end: datetime) -> dict[str, Any]:

@@ -6,13 +6,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .slots import Interval
+from .slots import Interval, SlotRules
 
 # Private extended properties on every event this product writes (visible only through this calendar).
 MARKER = "wcbBooking"  # "1" on every booking
 P_CALENDAR = "wcbCalendar"  # the public calendar slug
 P_EMAIL = "wcbEmail"  # the visitor's email, lower-cased
 P_OUTCOME = "wcbOutcome"  # "lost" when the booking yielded to an overlapping one
+P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -48,7 +49,18 @@ def blocks_time(event: dict[str, Any]) -> bool:
 
 
 def priority_key(event: dict[str, Any]) -> tuple[datetime, str]:
-    """The order in which overlapping bookings keep their slot: the one that last claimed it earliest wins.
+    """The order in which overlapping bookings keep their slot: the one created first wins, the id breaks ties.
 
-    `updated` is when an event took its current time (insert or reschedule); the id breaks ties."""
-    return parse_rfc3339(str(event.get("updated") or event.get("created"))), str(event["id"])
+    `created` never changes (a reschedule is a new event), which keeps every verdict the same whenever taken."""
+    return parse_rfc3339(str(event.get("created"))), str(event["id"])
+
+
+def padded_booking(span: Interval, rules: SlotRules) -> Interval:
+    """The time an existing booking keeps from a new one, so that their buffers are honoured both ways.
+
+    A new slot is refused when `[start - before, end + after)` meets busy time. Between two bookings the
+    buffers must hold whichever was booked first, which comes to a gap of max(before, after) on each side;
+    padding the existing booking by the difference gives exactly that."""
+    before, after = rules.buffer_before, rules.buffer_after
+    zero = before - before
+    return Interval(span.start - max(zero, before - after), span.end + max(zero, after - before))

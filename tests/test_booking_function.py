@@ -330,3 +330,20 @@ def test_replaying_an_old_booking_never_undoes_it(booking_client: Any, clean: An
     assert again.status_code == 200
     assert again.get_json()["booking"]["status"] == "confirmed"
     assert [e["id"] for e in confirmed_bookings(clean)] == [booking_id]
+
+
+def test_the_first_slot_offered_after_a_meeting_or_a_booking_can_be_booked(booking_client: Any, clean: Any) -> None:
+    day = workday()
+    add_busy(clean, at(day, 9), at(day, 9, 30))
+    assert _book(booking_client, booking_body(at(day, 14), email="first@visitor.test")).status_code == 201
+
+    def offered() -> list[datetime]:
+        body = booking_client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30").get_json()
+        return [datetime.fromisoformat(s["start"]) for s in body["slots"]]
+
+    starts = offered()
+    assert starts[0] == at(day, 9, 30)  # a meeting has no buffer of its own
+    assert at(day, 14, 30) not in starts and at(day, 14, 45) in starts  # a booking keeps its 10 minutes
+    assert _book(booking_client, booking_body(at(day, 14, 30), email="a@visitor.test")).status_code == 409
+    assert _book(booking_client, booking_body(at(day, 14, 45), email="b@visitor.test")).status_code == 201
+    assert _book(booking_client, booking_body(at(day, 9, 30), email="c@visitor.test")).status_code == 201

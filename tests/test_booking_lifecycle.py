@@ -87,20 +87,28 @@ def test_cancelled_slot_can_be_booked_again_by_the_same_visitor(
     assert len(confirmed_bookings(emulator)) == 1
 
 
-def test_reschedule_moves_the_event_and_tells_the_visitor(
+def test_reschedule_moves_the_booking_and_tells_the_visitor(
     booking_client: Any, booked: dict[str, Any], emulator: Any
 ) -> None:
     booking_id, token = booked["booking"]["id"], booked["token"]
+    emulator.emulator.state.mailbox.clear()
     new_start = at(workday(), 15)
     response = booking_client.patch(f"/bookings/{booking_id}?token={token}", json={"start": new_start.isoformat()})
     assert response.status_code == 200, response.get_json()
     assert_matches_openapi(response, "/bookings/{id}", "PATCH")
-    assert datetime.fromisoformat(response.get_json()["booking"]["start"]) == new_start
+    moved = response.get_json()
+    assert datetime.fromisoformat(moved["booking"]["start"]) == new_start
     [event] = confirmed_bookings(emulator)
-    assert event["id"] == booking_id
+    assert event["id"] == moved["booking"]["id"] != booking_id
     assert span(event)[0] == new_start.astimezone(UTC)
-    updates = [m for m in emulator.emulator.state.mailbox if m["kind"] == "update"]
-    assert [m["to"] for m in updates] == ["vera@visitor.test"]
+    assert [a["email"] for a in event["attendees"]] == ["vera@visitor.test"]
+    mail = [(m["kind"], m["eventId"]) for m in emulator.emulator.state.mailbox if m["to"] == "vera@visitor.test"]
+    assert ("cancellation", booking_id) in mail
+    assert any(event_id == event["id"] and kind in ("invitation", "update") for kind, event_id in mail)
+    # the new token opens the new booking; the old one shows the old booking as cancelled
+    assert booking_client.get(f"/bookings/{event['id']}?token={moved['token']}").status_code == 200
+    old = booking_client.get(f"/bookings/{booking_id}?token={token}").get_json()
+    assert old["booking"]["status"] == "cancelled"
 
 
 def test_reschedule_into_a_busy_slot_is_409_and_keeps_the_booking(
@@ -113,7 +121,9 @@ def test_reschedule_into_a_busy_slot_is_409_and_keeps_the_booking(
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "slot_unavailable"
     [event] = confirmed_bookings(emulator)
+    assert event["id"] == booking_id
     assert span(event)[0] == at(day, 10).astimezone(UTC)
+    assert not [m for m in emulator.emulator.state.mailbox if m["kind"] == "cancellation"]
 
 
 def test_reschedule_onto_another_booking_is_409(booking_client: Any, booked: dict[str, Any], emulator: Any) -> None:

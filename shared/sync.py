@@ -1,0 +1,482 @@
+"""The availability sync: every bookable calendar's busy time, asked of Google in as few queries as it allows,
+written as one snapshot that booking's `GET /slots` serves from while it is fresh.
+
+What the snapshot holds, and why: each calendar's busy intervals and booking counts per local day, the inputs of
+the slot math, not the slot lists. Slot lists multiply by calendars x durations x days (1,000 calendars, three
+durations and 28 days of 15-minute steps are tens of MB), while the inputs are a few KB per calendar and
+`/slots` turns them into slots per request in well under a millisecond (`shared.slots`). Format (version 1, read
+by `shared.availability.Snapshot.parse`)::
+
+    {"version": 1, "asOf": "<UTC>", "from": "<UTC>", "to": "<UTC>", "scheduleTime": "<UTC>" | null,
+     "calendars": {"<slug>": {"status": "ok", "busy": [["<UTC start>", "<UTC end>"], ...],
+                               "bookingsPerDay": {"YYYY-MM-DD": n}}
+                   | {"status": "unavailable", "error": "<Google's reason>"}}}
+
+How it is asked: free/busy over [now - 1 day, now + `sync_horizon_days`) as one identity when `sync.act_as` is set (any
+user of a Workspace domain sees everyone's free/busy), so 50 calendars share a query; without it, each calendar
+as its own identity, grouped. The Calendar client splits into <= 50 calendars and <= 90 days per query and runs
+them in parallel. With `booking.max_per_day`, this product's bookings are also counted per local day of each
+calendar (events.list filtered on the private `wcbBooking=1`, whole local days), <= 50 lists per batch request.
+The day before `now` costs no extra query (29 days is one window) and is there because booking's `/slots` asks
+for its window padded by a day and more (duration, buffers) and uses a snapshot only if it covers that padding to
+within a day (`Availability.fresh_snapshot`): without it, every `/slots?from=<today>` would go live.
+
+Failure: a calendar Google reports an error for is written `unavailable` (fail closed: `/slots` then asks Google
+live for it) and listed in the answer; the others proceed. A sync that fails as a whole (Google unavailable after
+retries, storage refusing the write) raises before anything is written, so the last good snapshot stays.
+
+At-least-once delivery: Cloud Scheduler may deliver one scheduled run more than once and sends the run's time in
+`X-CloudScheduler-ScheduleTime`, constant across its retries. The snapshot records the latest schedule time it
+accounts for (`scheduleTime`); a delivery for a time it already covers answers `duplicate` without calling Google.
+Within one instance a lock serialises syncs, so a concurrent duplicate waits and then sees the first one's
+snapshot. Across instances the write is a compare-and-swap on the snapshot's generation (Cloud Storage
+`ifGenerationMatch`): two instances may both ask Google, but only one writes; the other finds the schedule time
+covered and answers `duplicate`. Runs without the header (manual runs, the local stack's first sync) always sync
+and keep the recorded schedule time. Per Google, a manually forced run may carry the *next* schedule time, and
+the scheduled run at that time is then skipped as a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall_time
+from typing import TYPE_CHECKING, Any
+
+from .availability import SNAPSHOT_VERSION, SnapshotReader, bookings_per_day, identity_for
+from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, Identity, split_range
+from .config import CalendarConfig, Config
+from .credentials import BOOKING_SCOPES, SYNC_SCOPES
+from .errors import AppError, Forbidden, GoogleApiError, InvalidRequest, UpstreamUnavailable
+from .events import MARKER, parse_rfc3339
+from .logs import log
+from .store import PreconditionFailed, SnapshotStore
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
+BATCH_MAX_PARTS = 50
+SYNC_PARALLEL = 10  # concurrent requests of one kind (free/busy groups, batches): within a user's rate
+SYNC_LOOKBACK = timedelta(days=1)  # see the module docstring: lets `/slots?from=<today>` use the snapshot
+_WRITE_ATTEMPTS = 3
+_LOCK_WAIT_SECONDS = 120.0
+
+_locks_guard = threading.Lock()
+_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+class SyncNotConfigured(AppError):
+    status, code = 500, "not_configured"
+
+
+@dataclass
+class SyncReport:
+    """What one sync did; `to_json()` is the body of the sync function's 200 answer."""
+
+    calendars: int
+    freebusy_calls: int
+    batch_calls: int
+    start: datetime
+    end: datetime
+    snapshot: str
+    duration_ms: int
+    unavailable: list[dict[str, str]] = field(default_factory=list)
+    schedule_time: datetime | None = None
+    duplicate: bool = False
+    as_of: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "calendars": self.calendars,
+            "freebusyCalls": self.freebusy_calls,
+            "batchCalls": self.batch_calls,
+            "from": utc_text(self.start),
+            "to": utc_text(self.end),
+            "snapshot": self.snapshot,
+            "durationMs": self.duration_ms,
+            "unavailable": self.unavailable,
+            "duplicate": self.duplicate,
+        }
+        if self.as_of is not None:
+            body["asOf"] = utc_text(self.as_of)
+        if self.schedule_time is not None:
+            body["scheduleTime"] = utc_text(self.schedule_time)
+        return body
+
+
+@dataclass
+class Collected:
+    """The calendars part of a snapshot and what it cost to ask for it."""
+
+    calendars: dict[str, dict[str, Any]]
+    freebusy_calls: int
+    batch_calls: int
+
+    @property
+    def unavailable(self) -> list[dict[str, str]]:
+        return [
+            {"calendar": slug, "error": str(entry["error"])}
+            for slug, entry in self.calendars.items()
+            if entry["status"] != "ok"
+        ]
+
+
+class AvailabilitySync:
+    def __init__(
+        self,
+        config: Config,
+        client: CalendarClient,
+        store: SnapshotStore | None,
+        now: Callable[[], datetime],
+        *,
+        reader: SnapshotReader | None = None,
+        parallel: int = SYNC_PARALLEL,
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._store = store
+        self._now = now
+        self._reader = reader
+        self._parallel = parallel
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
+        return cls(runtime.config, runtime.calendar, runtime.store, runtime.now, reader=runtime.snapshots)
+
+    # --- the use case -------------------------------------------------------------------------------------------
+    def run(self, *, schedule_time: datetime | None = None, horizon: timedelta | None = None) -> SyncReport:
+        """Sync once and write the snapshot; or, for a schedule time the snapshot already covers, do nothing.
+
+        `horizon` (how far ahead of now; default `config.sync_horizon_days`) may exceed the 90 days the config
+        allows: the client splits the range into windows."""
+        store = self._require_store()
+        began = time.monotonic()
+        lock = _lock_for(store)
+        if not lock.acquire(timeout=_LOCK_WAIT_SECONDS):
+            raise UpstreamUnavailable("Another sync is still running on this instance; try again later.")
+        try:
+            raw, generation = store.read_versioned()
+            previous = _parse(raw)
+            if schedule_time is not None and _covers(previous, schedule_time):
+                return self._duplicate(previous, schedule_time, store, began)
+
+            as_of = self._now().astimezone(UTC).replace(microsecond=0)
+            start = as_of - SYNC_LOOKBACK
+            end = as_of + (horizon or timedelta(days=self._config.sync_horizon_days))
+            collected = self.collect(start, end)
+            recorded = _later(schedule_time, _schedule_time_of(previous))
+            for _ in range(_WRITE_ATTEMPTS):
+                data = self.document(collected, as_of=as_of, start=start, end=end, schedule_time=recorded)
+                try:
+                    store.replace(data, generation)
+                    break
+                except PreconditionFailed:
+                    raw, generation = store.read_versioned()  # another instance wrote in between
+                    if raw == data:
+                        break  # already what we meant to write (e.g. our own upload, retried after it landed)
+                    current = _parse(raw)
+                    if schedule_time is not None and _covers(current, schedule_time):
+                        log("sync superseded", schedule_time=utc_text(schedule_time), snapshot=store.location)
+                        return self._duplicate(current, schedule_time, store, began, spent=collected)
+                    recorded = _later(recorded, _schedule_time_of(current))
+            else:
+                raise UpstreamUnavailable("The snapshot kept changing while it was written; try again.")
+        finally:
+            lock.release()
+        if self._reader is not None:
+            self._reader.forget()
+        report = SyncReport(
+            calendars=len(collected.calendars),
+            freebusy_calls=collected.freebusy_calls,
+            batch_calls=collected.batch_calls,
+            start=start,
+            end=end,
+            snapshot=store.location,
+            duration_ms=round((time.monotonic() - began) * 1000),
+            unavailable=collected.unavailable,
+            schedule_time=schedule_time,
+            as_of=as_of,
+        )
+        log("sync done", **{k: v for k, v in report.to_json().items() if k != "unavailable"},
+            unavailableCount=len(report.unavailable))
+        return report
+
+    def collect(self, start: datetime, end: datetime) -> Collected:
+        """Ask Google for every bookable calendar's busy time (and booking counts) over [start, end)."""
+        calendars = list(self._config.calendars)
+        freebusy_groups = _group(calendars, self._freebusy_identity)
+        count_bookings = self._config.booking.max_per_day is not None
+        booking_batches = (
+            [
+                (identity, chunk)
+                for identity, members in _group(calendars, self._bookings_identity).items()
+                for chunk in _chunks(members, BATCH_MAX_PARTS)
+            ]
+            if count_bookings
+            else []
+        )
+        windows = len(list(split_range(start, end)))
+        freebusy_calls = sum(math.ceil(len(_unique_ids(m)) / FREEBUSY_MAX_CALENDARS) for m in freebusy_groups.values())
+
+        busy: dict[str, FreeBusy] = {}
+        counts: dict[str, dict[date, int] | str] = {}
+        # Two pools, so that free/busy and booking counts run side by side; each bounded to stay within a user's
+        # rate (the client runs one group's free/busy queries in parallel too, up to its own max_parallel).
+        with ThreadPoolExecutor(max_workers=self._parallel) as pool, ThreadPoolExecutor(
+            max_workers=self._parallel
+        ) as batch_pool:
+            freebusy_jobs: list[tuple[list[CalendarConfig], Future[dict[str, FreeBusy]]]] = [
+                (members, pool.submit(self._client.free_busy, identity, _unique_ids(members), start, end))
+                for identity, members in freebusy_groups.items()
+            ]
+            booking_jobs = [
+                batch_pool.submit(self._count_bookings, identity, chunk, start, end)
+                for identity, chunk in booking_batches
+            ]
+            for members, job in freebusy_jobs:
+                answer = job.result()  # an AppError here fails the whole sync: nothing is written
+                for calendar in members:
+                    busy[calendar.slug] = answer.get(calendar.calendar_id) or FreeBusy(error="missing")
+            for booking_job in booking_jobs:
+                counts.update(booking_job.result())
+
+        entries: dict[str, dict[str, Any]] = {}
+        for calendar in calendars:
+            result = busy[calendar.slug]
+            per_day = counts.get(calendar.slug, {})
+            if result.error is not None:
+                entries[calendar.slug] = {"status": "unavailable", "error": result.error}
+            elif isinstance(per_day, str):
+                entries[calendar.slug] = {"status": "unavailable", "error": per_day}
+            else:
+                entries[calendar.slug] = {
+                    "status": "ok",
+                    "busy": [[utc_text(s), utc_text(e)] for s, e in _merged(result.busy)],
+                    "bookingsPerDay": {day.isoformat(): n for day, n in sorted(per_day.items())},
+                }
+        return Collected(entries, freebusy_calls * windows, len(booking_batches))
+
+    @staticmethod
+    def document(
+        collected: Collected, *, as_of: datetime, start: datetime, end: datetime, schedule_time: datetime | None
+    ) -> bytes:
+        body = {
+            "version": SNAPSHOT_VERSION,
+            "asOf": utc_text(as_of),
+            "from": utc_text(start),
+            "to": utc_text(end),
+            "scheduleTime": utc_text(schedule_time) if schedule_time is not None else None,
+            "calendars": collected.calendars,
+        }
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    # --- identities ---------------------------------------------------------------------------------------------
+    def _freebusy_identity(self, calendar: CalendarConfig) -> Identity:
+        return self._shared_identity(SYNC_SCOPES) or identity_for(calendar, SYNC_SCOPES)
+
+    def _bookings_identity(self, calendar: CalendarConfig) -> Identity:
+        # events.list needs calendar.events (BOOKING_SCOPES), which the domain-wide delegation grant includes.
+        return self._shared_identity(BOOKING_SCOPES) or identity_for(calendar, BOOKING_SCOPES)
+
+    def _shared_identity(self, scopes: tuple[str, ...]) -> Identity | None:
+        sync = self._config.sync
+        if sync.act_as is None:
+            return None
+        return Identity(sync.mode, sync.act_as if sync.mode == "delegated" else None, scopes)
+
+    # --- booking counts -----------------------------------------------------------------------------------------
+    def _count_bookings(
+        self, identity: Identity, calendars: Sequence[CalendarConfig], start: datetime, end: datetime
+    ) -> dict[str, dict[date, int] | str]:
+        """Bookings per local day for up to 50 calendars in one batch request; a calendar whose list failed
+        maps to Google's reason instead."""
+        ranges = {calendar.slug: _whole_days(calendar, start, end) for calendar in calendars}
+        requests = {
+            calendar.slug: _bookings_request(calendar.calendar_id, *ranges[calendar.slug]) for calendar in calendars
+        }
+        answers = self._client.batch(identity, requests)
+        counts: dict[str, dict[date, int] | str] = {}
+        for calendar in calendars:
+            answer = answers.get(calendar.slug)
+            if isinstance(answer, GoogleApiError):
+                counts[calendar.slug] = answer.reason
+            elif isinstance(answer, Exception) or answer is None:
+                counts[calendar.slug] = "unavailable"
+            else:
+                items = list(answer.get("items", []))
+                if answer.get("nextPageToken"):  # more than one page of bookings: read them all
+                    time_min, time_max = ranges[calendar.slug]
+                    items = self._client.list_events(
+                        identity, calendar.calendar_id, time_min=time_min, time_max=time_max,
+                        private_properties={MARKER: "1"},
+                    )
+                counts[calendar.slug] = bookings_per_day(items, calendar)
+        return counts
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def _require_store(self) -> SnapshotStore:
+        if self._store is None:
+            raise SyncNotConfigured("No [snapshot] location is configured: the sync has nowhere to write.")
+        return self._store
+
+    def _duplicate(
+        self,
+        snapshot: dict[str, Any] | None,
+        schedule_time: datetime,
+        store: SnapshotStore,
+        began: float,
+        *,
+        spent: Collected | None = None,
+    ) -> SyncReport:
+        """The answer for a run the snapshot already covers: its numbers, and the calls this delivery made (none,
+        unless it lost a race with another instance after asking Google)."""
+        assert snapshot is not None
+        calendars = snapshot.get("calendars") or {}
+        report = SyncReport(
+            calendars=len(calendars),
+            freebusy_calls=spent.freebusy_calls if spent else 0,
+            batch_calls=spent.batch_calls if spent else 0,
+            start=parse_rfc3339(snapshot["from"]),
+            end=parse_rfc3339(snapshot["to"]),
+            snapshot=store.location,
+            duration_ms=round((time.monotonic() - began) * 1000),
+            unavailable=[
+                {"calendar": slug, "error": str(entry.get("error"))}
+                for slug, entry in calendars.items()
+                if entry.get("status") != "ok"
+            ],
+            schedule_time=schedule_time,
+            duplicate=True,
+            as_of=parse_rfc3339(snapshot["asOf"]),
+        )
+        log("sync duplicate delivery", schedule_time=utc_text(schedule_time), snapshot=store.location)
+        return report
+
+
+# --- for the entry point ------------------------------------------------------------------------------------------
+def check_caller(config: Config, email: str) -> None:
+    """Only the configured scheduler identity may run the sync (the caller is already authenticated)."""
+    allowed = config.sync.scheduler_identity
+    if allowed is None:
+        raise Forbidden("No sync.scheduler_identity is configured, so nobody may run the sync.")
+    if email.lower() != allowed.lower():
+        raise Forbidden(f"{email} may not run the sync; only the configured scheduler identity may.")
+
+
+def parse_schedule_time(value: str | None) -> datetime | None:
+    """The scheduled run's time from `X-CloudScheduler-ScheduleTime` (RFC 3339), None when absent."""
+    if value is None or not value.strip():
+        return None
+    try:
+        moment = parse_rfc3339(value.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidRequest(
+            f"{SCHEDULE_TIME_HEADER} must be an RFC 3339 time with an offset, like 2026-10-16T12:00:00Z.",
+            fields={SCHEDULE_TIME_HEADER: "an RFC 3339 time with an offset"},
+        )
+    return moment.astimezone(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- private ------------------------------------------------------------------------------------------------------
+def _lock_for(store: SnapshotStore) -> threading.Lock:
+    """One lock per store object, i.e. per instance (its runtime holds one store): one sync at a time there."""
+    with _locks_guard:
+        lock = _locks.get(store)
+        if lock is None:
+            lock = _locks[store] = threading.Lock()
+        return lock
+
+
+def _parse(raw: bytes | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == SNAPSHOT_VERSION else None
+
+
+def _schedule_time_of(snapshot: dict[str, Any] | None) -> datetime | None:
+    value = (snapshot or {}).get("scheduleTime")
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return None
+
+
+def _covers(snapshot: dict[str, Any] | None, schedule_time: datetime) -> bool:
+    """Whether the snapshot already accounts for this scheduled run (or a later one)."""
+    recorded = _schedule_time_of(snapshot)
+    return recorded is not None and recorded >= schedule_time
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    present = [moment for moment in (first, second) if moment is not None]
+    return max(present) if present else None
+
+
+def _group(
+    calendars: Iterable[CalendarConfig], identity: Callable[[CalendarConfig], Identity]
+) -> dict[Identity, list[CalendarConfig]]:
+    groups: dict[Identity, list[CalendarConfig]] = {}
+    for calendar in calendars:
+        groups.setdefault(identity(calendar), []).append(calendar)
+    return groups
+
+
+def _unique_ids(calendars: Iterable[CalendarConfig]) -> list[str]:
+    return list(dict.fromkeys(calendar.calendar_id for calendar in calendars))
+
+
+def _chunks(items: Sequence[CalendarConfig], size: int) -> list[list[CalendarConfig]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted, with overlapping or touching intervals joined (queries split at window edges meet there)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _whole_days(calendar: CalendarConfig, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) widened to whole local days of the calendar: a per-day count needs the whole day."""
+    zone = calendar.zone
+    first = datetime.combine(start.astimezone(zone).date(), wall_time(0), zone)
+    last = datetime.combine(end.astimezone(zone).date() + timedelta(days=1), wall_time(0), zone)
+    return first.astimezone(UTC), last.astimezone(UTC)
+
+
+def _bookings_request(calendar_id: str, time_min: datetime, time_max: datetime) -> Callable[[Any], Any]:
+    def build(api: Any) -> Any:
+        return api.events().list(
+            calendarId=calendar_id,
+            timeMin=utc_text(time_min),
+            timeMax=utc_text(time_max),
+            singleEvents=True,
+            maxResults=2500,
+            privateExtendedProperty=f"{MARKER}=1",
+        )
+
+    return build

@@ -1,0 +1,120 @@
+"""Helpers for the browser tests: Debian's chromium driven by Playwright, and the local stack on free ports.
+
+Playwright's own browser download cannot work here (no network in tests, and its builds are not Debian's), so the
+tests launch `/usr/bin/chromium`, which `scripts/install-browser.sh` installs (`make test` runs it first).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+INSTALL_HINT = "run scripts/install-browser.sh (the test set-up of `make test` does this)"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# The innermost focused element, through shadow roots: what a keyboard user is on.
+DEEP_FOCUS_JS = """() => {
+  let element = document.activeElement;
+  while (element && element.shadowRoot && element.shadowRoot.activeElement) {
+    element = element.shadowRoot.activeElement;
+  }
+  if (!element) return null;
+  return {
+    tag: element.tagName.toLowerCase(),
+    id: element.id || null,
+    type: element.getAttribute('type'),
+    name: element.getAttribute('name'),
+    value: element.value ?? null,
+    className: element.className || '',
+    start: element.dataset ? element.dataset.start ?? null : null,
+    date: element.dataset ? element.dataset.date ?? null : null,
+    text: (element.textContent || '').trim(),
+  };
+}"""
+
+
+def require_chromium() -> None:
+    """Fail (never skip) with a clear message when the browser is not there."""
+    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Debian's chromium is not installed at {CHROMIUM}: {INSTALL_HINT}.", pytrace=False)
+
+
+@contextmanager
+def launched_browser() -> Iterator[Any]:
+    require_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("The playwright Python package is missing: pip install -e '.[test]'.", pytrace=False)
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        except Exception as error:
+            pytest.fail(f"{CHROMIUM} did not start ({error}); {INSTALL_HINT}.", pytrace=False)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Gateway:
+    """The local gateway (booking function + demo page) served by werkzeug on a free port, in a thread."""
+
+    url: str
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_gateway(functions: tuple[str, ...] = ("booking",)) -> Gateway:
+    """`devserver.gateway.gateway_app()` with just the functions the page needs, as `make run` serves it."""
+    from werkzeug.serving import make_server
+
+    from devserver.gateway import gateway_app
+
+    server = make_server("127.0.0.1", 0, gateway_app(functions), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
+    thread.start()
+    return Gateway(f"http://127.0.0.1:{server.server_port}", server, thread)
+
+
+def calendar_events(emulator: Any, calendar_id: str) -> list[dict[str, Any]]:
+    """Every event of one emulated calendar, cancelled ones included (read straight from the emulator's state)."""
+    return [dict(event) for event in list(emulator.emulator.state.calendars[calendar_id].events.values())]
+
+
+def events_starting_at(
+    emulator: Any, calendar_id: str, start: str, *, status: str = "confirmed"
+) -> list[dict[str, Any]]:
+    """The events of a calendar that start at `start` (any offset) with that status."""
+    moment = datetime.fromisoformat(start)
+    found = []
+    for event in calendar_events(emulator, calendar_id):
+        when = (event.get("start") or {}).get("dateTime")
+        if when and datetime.fromisoformat(when) == moment and event.get("status", "confirmed") == status:
+            found.append(event)
+    return found
