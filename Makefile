@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	scripts/install-browser.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
@@ -28,6 +29,9 @@ emulator: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m devserver --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+bench: $(STAMP)
+	$(PY) -m bench
 
 package: $(STAMP)
 	$(PY) infra/package.py --out dist
