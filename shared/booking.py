@@ -53,6 +53,7 @@ from .events import (
     priority_key,
     private_properties,
 )
+from .logs import log
 from .slots import Interval, SlotProblem, check_slot, free_slots
 from .tokens import BookingTokens
 
@@ -219,6 +220,7 @@ class BookingService:
                     continue  # that id belongs to a booking cancelled earlier: take the next generation
                 return outcome
             self._settle(calendar, identity, event, send_updates=self._send_updates(calendar, request.email))
+            log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
         raise SlotUnavailable("This visitor booked and cancelled this slot too often; pick another slot.")
 
@@ -279,6 +281,7 @@ class BookingService:
         if problem is None:
             return
         self._yield(calendar, identity, event, send_updates=send_updates)
+        log("booking yielded", calendar=calendar.slug, booking=event["id"], reason=problem.value)
         raise SlotUnavailable(problem.message, details={"reason": problem.value})
 
     def _yield(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, send_updates: str) -> None:
@@ -359,6 +362,7 @@ class BookingService:
             send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
             with contextlib.suppress(Gone):  # cancelled meanwhile: the same answer
                 self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
+            log("booking cancelled", calendar=calendar.slug, booking=booking_id)
             event = {**event, "status": "cancelled"}
         return self._view(calendar, event), calendar
 
@@ -403,6 +407,7 @@ class BookingService:
             moved = self._client.patch_event(identity, calendar.calendar_id, new_id, {}, send_updates="all")
         with contextlib.suppress(Gone):
             self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
+        log("booking moved", calendar=calendar.slug, booking=new_id, replaces=booking_id, start=start.isoformat())
         result = BookingResult(self._view(calendar, moved), self._tokens().issue(new_id, calendar.slug), False)
         return result, calendar
 

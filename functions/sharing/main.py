@@ -14,6 +14,7 @@ from typing import Any
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from shared import http
 from shared.errors import AppError
@@ -73,6 +74,9 @@ ROUTES = [
     http.route("GET", "/shares", list_shares),
     http.route("DELETE", "/shares", revoke_share),
 ]
+
+
+functions_framework.errorhandler(HTTPException)(http.framework_error)
 
 
 @functions_framework.http
