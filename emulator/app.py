@@ -132,7 +132,8 @@ class Emulator:
         }
         ctx.log = entry
         try:
-            delay = self.faults.delay_seconds(route.method_id)
+            # A batch pays the latency once, as one round trip; its parts run inside it.
+            delay = 0.0 if inner else self.faults.delay_seconds(route.method_id)
             if delay:
                 time.sleep(delay)
             fault = self.faults.pick(route.method_id)

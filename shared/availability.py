@@ -17,7 +17,9 @@ from typing import Any
 from .calendar_client import CalendarClient, Identity
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES
+from .errors import UpstreamUnavailable
 from .events import MARKER, event_interval, padded_booking, parse_rfc3339
+from .logs import log
 from .slots import Interval, SlotRules
 from .store import SnapshotStore
 
@@ -98,6 +100,9 @@ class SnapshotReader:
             raw = self._store.read()
             snapshot = Snapshot.parse(raw) if raw else None
         except (ValueError, KeyError, TypeError):
+            snapshot = None
+        except UpstreamUnavailable as error:  # slots are then answered live: slower, still right
+            log("snapshot unreadable", severity="WARNING", location=self._store.location, detail=error.message)
             snapshot = None
         with self._lock:
             self._cached = (self._clock(), snapshot)

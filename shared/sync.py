@@ -1,25 +1,29 @@
 """The availability sync: every bookable calendar's busy time, asked of Google in as few queries as it allows,
 written as one snapshot that booking's `GET /slots` serves from while it is fresh.
 
-What the snapshot holds, and why: each calendar's busy intervals and booking counts per local day, the inputs of
-the slot math, not the slot lists. Slot lists multiply by calendars x durations x days (1,000 calendars, three
-durations and 28 days of 15-minute steps are tens of MB), while the inputs are a few KB per calendar and
-`/slots` turns them into slots per request in well under a millisecond (`shared.slots`). Format (version 1, read
-by `shared.availability.Snapshot.parse`)::
+What the snapshot holds, and why: the inputs of the slot math (each calendar's busy intervals, and its bookings'
+times and counts per local day), not the slot lists. Slot lists multiply by calendars x durations x days (1,000
+calendars, three durations and 28 days of 15-minute steps come to tens of MB), while the inputs are a few KB per
+calendar and `/slots` turns them into slots per request in well under a millisecond (`shared.slots`). Format
+(version 1, read by `shared.availability.Snapshot.parse`; all times RFC 3339 UTC)::
 
-    {"version": 1, "asOf": "<UTC>", "from": "<UTC>", "to": "<UTC>", "scheduleTime": "<UTC>" | null,
-     "calendars": {"<slug>": {"status": "ok", "busy": [["<UTC start>", "<UTC end>"], ...],
-                               "bookingsPerDay": {"YYYY-MM-DD": n}}
+    {"version": 1, "asOf": "...", "from": "...", "to": "...", "scheduleTime": "..." | null,
+     "calendars": {"<slug>": {"status": "ok", "busy": [["<start>", "<end>"], ...],
+                              "bookingsPerDay": {"YYYY-MM-DD": n}, "bookings": [["<start>", "<end>"], ...]}
                    | {"status": "unavailable", "error": "<Google's reason>"}}}
 
-How it is asked: free/busy over [now - 1 day, now + `sync_horizon_days`) as one identity when `sync.act_as` is set (any
-user of a Workspace domain sees everyone's free/busy), so 50 calendars share a query; without it, each calendar
-as its own identity, grouped. The Calendar client splits into <= 50 calendars and <= 90 days per query and runs
-them in parallel. With `booking.max_per_day`, this product's bookings are also counted per local day of each
-calendar (events.list filtered on the private `wcbBooking=1`, whole local days), <= 50 lists per batch request.
-The day before `now` costs no extra query (29 days is one window) and is there because booking's `/slots` asks
-for its window padded by a day and more (duration, buffers) and uses a snapshot only if it covers that padding to
-within a day (`Availability.fresh_snapshot`): without it, every `/slots?from=<today>` would go live.
+`bookings` is there only when bookings were listed (below); `bookingsPerDay` is then complete, else empty.
+
+How it is asked: free/busy over [now - 1 day, now + `sync_horizon_days`), as one identity when `sync.act_as` is
+set (any user of a Workspace domain sees everyone's free/busy), so that 50 calendars share a query; without it,
+each calendar as its own identity, grouped. The Calendar client splits into <= 50 calendars and <= 90 days per
+query and runs them in parallel. The day before `now` costs no extra query (29 days are one window): booking's
+`/slots` pads the window it asks for by a day and more (duration, buffers), and `Availability.fresh_snapshot`
+uses a snapshot only if it covers that padding to within a day, so without it every `/slots?from=<today>` would
+go live. When bookings change the slot math (a `booking.max_per_day` cap, or buffers before and after that
+differ so that a booking is padded), this product's bookings are also listed for each calendar (events.list
+filtered on the private `wcbBooking=1`, over whole local days, <= 50 lists per batch request); otherwise they
+are just part of the busy time and no list is asked for.
 
 Failure: a calendar Google reports an error for is written `unavailable` (fail closed: `/slots` then asks Google
 live for it) and listed in the answer; the others proceed. A sync that fails as a whole (Google unavailable after
@@ -55,8 +59,9 @@ from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, I
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES, SYNC_SCOPES
 from .errors import AppError, Forbidden, GoogleApiError, InvalidRequest, UpstreamUnavailable
-from .events import MARKER, parse_rfc3339
+from .events import MARKER, event_interval, parse_rfc3339
 from .logs import log
+from .slots import Interval
 from .store import PreconditionFailed, SnapshotStore
 
 if TYPE_CHECKING:
@@ -110,6 +115,12 @@ class SyncReport:
         if self.schedule_time is not None:
             body["scheduleTime"] = utc_text(self.schedule_time)
         return body
+
+
+@dataclass(frozen=True)
+class _Bookings:
+    per_day: dict[date, int]
+    spans: list[Interval]
 
 
 @dataclass
@@ -210,24 +221,25 @@ class AvailabilitySync:
         return report
 
     def collect(self, start: datetime, end: datetime) -> Collected:
-        """Ask Google for every bookable calendar's busy time (and booking counts) over [start, end)."""
+        """Ask Google for every bookable calendar's busy time (and bookings, when they matter) over [start, end)."""
         calendars = list(self._config.calendars)
         freebusy_groups = _group(calendars, self._freebusy_identity)
-        count_bookings = self._config.booking.max_per_day is not None
+        booking = self._config.booking
+        list_bookings = booking.max_per_day is not None or booking.buffer_before_minutes != booking.buffer_after_minutes
         booking_batches = (
             [
                 (identity, chunk)
                 for identity, members in _group(calendars, self._bookings_identity).items()
                 for chunk in _chunks(members, BATCH_MAX_PARTS)
             ]
-            if count_bookings
+            if list_bookings
             else []
         )
         windows = len(list(split_range(start, end)))
         freebusy_calls = sum(math.ceil(len(_unique_ids(m)) / FREEBUSY_MAX_CALENDARS) for m in freebusy_groups.values())
 
         busy: dict[str, FreeBusy] = {}
-        counts: dict[str, dict[date, int] | str] = {}
+        bookings: dict[str, _Bookings | str] = {}
         # Two pools, so that free/busy and booking counts run side by side; each bounded to stay within a user's
         # rate (the client runs one group's free/busy queries in parallel too, up to its own max_parallel).
         with ThreadPoolExecutor(max_workers=self._parallel) as pool, ThreadPoolExecutor(
@@ -238,7 +250,7 @@ class AvailabilitySync:
                 for identity, members in freebusy_groups.items()
             ]
             booking_jobs = [
-                batch_pool.submit(self._count_bookings, identity, chunk, start, end)
+                batch_pool.submit(self._list_bookings, identity, chunk, start, end)
                 for identity, chunk in booking_batches
             ]
             for members, job in freebusy_jobs:
@@ -246,22 +258,26 @@ class AvailabilitySync:
                 for calendar in members:
                     busy[calendar.slug] = answer.get(calendar.calendar_id) or FreeBusy(error="missing")
             for booking_job in booking_jobs:
-                counts.update(booking_job.result())
+                bookings.update(booking_job.result())
 
         entries: dict[str, dict[str, Any]] = {}
         for calendar in calendars:
             result = busy[calendar.slug]
-            per_day = counts.get(calendar.slug, {})
+            listed = bookings.get(calendar.slug)
             if result.error is not None:
                 entries[calendar.slug] = {"status": "unavailable", "error": result.error}
-            elif isinstance(per_day, str):
-                entries[calendar.slug] = {"status": "unavailable", "error": per_day}
+            elif isinstance(listed, str):
+                entries[calendar.slug] = {"status": "unavailable", "error": listed}
             else:
-                entries[calendar.slug] = {
+                entry: dict[str, Any] = {
                     "status": "ok",
                     "busy": [[utc_text(s), utc_text(e)] for s, e in _merged(result.busy)],
-                    "bookingsPerDay": {day.isoformat(): n for day, n in sorted(per_day.items())},
+                    "bookingsPerDay": {},
                 }
+                if listed is not None:
+                    entry["bookingsPerDay"] = {day.isoformat(): n for day, n in sorted(listed.per_day.items())}
+                    entry["bookings"] = [[utc_text(span.start), utc_text(span.end)] for span in listed.spans]
+                entries[calendar.slug] = entry
         return Collected(entries, freebusy_calls * windows, len(booking_batches))
 
     @staticmethod
@@ -292,24 +308,24 @@ class AvailabilitySync:
             return None
         return Identity(sync.mode, sync.act_as if sync.mode == "delegated" else None, scopes)
 
-    # --- booking counts -----------------------------------------------------------------------------------------
-    def _count_bookings(
+    # --- bookings -----------------------------------------------------------------------------------------------
+    def _list_bookings(
         self, identity: Identity, calendars: Sequence[CalendarConfig], start: datetime, end: datetime
-    ) -> dict[str, dict[date, int] | str]:
-        """Bookings per local day for up to 50 calendars in one batch request; a calendar whose list failed
-        maps to Google's reason instead."""
+    ) -> dict[str, _Bookings | str]:
+        """This product's bookings on up to 50 calendars, in one batch request; a calendar whose list failed
+        maps to Google's reason instead (and is then written unavailable: its cap cannot be vouched for)."""
         ranges = {calendar.slug: _whole_days(calendar, start, end) for calendar in calendars}
         requests = {
             calendar.slug: _bookings_request(calendar.calendar_id, *ranges[calendar.slug]) for calendar in calendars
         }
         answers = self._client.batch(identity, requests)
-        counts: dict[str, dict[date, int] | str] = {}
+        found: dict[str, _Bookings | str] = {}
         for calendar in calendars:
             answer = answers.get(calendar.slug)
             if isinstance(answer, GoogleApiError):
-                counts[calendar.slug] = answer.reason
+                found[calendar.slug] = answer.reason
             elif isinstance(answer, Exception) or answer is None:
-                counts[calendar.slug] = "unavailable"
+                found[calendar.slug] = "unavailable"
             else:
                 items = list(answer.get("items", []))
                 if answer.get("nextPageToken"):  # more than one page of bookings: read them all
@@ -318,8 +334,10 @@ class AvailabilitySync:
                         identity, calendar.calendar_id, time_min=time_min, time_max=time_max,
                         private_properties={MARKER: "1"},
                     )
-                counts[calendar.slug] = bookings_per_day(items, calendar)
-        return counts
+                items = [event for event in items if event.get("status") != "cancelled"]
+                spans = sorted(event_interval(event, calendar.zone) for event in items)
+                found[calendar.slug] = _Bookings(bookings_per_day(items, calendar), spans)
+        return found
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _require_store(self) -> SnapshotStore:
