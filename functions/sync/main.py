@@ -11,6 +11,7 @@ from typing import Any
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from shared import http
 from shared.runtime import get_runtime
@@ -26,6 +27,9 @@ def run_sync(request: flask.Request) -> Any:
 
 
 ROUTES = [http.route("POST", "/", run_sync)]
+
+
+functions_framework.errorhandler(HTTPException)(http.framework_error)
 
 
 @functions_framework.http
