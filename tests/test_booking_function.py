@@ -347,3 +347,22 @@ def test_the_first_slot_offered_after_a_meeting_or_a_booking_can_be_booked(booki
     assert _book(booking_client, booking_body(at(day, 14, 30), email="a@visitor.test")).status_code == 409
     assert _book(booking_client, booking_body(at(day, 14, 45), email="b@visitor.test")).status_code == 201
     assert _book(booking_client, booking_body(at(day, 9, 30), email="c@visitor.test")).status_code == 201
+
+
+def test_warm_booking_with_a_fresh_snapshot_is_two_google_round_trips(
+    booking_client: Any, clean: Any, installed_runtime: Any
+) -> None:
+    from shared.sync import AvailabilitySync
+    from tests.support import clear_log, round_trips
+
+    day = workday()
+    assert _book(booking_client, booking_body(at(day, 9))).status_code == 201  # warms token and secret
+    AvailabilitySync.from_runtime(installed_runtime).run()
+    clear_log(clean)
+    response = _book(booking_client, booking_body(at(day, 14)))
+    assert response.status_code == 201
+    assert round_trips(clean) == 2  # insert, then the live re-check; the pre-check read the snapshot
+    made = counts(clean)
+    assert made.get("oauth2.token", 0) == 0 and made.get("secretmanager.versions.access", 0) == 0
+    slots = booking_client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30").get_json()
+    assert slots["source"] == "snapshot"
