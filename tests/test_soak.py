@@ -52,7 +52,9 @@ def test_soak_all_three_functions_under_faults(emulator: Any, installed_runtime:
     for index, start in enumerate(starts[:30]):
         body = booking_body(start, email=f"soak{index}@visitor.test")
         headers = {"Idempotency-Key": f"k{index}"}
-        response = _until_answered(lambda body=body, headers=headers: booking.post("/bookings", json=body, headers=headers))
+        response = _until_answered(
+            lambda body=body, headers=headers: booking.post("/bookings", json=body, headers=headers)
+        )
         booked[response.get_json()["booking"]["id"]] = start
 
     grantees = [f"reader{i}@visitor.test" for i in range(15)]
