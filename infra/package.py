@@ -4,8 +4,9 @@ Each bundle is what Cloud Functions (python312) builds one function from:
 
     main.py            functions/<name>/main.py (and any other file in that folder)
     shared/            the library every function imports
-    requirements.txt   functions/<name>/requirements.txt if present, else the project's runtime dependencies
-                       from pyproject.toml
+    requirements.txt   functions/<name>/requirements.txt if present, else infra/requirements.lock (the pinned
+                       closure of the runtime dependencies), else the project's runtime dependencies from
+                       pyproject.toml
 
 Bundles are reproducible: entries sorted, fixed timestamps and permissions, stored uncompressed (deflate output
 varies with the zlib build), no ``__pycache__`` or dotfiles, so the same sources give byte-identical zips on any
@@ -48,11 +49,17 @@ def _files(base: Path) -> Iterator[Path]:
             yield path
 
 
+LOCK = Path("infra") / "requirements.lock"
+
+
 def requirements(root: Path, function: str) -> str:
-    """The function's requirements.txt: its own if it has one, else pyproject's runtime dependencies."""
+    """The function's requirements.txt: its own if it has one, else the pinned lock, else pyproject's ranges."""
     own = root / "functions" / function / "requirements.txt"
     if own.is_file():
         return own.read_text(encoding="utf-8")
+    lock = root / LOCK
+    if lock.is_file():
+        return lock.read_text(encoding="utf-8")
     try:
         project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:

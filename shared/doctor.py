@@ -67,6 +67,8 @@ _DRY_RUN_LENGTH = timedelta(minutes=15)
 _FREEBUSY_WINDOW = timedelta(days=7)
 _PROPAGATION = "Changes usually apply within minutes, but can take up to 24 hours."
 _DOCTOR_RETRY = RetryPolicy(deadline=15.0, attempts=4)
+_VERSION_HINT = "terraform output -raw credentials_secret, then /versions/ and the pinned credentials_secret_version"
+_ACCESS_REASONS = ("requiredAccessLevel", "forbidden", "insufficientPermissions")  # the caller may not write
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--secret",
         default=None,
-        help="credentials secret version (projects/P/secrets/S/versions/N), as the functions get it in "
-        "CREDENTIALS_SECRET (terraform output -raw credentials_secret_version); default: credentials.secret "
-        "of the config",
+        help="credentials secret version projects/P/secrets/S/versions/N, as the functions get it in "
+        f"CREDENTIALS_SECRET ({_VERSION_HINT}); default: credentials.secret of the config",
     )
     parser.add_argument(
         "--functions",
@@ -261,10 +262,10 @@ class _Doctor:
             scopes += SHARING_SCOPES
         return _ordered(scopes)
 
-    def dwd_fix(self, *, prefix: str = "") -> str:
+    def dwd_fix(self) -> str:
         client = self.client_id or "<the service account's client ID: terraform output -raw dwd_client_id>"
         return (
-            f"{prefix}In the Admin console, {ADMIN_CONSOLE_DWD} (Security > Access and data control > API controls "
+            f"In the Admin console, {ADMIN_CONSOLE_DWD} (Security > Access and data control > API controls "
             f"> Domain-wide delegation), add client ID {client} (or edit it: the list you save replaces the old one) "
             "with exactly these OAuth scopes:\n"
             f"{','.join(self.needed_scopes)}\n"
@@ -313,9 +314,12 @@ class _Doctor:
         ):
             if self.report.get(check_id) is None:
                 self.skipped(check_id, label, why)
+        per_calendar = [("access", "access")]
+        if "booking" in self.functions:
+            per_calendar += [("freebusy", "free/busy"), ("insert", "insert")]
         if "booking" in self.functions or "sharing" in self.functions:
             for calendar in config.calendars:
-                for suffix, label in (("access", "access"), ("freebusy", "free/busy"), ("insert", "insert")):
+                for suffix, label in per_calendar:
                     self.skipped(f"calendar.{calendar.slug}.{suffix}", f"{calendar.slug}: {label}", why)
         if "sync" in self.functions and config.sync.act_as:
             self.skipped("sync.access", "sync: access", why)
@@ -332,8 +336,9 @@ class _Doctor:
                 "config",
                 label,
                 f"{self.config_path} cannot be used: {problems}",
-                f"Fix each listed key in {self.config_path}; config/README.md describes every key. "
-                "In a deployment the rendered file is the latest version of the <prefix>-booking-config secret.",
+                f"Fix what is listed in {self.config_path} (config/README.md describes every key). A deployment's "
+                "config is the latest version of its config secret: gcloud secrets versions access latest "
+                "--secret=<prefix>-booking-config > booking.toml",
                 problems=[str(problem) for problem in error.problems],
             )
             return False
@@ -368,8 +373,8 @@ class _Doctor:
                 "secret.readable",
                 label,
                 "no credentials secret given",
-                "Pass --secret projects/P/secrets/S/versions/N (the functions' CREDENTIALS_SECRET: terraform output "
-                "-raw credentials_secret_version), or set credentials.secret in the config.",
+                f"Pass --secret projects/P/secrets/S/versions/N (the functions' CREDENTIALS_SECRET: {_VERSION_HINT}), "
+                "or set credentials.secret in the config.",
             )
             return False
         parts = name.split("/")
@@ -378,8 +383,7 @@ class _Doctor:
                 "secret.readable",
                 label,
                 f"{name!r} is not a secret version name",
-                "Give the full version name, projects/PROJECT/secrets/SECRET/versions/N "
-                "(terraform output -raw credentials_secret_version).",
+                f"Give the full version name, projects/PROJECT/secrets/SECRET/versions/N ({_VERSION_HINT}).",
             )
             return False
         self.secret_name = name
@@ -389,7 +393,8 @@ class _Doctor:
         try:
             version, payload, server_crc = access(name)
         except SecretError as error:
-            self.failed("secret.readable", label, error.message, self._secret_fix(error.message, secret, add_version))
+            fix = self._secret_fix(error.message, parts, add_version)
+            self.failed("secret.readable", label, error.message, fix)
             return False
         except UpstreamUnavailable as error:
             self.failed("secret.readable", label, error.message, "Run the doctor again in a minute.")
@@ -429,11 +434,14 @@ class _Doctor:
         return True
 
     @staticmethod
-    def _secret_fix(message: str, secret: str, add_version: str) -> str:
+    def _secret_fix(message: str, parts: list[str], add_version: str) -> str:
+        secret = "/".join(parts[:4])
         if "DISABLED" in message:
+            number = parts[5] if parts[5].isdigit() else "N"
+            enable = f"gcloud secrets versions enable {number} --secret={parts[3]} --project={parts[1]}"
             return (
-                "The version is disabled. Enable it again (gcloud secrets versions enable N --secret=SECRET), or add "
-                f"the credentials JSON as a new version ({add_version}) and pin credentials_secret_version to it."
+                f"The version is disabled. Enable it again ({enable}), or add the credentials JSON as a new version "
+                f"({add_version}) and pin credentials_secret_version to it."
             )
         if "DESTROYED" in message:
             return (
@@ -446,8 +454,8 @@ class _Doctor:
                 "the functions' service accounts; for the doctor, your own account)."
             )
         return (
-            f"Check the name (the functions' CREDENTIALS_SECRET, terraform output -raw credentials_secret_version). "
-            f"If the secret has no such version yet, add the credentials JSON: {add_version}"
+            f"Check the name (the functions' CREDENTIALS_SECRET: {_VERSION_HINT}). If the secret has no such version "
+            f"yet, add the credentials JSON: {add_version}"
         )
 
     def check_key(self) -> bool:
@@ -565,7 +573,10 @@ class _Doctor:
 
     def check_calendar(self, calendar: CalendarConfig) -> None:
         slug = calendar.slug
-        if not self.check_access(calendar):
+        usable = self.check_access(calendar)
+        if "booking" not in self.functions:
+            return  # free/busy and insert are what booking does; sharing needs only the access check
+        if not usable:
             for suffix, label in (("freebusy", "free/busy"), ("insert", "insert")):
                 why = f"{slug}: access with {_short(BOOKING_SCOPES)} must work first"
                 self.skipped(f"calendar.{slug}.{suffix}", f"{slug}: {label}", why)
@@ -746,7 +757,8 @@ class _Doctor:
             "extendedProperties": {"private": {DOCTOR_PROPERTY: "1"}},
         }
         inserted = False
-        outcome: Check | None = None
+        failure: AppError | None = None
+        cleanup: str | None = None
         try:
             try:
                 client.insert_event(identity, calendar.calendar_id, body, send_updates="none")
@@ -755,36 +767,30 @@ class _Doctor:
                 if error.details.get("reason") == "duplicate":  # a retried insert that had landed: ours
                     inserted = True
                 else:
-                    raise
-        except NotFound as error:
-            outcome = self.failed(
-                check_id, label, f"insert into {calendar.calendar_id} as {who}: {error.message or 'not found'}",
-                self._visibility_fix(calendar, who, write=True), reason=error.details.get("reason"),
-            )
-        except AppError as error:
-            reason = error.details.get("reason")
-            fix = (
-                self._visibility_fix(calendar, who, write=True)
-                if reason in ("requiredAccessLevel", "forbidden", "insufficientPermissions")
-                else self._generic_fix(error)
-            )
-            outcome = self.failed(
-                check_id, label, f"insert into {calendar.calendar_id} as {who} failed: {error.message}", fix,
-                reason=reason,
-            )
+                    failure = error
         finally:
-            if inserted or outcome is None:
+            # Clean up whenever the event may exist: inserted, unknown (Google unavailable: it may have landed),
+            # or an unexpected exception on its way out of here.
+            if inserted or failure is None or isinstance(failure, UpstreamUnavailable):
                 cleanup = self._delete_and_verify(identity, calendar.calendar_id, event_id)
-                if cleanup is not None and outcome is None:
-                    outcome = self.failed(
-                        check_id,
-                        label,
-                        f"inserted test event {event_id}, but {cleanup}",
-                        f"Delete the event titled {DOCTOR_SUMMARY!r} on {start.date().isoformat()} from "
-                        f"{calendar.calendar_id} by hand, then run the doctor again.",
-                        eventId=event_id,
-                    )
-        if outcome is None:
+        by_hand = (
+            f"Delete the event titled {DOCTOR_SUMMARY!r} on {start.date().isoformat()} from {calendar.calendar_id} "
+            "by hand, then run the doctor again."
+        )
+        if failure is not None:
+            reason = failure.details.get("reason")
+            if isinstance(failure, NotFound) or reason in _ACCESS_REASONS:
+                fix = self._visibility_fix(calendar, who, write=True)
+            else:
+                fix = self._generic_fix(failure)
+            summary = f"insert into {calendar.calendar_id} as {who} failed: {failure.message or reason}"
+            if cleanup is not None:
+                summary += f"; the test event {event_id} may have landed and {cleanup}"
+                fix += "\n" + by_hand
+            self.failed(check_id, label, summary, fix, reason=reason, eventId=event_id)
+        elif cleanup is not None:
+            self.failed(check_id, label, f"inserted test event {event_id}, but {cleanup}", by_hand, eventId=event_id)
+        else:
             self.passed(
                 check_id,
                 label,
