@@ -22,3 +22,18 @@ output "credentials_secret" {
   description = "Secret to add the credentials JSON to (gcloud secrets versions add)."
   value       = module.calendar_booking.credentials_secret
 }
+
+output "credentials_secret_version" {
+  description = "The secret version the functions read (set it with credentials_secret_version)."
+  value       = module.calendar_booking.credentials_secret_version
+}
+
+output "dwd_service_account_email" {
+  description = "The service account that acts as employees through domain-wide delegation."
+  value       = module.calendar_booking.dwd_service_account_email
+}
+
+output "sync_url" {
+  description = "URL of the sync function Cloud Scheduler calls."
+  value       = module.calendar_booking.sync_url
+}
