@@ -69,22 +69,19 @@ class Runtime:
 
     @cached_property
     def sharing_identity(self) -> IdentityVerifier:
-        identity = self.config.identity
-        return IdentityVerifier(
-            issuer=identity.issuer,
-            certs_url=identity.certs_url,
-            audiences=identity.audiences,
-            iam_protected=self.config.sharing.iam_protected,
-        )
+        return self._identity_verifier(iam_protected=self.config.sharing.iam_protected)
 
     @cached_property
     def sync_identity(self) -> IdentityVerifier:
+        return self._identity_verifier(iam_protected=self.config.sync.iam_protected)
+
+    def _identity_verifier(self, *, iam_protected: bool) -> IdentityVerifier:
         identity = self.config.identity
         return IdentityVerifier(
             issuer=identity.issuer,
             certs_url=identity.certs_url,
             audiences=identity.audiences,
-            iam_protected=self.config.sync.iam_protected,
+            iam_protected=iam_protected,
         )
 
 
