@@ -11,13 +11,91 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from .app import Emulator
 
 
+class _CountingInput:
+    """The request body, counted, so that what the application left unread can be drained afterwards."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data: bytes = self._stream.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data: bytes = self._stream.readline(size)
+        self.remaining -= len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.remaining > 0 and self.read(65536):
+            pass
+
+
 class _Handler(WSGIRequestHandler):
+    """Werkzeug's development handler closes every connection; Google keeps them open, and so does this one.
+
+    Each answer is buffered and sent with its Content-Length; the unread rest of a request body is drained so
+    that the next request on the connection starts where it should. Chunked request bodies close the
+    connection after the answer (no client of the emulator sends them)."""
+
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle kept-alive connection frees its thread after this
 
     def setup(self) -> None:
         super().setup()
         # Without this, Python's server adds ~40 ms to each request on a reused connection (Nagle + delayed ACK).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        body: _CountingInput | None = None
+        if not chunked:
+            body = _CountingInput(self.rfile, int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = body
+        answer: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: answer.setdefault("early", []).append(data)
+
+        try:
+            iterable = self.server.app(environ, start_response)
+            try:
+                payload = b"".join([*answer.get("early", []), *iterable])
+            finally:
+                if hasattr(iterable, "close"):
+                    iterable.close()
+        except ConnectionError as error:  # an injected dropped connection, or the client went away
+            self.connection_dropped(error, environ)
+            return
+        if body is not None:
+            body.drain()
+        if chunked:
+            self.close_connection = True
+        code, _, reason = answer["status"].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in answer["headers"]:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        if environ["REQUEST_METHOD"] != "HEAD" or payload:
+            self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if environ["REQUEST_METHOD"] != "HEAD":
+            self.wfile.write(payload)
+        self.wfile.flush()
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
