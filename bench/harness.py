@@ -1,0 +1,141 @@
+"""The bench's local Google: an in-process emulator with the demo domain, a config pointing at it, and the
+control-API helpers (latency, request log) the measurements use."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
+BASELINE_SOURCE = ROOT / "bench" / "baseline.py"
+BOOKING_SOURCE = ROOT / "functions" / "booking" / "main.py"
+CALENDARS = {"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com"}
+LATENCY_METHODS = ("calendar.*", "oauth2.token", "secretmanager.*")
+
+
+def config_text(emulator_url: str, snapshot_dir: Path) -> str:
+    """The example config, pointed at this emulator and this snapshot directory."""
+    text = EXAMPLE_CONFIG.read_text().replace("http://127.0.0.1:8090", emulator_url)
+    old = 'location = "file://.local/snapshot"'
+    if old not in text:
+        raise RuntimeError(f"{old!r} is not in {EXAMPLE_CONFIG}; update bench/harness.py")
+    return text.replace(old, f'location = "file://{snapshot_dir}"')
+
+
+@dataclass
+class Calls:
+    """Google round trips in a stretch of the request log (a batch is one; its inner parts are not counted)."""
+
+    round_trips: int
+    calendar: int
+    token_mints: int
+    secret_reads: int
+    storage: int
+    methods: dict[str, int]
+
+    @classmethod
+    def of(cls, entries: Iterable[dict[str, Any]]) -> Calls:
+        outer = [e for e in entries if not e.get("inner")]
+        return cls(
+            methods=dict(Counter(e["method"] for e in outer)),
+            round_trips=len(outer),
+            calendar=sum(1 for e in outer if e["method"].startswith("calendar.")),
+            token_mints=sum(1 for e in outer if e["method"] == "oauth2.token"),
+            secret_reads=sum(1 for e in outer if e["method"].startswith("secretmanager.versions.access")),
+            storage=sum(1 for e in outer if e["method"].startswith("storage.")),
+        )
+
+
+class Stack:
+    """An emulator on a free port, seeded with the demo domain, and a booking config in `workdir`."""
+
+    def __init__(self, workdir: Path) -> None:
+        from emulator.demo import build_demo_state
+        from emulator.server import EmulatorServer
+
+        self.server = EmulatorServer().start()
+        self.server.emulator.replace_state(build_demo_state(self.server.url))
+        self.url = self.server.url
+        self.workdir = workdir
+        self.snapshot_dir = workdir / "snapshot"
+        self.config_path = workdir / "booking.toml"
+        self.config_path.write_text(config_text(self.url, self.snapshot_dir))
+        self._session = requests.Session()
+
+    def stop(self) -> None:
+        self._session.close()
+        self.server.stop()
+
+    # --- control API ------------------------------------------------------------------------------------------
+    def control(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        answer = self._session.request(
+            method, f"{self.url}/_emulator/{path}", json=body, params=params, timeout=30
+        )
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def set_latency(self, ms: float, methods: Iterable[str] = LATENCY_METHODS) -> None:
+        if ms:
+            self.control("PUT", "latency", {"latency": [{"method": m, "ms": ms} for m in methods]})
+        else:
+            self.control("DELETE", "latency")
+
+    def clear_log(self) -> None:
+        self.control("DELETE", "requests")
+
+    def log(self) -> list[dict[str, Any]]:
+        return list(self.control("GET", "requests")["requests"])
+
+    def calls(self) -> Calls:
+        return Calls.of(self.log())
+
+    # --- calendars --------------------------------------------------------------------------------------------
+    def remove_bookings(self, calendar_ids: Iterable[str] = CALENDARS.values()) -> None:
+        """Forget every event but the demo's own (ids `demo...`), so the next phase books the same free slots."""
+        state = self.server.emulator.state
+        with state.lock:
+            for calendar_id in calendar_ids:
+                events = state.calendars[calendar_id].events
+                for event_id in [e for e in events if not e.startswith("demo")]:
+                    del events[event_id]
+
+    def events_at(self, calendar_id: str, start_utc: str) -> list[dict[str, Any]]:
+        """Live (not cancelled) non-demo events on `calendar_id` starting at that UTC instant (RFC 3339)."""
+        from datetime import datetime
+
+        wanted = datetime.fromisoformat(start_utc)
+        state = self.server.emulator.state
+        with state.lock:
+            events = [dict(e) for k, e in state.calendars[calendar_id].events.items() if not k.startswith("demo")]
+        found = []
+        for event in events:
+            if event.get("status") == "cancelled":
+                continue
+            when = (event.get("start") or {}).get("dateTime")
+            if when and datetime.fromisoformat(when.replace("Z", "+00:00")) == wanted:
+                found.append(event)
+        return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile with linear interpolation between ranks (numpy's default method)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
