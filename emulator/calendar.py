@@ -697,6 +697,9 @@ def _notify(
 
 
 def _change_plan(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    if after.get("status") == "cancelled" and (before or {}).get("status") != "cancelled":
+        # Setting status "cancelled" deletes the event (events resource reference): attendees hear of that.
+        return [(a, "cancellation") for a in (before or {}).get("attendees", [])]
     old = {a["email"]: a for a in (before or {}).get("attendees", [])}
     new = {a["email"]: a for a in after.get("attendees", [])}
     plan = [(a, "update" if email in old else "invitation") for email, a in new.items()]

@@ -125,9 +125,27 @@ class Availability:
         self._client = client
         self._snapshots = snapshots
         self._now = now
+        self._lock = threading.Lock()
+        # What this instance learnt after the snapshot was taken: bookings it made (by calendar), and calendars
+        # where the snapshot proved wrong (answered live until a newer snapshot arrives).
+        self._recent: dict[str, list[tuple[datetime, Interval]]] = {}
+        self._distrusted: dict[str, datetime] = {}
+
+    def note_booking(self, slug: str, span: Interval) -> None:
+        """A booking this instance made: the snapshot does not know it yet, so slots are read around it."""
+        with self._lock:
+            recent = self._recent.setdefault(slug, [])
+            recent.append((self._now(), span))
+            del recent[:-500]
+
+    def distrust_snapshot(self, slug: str) -> None:
+        """The snapshot offered time that was taken: answer this calendar live until a newer snapshot."""
+        with self._lock:
+            self._distrusted[slug] = self._now()
 
     def fresh_snapshot(self, slug: str, start: datetime, end: datetime) -> BusyView | None:
-        """The snapshot's view of `slug` over [start, end) if the snapshot is fresh and covers that range."""
+        """The snapshot's view of `slug` over [start, end) if the snapshot is fresh and covers that range, with
+        the bookings this instance made since it was taken."""
         if self._snapshots is None or self._config.snapshot is None:
             return None
         snapshot = self._snapshots.current()
@@ -138,7 +156,22 @@ class Availability:
             return None
         if start < snapshot.start - timedelta(days=1) or end > snapshot.end:
             return None
-        return snapshot.view(slug)
+        with self._lock:
+            distrusted = self._distrusted.get(slug)
+            if distrusted is not None and distrusted >= snapshot.as_of:
+                return None
+            since = [span for noted, span in self._recent.get(slug, []) if noted >= snapshot.as_of]
+        view = snapshot.view(slug)
+        if view is None or not since:
+            return view
+        counts = dict(view.bookings_per_day)
+        calendar = self._config.calendar_by_slug(slug)
+        if calendar is not None:
+            zone = calendar.zone
+            for span in since:
+                day = span.start.astimezone(zone).date()
+                counts[day] = counts.get(day, 0) + 1
+        return BusyView(view.busy + since, counts, view.source, view.as_of, bookings=view.bookings + since)
 
     def live(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
         """Free/busy and this product's bookings over [start, end), in one round trip to Google."""
@@ -170,5 +203,6 @@ class Availability:
         spans = [event_interval(e, calendar.zone) for e in items]
         return BusyView(busy, bookings_per_day(items, calendar), "live", self._now(), bookings=spans)
 
-    def view(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
-        return self.fresh_snapshot(calendar.slug, start, end) or self.live(calendar, start, end)
+    def view(self, calendar: CalendarConfig, start: datetime, end: datetime, *, live: bool = False) -> BusyView:
+        snapshot = None if live else self.fresh_snapshot(calendar.slug, start, end)
+        return snapshot or self.live(calendar, start, end)

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import html
 import re
+import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .availability import Availability, BusyView, identity_for
 from .calendar_client import CalendarClient, Identity
 from .config import CalendarConfig, Config
 from .errors import (
+    AppError,
     Conflict,
     Gone,
     GoogleConflict,
@@ -44,6 +46,7 @@ from .events import (
     P_CALENDAR,
     P_EMAIL,
     P_MOVED_FROM,
+    P_MOVED_TO,
     P_OUTCOME,
     blocks_time,
     event_interval,
@@ -83,6 +86,7 @@ class BookingView:
     end: datetime
     status: str
     meet_link: str | None = None
+    moved_to: str | None = None
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -94,6 +98,8 @@ class BookingView:
         }
         if self.meet_link:
             body["meetLink"] = self.meet_link
+        if self.moved_to:
+            body["movedTo"] = self.moved_to
         return body
 
 
@@ -193,47 +199,44 @@ class BookingService:
         end = start + timedelta(minutes=request.duration)
         self._check_rules(calendar, start, end)
         try:
-            self._precheck(calendar, start, end)
+            from_snapshot = self._precheck(calendar, start, end)
         except SlotUnavailable:
-            earlier = self._earlier_answer(calendar, request, idempotency_key)
+            earlier = self._earlier_answer(calendar, request, idempotency_key) if idempotency_key else None
             if earlier is None:
                 raise
             return earlier  # the slot is busy because this very request booked it before
         identity = identity_for(calendar)
+        send = self._send_updates(calendar, request.email)
         body = self._event_body(calendar, request, start, end)
-        for generation in range(_GENERATIONS if idempotency_key is None else 1):
-            event_id = _event_id(calendar, request, idempotency_key, generation)
+        for event_id in _event_ids(calendar, request, idempotency_key):
             try:
                 event = self._client.insert_event(
-                    identity,
-                    calendar.calendar_id,
-                    {**body, "id": event_id},
-                    send_updates=self._send_updates(calendar, request.email),
+                    identity, calendar.calendar_id, {**body, "id": event_id}, send_updates=send,
                     conference=self._config.booking.add_meet_link,
                 )
             except GoogleConflict as error:
                 if error.reason != "duplicate":
                     raise
                 existing = self._client.get_event(identity, calendar.calendar_id, event_id)
-                outcome = self._replay(calendar, request, existing, idempotency_key)
-                if outcome is None:
-                    continue  # that id belongs to a booking cancelled earlier: take the next generation
-                return outcome
-            self._settle(calendar, identity, event, send_updates=self._send_updates(calendar, request.email))
+                if idempotency_key is None:
+                    event = existing  # an unguessable id: our own insert, retried after a lost answer
+                else:
+                    outcome = self._replay(calendar, request, existing, idempotency_key)
+                    if outcome is None:
+                        continue  # that id's attempt was aborted: take the next one
+                    return outcome
+            self._settle(calendar, identity, event, send_updates=send, precheck_from_snapshot=from_snapshot)
+            self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone))
             log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
-        raise SlotUnavailable("This visitor booked and cancelled this slot too often; pick another slot.")
+        raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
-    def _earlier_answer(
-        self, calendar: CalendarConfig, request: NewBooking, key: str | None
-    ) -> BookingResult | None:
-        """The booking an identical earlier request made, if there is one."""
+    def _earlier_answer(self, calendar: CalendarConfig, request: NewBooking, key: str) -> BookingResult | None:
+        """The booking an earlier request with this Idempotency-Key made, if there is one."""
         identity = identity_for(calendar)
-        for generation in range(_GENERATIONS if key is None else 1):
+        for event_id in _event_ids(calendar, request, key):
             try:
-                existing = self._client.get_event(
-                    identity, calendar.calendar_id, _event_id(calendar, request, key, generation)
-                )
+                existing = self._client.get_event(identity, calendar.calendar_id, event_id)
             except NotFound:
                 return None
             outcome = self._replay(calendar, request, existing, key)
@@ -242,9 +245,11 @@ class BookingService:
         return None
 
     def _replay(
-        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str | None
+        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str
     ) -> BookingResult | None:
-        """The answer for a request whose event id already exists: the same booking, or None for a new id."""
+        """The answer to a repeated request (same Idempotency-Key): the same booking, a 409, or None when the
+        earlier attempt was aborted and a new id should be tried. Only the key's holder gets here, so handing
+        back the booking's token is safe."""
         props = private_properties(existing)
         zone = calendar.zone
         same = (
@@ -254,52 +259,93 @@ class BookingService:
             and event_interval(existing, zone).end == request.start + timedelta(minutes=request.duration)
         )
         if not same:
-            if key is not None:
-                raise Conflict(
-                    "This Idempotency-Key was already used for a different booking; use a new key.",
-                    details={"idempotencyKey": "reused"},
-                )
-            raise Conflict("A different event already holds this booking's id.")
-        if existing.get("status") == "cancelled":
-            if props.get(P_OUTCOME) == "lost":
-                raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
-            if key is None:
-                return None
-        elif self._now() - parse_rfc3339(str(existing.get("created"))) < _SETTLE_WINDOW:
-            # The earlier attempt may have stopped between inserting and re-checking: finish its re-check. An
-            # older booking was settled long ago and must not be undone by a meeting added since.
-            self._settle(
-                calendar, identity_for(calendar), existing, send_updates=self._send_updates(calendar, request.email)
+            raise Conflict(
+                "This Idempotency-Key was already used for a different booking; use a new key.",
+                details={"idempotencyKey": "reused"},
             )
+        outcome = props.get(P_OUTCOME)
+        if outcome == "aborted" and existing.get("status") == "cancelled":
+            return None
+        identity = identity_for(calendar)
+        send = self._send_updates(calendar, request.email)
+        if outcome in ("lost", "aborted"):  # yielded, but its cancellation may not have been written
+            if existing.get("status") != "cancelled":
+                self._yield(calendar, identity, existing, send_updates=send)
+            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
+        if existing.get("status") != "cancelled":
+            # Finish (or repeat) the re-check the earlier attempt may not have completed. Between bookings the
+            # verdict never changes, so it is always safe to ask again; meetings the employee added since an
+            # old booking was confirmed must not undo it, so those count only while the booking is young.
+            young = self._now() - parse_rfc3339(str(existing.get("created"))) < _SETTLE_WINDOW
+            self._settle(calendar, identity, existing, send_updates=send, bookings_only=not young)
         return BookingResult(self._view(calendar, existing), self._tokens().issue(existing["id"], calendar.slug), False)
 
     def _settle(
-        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, send_updates: str
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        event: dict[str, Any],
+        *,
+        send_updates: str,
+        bookings_only: bool = False,
+        precheck_from_snapshot: bool = False,
+        ignore: str | None = None,
     ) -> None:
-        """Re-read the day live and keep `event` only if it wins its time; else mark, delete and raise 409."""
-        problem = self._contest(calendar, identity, event)
+        """Re-read the day live and keep `event` only if it wins its time; else cancel it and raise 409.
+
+        If the re-read itself fails, the event is withdrawn (marked aborted) before the error is answered, so
+        that no booking stays in the calendar unchecked."""
+        try:
+            problem = self._contest(calendar, identity, event, bookings_only=bookings_only, ignore=ignore)
+        except AppError:
+            with contextlib.suppress(AppError):
+                self._yield(calendar, identity, event, send_updates=send_updates, outcome="aborted")
+            raise
         if problem is None:
             return
         self._yield(calendar, identity, event, send_updates=send_updates)
+        if precheck_from_snapshot:
+            self._availability.distrust_snapshot(calendar.slug)
         log("booking yielded", calendar=calendar.slug, booking=event["id"], reason=problem.value)
         raise SlotUnavailable(problem.message, details={"reason": problem.value})
 
-    def _yield(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, send_updates: str) -> None:
-        """Mark a losing booking (so retries answer 409 too) and delete it."""
+    def _yield(
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        event: dict[str, Any],
+        *,
+        send_updates: str,
+        outcome: str = "lost",
+    ) -> None:
+        """Cancel a booking that gave up its time, marked so that every later look reads the same verdict.
+
+        One write: the cancellation and the mark land together, and `updated` records the moment (nothing
+        writes a cancelled event again), which is what the rule in `_contest` compares with."""
         with contextlib.suppress(Gone):
             self._client.patch_event(
-                identity, calendar.calendar_id, event["id"], {"extendedProperties": {"private": {P_OUTCOME: "lost"}}}
+                identity,
+                calendar.calendar_id,
+                event["id"],
+                {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: outcome}}},
+                send_updates=send_updates,
             )
-            self._client.delete_event(identity, calendar.calendar_id, event["id"], send_updates=send_updates)
 
     def _contest(
-        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, ignore: str | None = None
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        event: dict[str, Any],
+        *,
+        ignore: str | None = None,
+        bookings_only: bool = False,
     ) -> SlotProblem | None:
         """Whether `event` must yield, judged from a live read of its day (`ignore`: an event it replaces).
 
-        The rule is monotonic, so that every process judging the same event reaches the same verdict whenever
-        it looks: a booking yields to an overlapping booking created before it that was still standing when it
-        was created (confirmed, or marked lost only after that moment), and to any overlapping busy event.
+        Between bookings the rule is monotonic, so that every process judging the same booking reaches the same
+        verdict whenever it looks: a booking yields to an overlapping booking created before it that still
+        stood when it was created (confirmed, or cancelled only after that moment). It also yields to busy
+        time (meetings), unless `bookings_only`.
         """
         zone = calendar.zone
         rules = self._config.slot_rules(calendar.slug)
@@ -312,7 +358,7 @@ class BookingService:
             identity, calendar.calendar_id, time_min=window_start, time_max=window_end, show_deleted=True
         )
         current = next((e for e in events if e.get("id") == event["id"]), event)
-        if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME) == "lost":
+        if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
             return SlotProblem.BUSY
         my_key = priority_key(current)
         guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
@@ -322,7 +368,7 @@ class BookingService:
                 continue
             span = event_interval(other, zone)
             if not is_booking(other):
-                if blocks_time(other) and guarded.overlaps(span):
+                if not bookings_only and blocks_time(other) and guarded.overlaps(span):
                     return SlotProblem.BUSY
                 continue
             clashes = guarded.overlaps(padded_booking(span, rules))
@@ -330,7 +376,7 @@ class BookingService:
                 continue
             if clashes:
                 return SlotProblem.BUSY
-            if other.get("status") != "cancelled" and span.start.astimezone(zone).date() == day:
+            if span.start.astimezone(zone).date() == day:
                 earlier_that_day += 1
         cap = rules.max_per_day
         if cap is not None and earlier_that_day >= cap:
@@ -369,18 +415,28 @@ class BookingService:
     def reschedule(
         self, booking_id: str, token: str | None, start: datetime, duration: int | None
     ) -> tuple[BookingResult, CalendarConfig]:
-        """Move a booking: a new event at the new time is booked (with the same checks) before the old one is
-        cancelled, so a failed move leaves the booking where it was. The booking gets a new id and token."""
+        """Move a booking: the booking is claimed (so a concurrent move gets 409), a new event at the new time is
+        booked with the same checks, and only then is the old one cancelled, so a failed move leaves the
+        booking where it was. The moved booking has a new id and token; the old one points to it."""
         calendar, identity = self._authorized(booking_id, token)
         old = self._own_event(calendar, identity, booking_id)
+        props = private_properties(old)
         if old.get("status") == "cancelled":
+            if props.get(P_MOVED_TO):
+                raise Conflict("This booking was moved; use the moved booking's link.",
+                               details={"movedTo": props[P_MOVED_TO]})
             raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
         span = event_interval(old, calendar.zone)
         minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
         self._check_duration(calendar, minutes)
         end = start + timedelta(minutes=minutes)
+        if (start, end) == (span.start, span.end):
+            return BookingResult(self._view(calendar, old), self._tokens().issue(booking_id, calendar.slug), False), (
+                calendar
+            )
         self._check_rules(calendar, start, end)
-        props = private_properties(old)
+        new_id = "b" + _digest("move", booking_id, start.astimezone(ZoneInfo("UTC")).isoformat(), str(minutes))[:31]
+        claimed = self._claim(calendar, identity, old, new_id)
         send = self._send_updates(calendar, props.get(P_EMAIL, ""))
         body: dict[str, Any] = {
             key: old[key]
@@ -388,28 +444,53 @@ class BookingService:
                         "guestsCanSeeOtherGuests")
             if key in old
         }
-        body["extendedProperties"] = {"private": {**props, P_MOVED_FROM: booking_id}}
+        body["extendedProperties"] = {"private": {**props, P_MOVED_FROM: booking_id, P_MOVED_TO: ""}}
+        body["extendedProperties"]["private"].pop(P_MOVED_TO)
         body.update(_times(calendar, start, end))
-        new_id = "b" + _digest("move", booking_id, start.astimezone(ZoneInfo("UTC")).isoformat(), str(minutes))[:31]
         try:
             moved = self._client.insert_event(identity, calendar.calendar_id, {**body, "id": new_id})
         except GoogleConflict as error:
             if error.reason != "duplicate":
                 raise
             moved = self._client.get_event(identity, calendar.calendar_id, new_id)
-            if moved.get("status") == "cancelled":
+            if moved.get("status") == "cancelled" or private_properties(moved).get(P_OUTCOME):
                 raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
-        problem = self._contest(calendar, identity, moved, ignore=booking_id)
-        if problem is not None:
+        self._settle(calendar, identity, moved, send_updates="none", ignore=booking_id)
+        try:
+            self._client.delete_event(
+                identity, calendar.calendar_id, booking_id, send_updates=send, etag=claimed.get("etag")
+            )
+        except GoogleConflict:  # the old booking changed after the claim: give the new time up again
             self._yield(calendar, identity, moved, send_updates="none")
-            raise SlotUnavailable(problem.message, details={"reason": problem.value})
-        if send == "all":  # tell the visitor only once the new time is theirs
+            raise Conflict("The booking changed meanwhile; fetch it and try again.") from None
+        except Gone:
+            pass
+        if send == "all":  # the visitor hears of the new time only once it is theirs
             moved = self._client.patch_event(identity, calendar.calendar_id, new_id, {}, send_updates="all")
-        with contextlib.suppress(Gone):
-            self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
+        self._availability.note_booking(calendar.slug, event_interval(moved, calendar.zone))
         log("booking moved", calendar=calendar.slug, booking=new_id, replaces=booking_id, start=start.isoformat())
         result = BookingResult(self._view(calendar, moved), self._tokens().issue(new_id, calendar.slug), False)
         return result, calendar
+
+    def _claim(
+        self, calendar: CalendarConfig, identity: Identity, old: dict[str, Any], new_id: str
+    ) -> dict[str, Any]:
+        """Mark the booking as being moved to `new_id`, only if nobody changed it since it was read."""
+        pending = private_properties(old).get(P_MOVED_TO)
+        if pending and pending != new_id:
+            try:
+                other = self._client.get_event(identity, calendar.calendar_id, pending)
+            except NotFound:
+                other = {}
+            if other and other.get("status") != "cancelled" and not private_properties(other).get(P_OUTCOME):
+                raise Conflict("This booking is being moved already.", details={"movedTo": pending})
+        try:
+            return self._client.patch_event(
+                identity, calendar.calendar_id, old["id"],
+                {"extendedProperties": {"private": {P_MOVED_TO: new_id}}}, etag=old.get("etag"),
+            )
+        except GoogleConflict:
+            raise Conflict("The booking changed meanwhile; fetch it and try again.") from None
 
     # --- rules and shapes ---------------------------------------------------------------------------------------
     def _check_duration(self, calendar: CalendarConfig, duration: int) -> None:
@@ -427,7 +508,8 @@ class BookingService:
         if problem is not None:
             raise InvalidRequest(problem.message, fields={"start": problem.message}, details={"reason": problem.value})
 
-    def _precheck(self, calendar: CalendarConfig, start: datetime, end: datetime) -> None:
+    def _precheck(self, calendar: CalendarConfig, start: datetime, end: datetime) -> bool:
+        """Refuse a slot already known to be taken, before writing anything. True when the snapshot answered."""
         rules = self._config.slot_rules(calendar.slug)
         zone = calendar.zone
         day_start = datetime.combine(start.astimezone(zone).date(), time(0), zone)
@@ -447,6 +529,7 @@ class BookingService:
         if problem in _CONFLICT_PROBLEMS:
             assert problem is not None
             raise SlotUnavailable(problem.message, details={"reason": problem.value})
+        return view.source == "snapshot"
 
     def _send_updates(self, calendar: CalendarConfig, email: str) -> str:
         return "all" if self._invites(calendar, email) else "none"
@@ -503,16 +586,18 @@ class BookingService:
             ),
             None,
         )
-        status = "cancelled" if event.get("status") == "cancelled" else "confirmed"
-        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet)
+        cancelled = event.get("status") == "cancelled" or bool(private_properties(event).get(P_OUTCOME))
+        moved_to = private_properties(event).get(P_MOVED_TO) if cancelled else None
+        status = "cancelled" if cancelled else "confirmed"
+        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
 
 
 def _standing_at(booking: dict[str, Any], moment: datetime) -> bool:
-    """Whether a booking still stood at `moment`: not yielded, or yielded only after it (its mark is `updated`)."""
-    if private_properties(booking).get(P_OUTCOME) != "lost" and booking.get("status") != "cancelled":
+    """Whether a booking still stood at `moment`: not cancelled, or cancelled only after it.
+
+    A cancelled event is never written again, so its `updated` is the moment of cancelling and stays so."""
+    if booking.get("status") != "cancelled" and not private_properties(booking).get(P_OUTCOME):
         return True
-    if private_properties(booking).get(P_OUTCOME) != "lost":
-        return False  # cancelled by its visitor: it holds nothing
     return parse_rfc3339(str(booking.get("updated"))) > moment
 
 
@@ -536,12 +621,13 @@ def _digest(*parts: str) -> str:
     return base64.b32hexencode(raw).decode().lower().rstrip("=")
 
 
-def _event_id(calendar: CalendarConfig, request: NewBooking, key: str | None, generation: int) -> str:
-    if key is not None:
-        return "b" + _digest("key", calendar.slug, key)[:31]
-    moment = request.start.astimezone(ZoneInfo("UTC")).isoformat()
-    parts = ("auto", calendar.slug, moment, str(request.duration), request.email.lower(), str(generation))
-    return "b" + _digest(*parts)[:31]
+def _event_ids(calendar: CalendarConfig, request: NewBooking, key: str | None) -> list[str]:
+    """The event ids a request may use, in order. With an Idempotency-Key they follow from the key (the client's
+    secret), so a repeat finds its booking; without one the id is random, so nobody can guess it and claim the
+    booking's token by repeating someone else's request."""
+    if key is None:
+        return ["b" + _digest("auto", calendar.slug, secrets.token_hex(16))[:31]]
+    return ["b" + _digest("key", calendar.slug, key, str(attempt))[:31] for attempt in range(_GENERATIONS)]
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -74,6 +74,7 @@ _BOOKING = {
         "end": _DATETIME,
         "status": {"enum": ["confirmed", "cancelled"]},
         "meetLink": {"type": "string"},
+        "movedTo": {"type": "string", "description": "the booking this one was moved to"},
     },
 }
 

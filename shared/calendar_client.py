@@ -236,14 +236,21 @@ class CalendarClient:
         return result
 
     def delete_event(
-        self, identity: Identity, calendar_id: str, event_id: str, *, send_updates: str = "none"
+        self,
+        identity: Identity,
+        calendar_id: str,
+        event_id: str,
+        *,
+        send_updates: str = "none",
+        etag: str | None = None,
     ) -> None:
-        self.call(
-            identity,
-            lambda api: api.events().delete(
-                calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
-            ),
-        )
+        def build(api: Any) -> Any:
+            request = api.events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates)
+            if etag:
+                request.headers["If-Match"] = etag
+            return request
+
+        self.call(identity, build)
 
     def list_events(
         self,

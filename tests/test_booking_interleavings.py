@@ -1,0 +1,158 @@
+"""Interleavings found in review: failures between insert and re-check, repeats, stolen ids, concurrent moves.
+
+Each test leaves a calendar where no two confirmed bookings overlap and every answer stays true."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.runtime import set_runtime, utc_now
+from shared.sync import AvailabilitySync
+from tests.booking_support import add_busy, at, booking_body, clear_events, confirmed_bookings, span, workday
+from tests.conftest import function_app
+from tests.support import make_runtime, set_faults
+
+
+@pytest.fixture
+def later(emulator: Any, tmp_path: Path) -> Iterator[list[timedelta]]:
+    """A runtime whose clock can be moved on, with a fresh snapshot of a clean calendar (the warm path)."""
+    clear_events(emulator)
+    offset = [timedelta(0)]
+    runtime = make_runtime(emulator, tmp_path / "snapshot", now=lambda: utc_now() + offset[0])
+    AvailabilitySync.from_runtime(runtime).run()
+    set_runtime(runtime)
+    yield offset
+    set_faults(emulator, [])
+    set_runtime(None)
+
+
+def _book_on_another_instance(server: Any, tmp_path: Path, start: Any, email: str) -> None:
+    """A booking made by another instance: this one's snapshot and memory do not know it."""
+    from shared.booking import NewBooking
+
+    other = make_runtime(server, tmp_path / "other-instance")
+    other.booking.book(NewBooking("alice", start, 30, "Carla", email), None)
+
+
+def _no_overlap(events: list[dict[str, Any]]) -> bool:
+    spans = sorted(span(e) for e in events)
+    return all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
+
+
+def test_a_booking_whose_recheck_failed_is_withdrawn_and_its_retry_rechecked(
+    emulator: Any, later: Any, tmp_path: Path
+) -> None:
+    client = function_app("booking").test_client()
+    start = at(workday(), 10)
+    _book_on_another_instance(emulator, tmp_path, start, "c@visitor.test")
+    set_faults(emulator, [{"method": "calendar.events.list", "kind": "503"}])
+    body = booking_body(start, email="a@visitor.test")
+    assert client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"}).status_code == 503
+    assert len(confirmed_bookings(emulator)) == 1  # the unchecked event did not stay
+    set_faults(emulator, [])
+    later[0] = timedelta(minutes=3)
+    retry = client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"})
+    assert retry.status_code == 409
+    assert len(confirmed_bookings(emulator)) == 1
+
+
+def test_a_loser_whose_cancellation_failed_is_never_confirmed_later(emulator: Any, later: Any, tmp_path: Path) -> None:
+    client = function_app("booking").test_client()
+    start = at(workday(), 10)
+    _book_on_another_instance(emulator, tmp_path, start, "c@visitor.test")
+    set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
+    body = booking_body(start, email="a@visitor.test")
+    assert client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"}).status_code == 503
+    set_faults(emulator, [])
+    later[0] = timedelta(minutes=3)
+    retry = client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"})
+    assert retry.status_code == 409
+    booked = confirmed_bookings(emulator)
+    assert len(booked) == 1 and _no_overlap(booked)
+
+
+def test_a_repeat_gets_the_same_answer_as_the_first_time(emulator: Any, later: Any) -> None:
+    client = function_app("booking").test_client()
+    day = workday()
+    add_busy(emulator, at(day, 9), at(day, 10, 15))  # a meeting the snapshot does not know yet
+    set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
+    a_body = booking_body(at(day, 10), duration=60, email="a@visitor.test")
+    assert client.post("/bookings", json=a_body, headers={"Idempotency-Key": "ka"}).status_code == 503
+    set_faults(emulator, [])
+    b_body = booking_body(at(day, 10, 30), duration=30, email="b@visitor.test")
+    first = client.post("/bookings", json=b_body, headers={"Idempotency-Key": "kb"})
+    assert client.post("/bookings", json=a_body, headers={"Idempotency-Key": "ka"}).status_code == 409
+    again = client.post("/bookings", json=b_body, headers={"Idempotency-Key": "kb"})
+    assert again.status_code in ((200, 201) if first.status_code == 201 else (409,))
+    confirmed = [e["id"] for e in confirmed_bookings(emulator)]
+    if first.status_code == 201:
+        assert confirmed == [first.get_json()["booking"]["id"]]
+    else:
+        assert confirmed == []
+
+
+def test_nobody_else_gets_a_bookings_token_by_repeating_its_request(booking_client: Any, emulator: Any) -> None:
+    clear_events(emulator)
+    start = at(workday(), 10)
+    assert booking_client.post("/bookings", json=booking_body(start, email="victim@visitor.test")).status_code == 201
+    stolen = booking_client.post("/bookings", json=booking_body(start, email="victim@visitor.test", name="Mallory"))
+    assert stolen.status_code == 409
+    assert "token" not in stolen.get_json()
+
+
+def test_two_concurrent_moves_of_one_booking_leave_one_booking(booking_client: Any, emulator: Any) -> None:
+    clear_events(emulator)
+    day = workday()
+    made = booking_client.post("/bookings", json=booking_body(at(day, 10)))
+    booking_id, token = made.get_json()["booking"]["id"], made.get_json()["token"]
+    app = function_app("booking")
+    barrier = threading.Barrier(2)
+
+    def move(hour: int) -> int:
+        client = app.test_client()
+        barrier.wait()
+        path = f"/bookings/{booking_id}?token={token}"
+        return int(client.patch(path, json={"start": at(day, hour).isoformat()}).status_code)
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(move, (14, 15)))
+    assert statuses in ([200, 409], [409, 409])
+    assert len(confirmed_bookings(emulator)) == 1
+
+
+def test_a_moved_booking_points_to_its_new_place(booking_client: Any, emulator: Any) -> None:
+    clear_events(emulator)
+    day = workday()
+    made = booking_client.post("/bookings", json=booking_body(at(day, 10))).get_json()
+    old = f"/bookings/{made['booking']['id']}?token={made['token']}"
+    moved = booking_client.patch(old, json={"start": at(day, 14).isoformat()}).get_json()
+    looked_up = booking_client.get(old).get_json()["booking"]
+    assert looked_up["status"] == "cancelled" and looked_up["movedTo"] == moved["booking"]["id"]
+    again = booking_client.patch(old, json={"start": at(day, 15).isoformat()})
+    assert again.status_code == 409 and again.get_json()["error"]["details"]["movedTo"] == moved["booking"]["id"]
+    same = booking_client.patch(
+        f"/bookings/{moved['booking']['id']}?token={moved['token']}", json={"start": at(day, 14).isoformat()}
+    )
+    assert same.status_code == 200 and same.get_json()["booking"]["id"] == moved["booking"]["id"]
+
+
+def test_slots_stop_offering_what_this_instance_just_booked(booking_client: Any, emulator: Any, later: Any) -> None:
+    client = function_app("booking").test_client()
+    day = workday()
+
+    def offered() -> list[str]:
+        body = client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30").get_json()
+        assert body["source"] == "snapshot"
+        return [s["start"] for s in body["slots"]]
+
+    assert at(day, 10).isoformat() in offered()
+    assert client.post("/bookings", json=booking_body(at(day, 10))).status_code == 201
+    assert at(day, 10).isoformat() not in offered()
