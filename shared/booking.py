@@ -145,7 +145,7 @@ class BookingService:
         return calendar
 
     def slots(
-        self, slug: str, first_day: date, last_day: date, duration: int, zone_name: str | None
+        self, slug: str, first_day: date, last_day: date, duration: int, zone_name: str | None, *, live: bool = False
     ) -> dict[str, Any]:
         calendar = self.calendar(slug)
         self._check_duration(calendar, duration)
@@ -165,7 +165,7 @@ class BookingService:
         view: BusyView | None = None
         if window_start < window_end:
             margin = rules.buffer_before + rules.buffer_after + timedelta(minutes=duration) + timedelta(days=1)
-            view = self._availability.view(calendar, window_start - margin, window_end + margin)
+            view = self._availability.view(calendar, window_start - margin, window_end + margin, live=live)
             slots = free_slots(
                 rules,
                 window_start=window_start,

@@ -39,6 +39,7 @@ class SlotsQuery(_Body):
     to: date
     duration: Annotated[int, Field(ge=5, le=480)]
     timezone: TimeZoneName | None = None
+    live: bool = False  # ask Google now instead of the snapshot (e.g. after a 409 showed the snapshot was behind)
 
 
 def _error_schema() -> dict[str, Any]:
@@ -89,7 +90,13 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     def ok(schema_ref: str, description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
 
-    token_param = {"name": "token", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 512}}
+    token_param = {
+        "name": "token",
+        "in": "query",
+        "required": False,
+        "description": "the booking's token; better sent as `Authorization: Bearer <token>`, which stays out of logs",
+        "schema": {"type": "string", "maxLength": 512},
+    }
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
     common = errors(400, 403, 404, 502, 503)
     return {
@@ -112,6 +119,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                         {"name": "to", "in": "query", "required": True, "schema": _DATE},
                         {"name": "duration", "in": "query", "required": True, "schema": _MINUTES},
                         {"name": "timezone", "in": "query", "required": False, "schema": _ZONE},
+                        {"name": "live", "in": "query", "required": False, "schema": {"type": "boolean"},
+                         "description": "read Google now rather than the availability snapshot"},
                     ],
                     "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 502, 503)},
                 }

@@ -175,7 +175,7 @@ def cors_headers(origin: str | None, allowed: Iterable[str], *, methods: str) ->
     return {
         "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
         "Access-Control-Allow-Methods": methods,
-        "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
         "Access-Control-Max-Age": "3600",
         "Vary": "Origin",
     }

@@ -366,3 +366,15 @@ def test_warm_booking_with_a_fresh_snapshot_is_two_google_round_trips(
     assert made.get("oauth2.token", 0) == 0 and made.get("secretmanager.versions.access", 0) == 0
     slots = booking_client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30").get_json()
     assert slots["source"] == "snapshot"
+
+
+def test_token_in_the_authorization_header_and_live_slots(booking_client: Any, clean: Any) -> None:
+    day = workday()
+    made = _book(booking_client, booking_body(at(day, 10))).get_json()
+    path = f"/bookings/{made['booking']['id']}"
+    assert booking_client.get(path, headers={"Authorization": f"Bearer {made['token']}"}).status_code == 200
+    assert booking_client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert booking_client.get(path).status_code == 403
+    live = booking_client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30&live=true").get_json()
+    assert live["source"] == "live"
+    assert at(day, 10).isoformat() not in [s["start"] for s in live["slots"]]

@@ -458,7 +458,7 @@ export class CalendarBooking extends HTMLElement {
   }
 
   // --- days and slots -----------------------------------------------------------------------------------------
-  async loadSlots({ keepNotice = false } = {}) {
+  async loadSlots({ keepNotice = false, live = false } = {}) {
     const { calendar, duration } = this.state;
     if (!calendar || !duration) return;
     const generation = ++this.slotsGeneration;
@@ -474,7 +474,7 @@ export class CalendarBooking extends HTMLElement {
     let data;
     try {
       ({ data } = await this.api("GET", "slots", {
-        query: { calendar: calendar.id, from: first, to: last, duration, timezone: this.state.zone },
+        query: { calendar: calendar.id, from: first, to: last, duration, timezone: this.state.zone, live: live || undefined },
       }));
     } catch (error) {
       if (generation !== this.slotsGeneration) return;
@@ -686,7 +686,7 @@ export class CalendarBooking extends HTMLElement {
     if (error.status === 409 && error.code === "slot_unavailable") {
       this.state.slot = null;
       this.showNotice({ title: MESSAGES.taken, text: MESSAGES.takenText, kind: "warning" });
-      this.loadSlots({ keepNotice: true });
+      this.loadSlots({ keepNotice: true, live: true }); // the cached availability was behind: ask Google now
       return;
     }
     if (error.status === 400) {
@@ -789,7 +789,7 @@ export class CalendarBooking extends HTMLElement {
     this.status("Cancelling\u2026");
     try {
       const { data } = await this.api("DELETE", `bookings/${encodeURIComponent(current.booking.id)}`, {
-        query: { token: current.token },
+        headers: { Authorization: `Bearer ${current.token}` },
       });
       this.showBooking(data.booking, null, "cancelled");
     } catch (error) {
@@ -824,7 +824,9 @@ export class CalendarBooking extends HTMLElement {
     if (!id || !token) return;
     this.status("Loading your booking\u2026");
     try {
-      const { data } = await this.api("GET", `bookings/${encodeURIComponent(id)}`, { query: { token } });
+      const { data } = await this.api("GET", `bookings/${encodeURIComponent(id)}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       this.showBooking(data.booking, token, "manage");
     } catch (error) {
       this.showNotice({

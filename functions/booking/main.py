@@ -23,7 +23,9 @@ def list_calendars(request: flask.Request) -> Any:
 
 def list_slots(request: flask.Request) -> Any:
     query = http.validate(SlotsQuery, request.args.to_dict())
-    return get_runtime().booking.slots(query.calendar, query.from_, query.to, query.duration, query.timezone)
+    return get_runtime().booking.slots(
+        query.calendar, query.from_, query.to, query.duration, query.timezone, live=query.live
+    )
 
 
 def create_booking(request: flask.Request) -> Any:
@@ -38,20 +40,28 @@ def create_booking(request: flask.Request) -> Any:
 
 
 def get_booking(request: flask.Request, booking_id: str) -> Any:
-    booking, calendar = get_runtime().booking.get(booking_id, request.args.get("token"))
+    booking, calendar = get_runtime().booking.get(booking_id, _token(request))
     return {"booking": booking.to_json(calendar.zone)}
 
 
 def cancel_booking(request: flask.Request, booking_id: str) -> Any:
-    booking, calendar = get_runtime().booking.cancel(booking_id, request.args.get("token"))
+    booking, calendar = get_runtime().booking.cancel(booking_id, _token(request))
     return {"booking": booking.to_json(calendar.zone)}
 
 
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     body = http.validate(RescheduleRequest, http.read_json(request))
-    token = request.args.get("token")
+    token = _token(request)
     result, calendar = get_runtime().booking.reschedule(booking_id, token, body.start, body.duration)
     return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
+
+
+def _token(request: flask.Request) -> str | None:
+    """The booking's token: `Authorization: Bearer <token>` (kept out of access logs), else `?token=`."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.args.get("token")
 
 
 def openapi(request: flask.Request) -> Any:
