@@ -22,23 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "example.toml")
     args = parser.parse_args(argv)
 
+    from werkzeug.serving import make_server
+
     from emulator.demo import build_demo_state
     from emulator.server import EmulatorServer
 
+    from .gateway import gateway_app
+
+    # Both ports are taken before anything is written, so a second `make run` that fails on a busy port leaves
+    # the running stack's config alone.
     emulator = EmulatorServer(port=args.emulator_port)
+    server = make_server("127.0.0.1", args.port, gateway_app(), threaded=True)
+    base = f"http://127.0.0.1:{args.port}"
     emulator.emulator.replace_state(build_demo_state(emulator.url))
     emulator.start()
 
-    config_path = render_config(args.config, emulator.url)
+    config_path = render_config(args.config, emulator.url, base)
     os.environ["BOOKING_CONFIG"] = str(config_path)
     os.environ.setdefault("NO_GCE_CHECK", "true")
-
-    from werkzeug.serving import make_server
-
-    from .gateway import gateway_app
-
-    server = make_server("127.0.0.1", args.port, gateway_app(), threaded=True)
-    base = f"http://127.0.0.1:{args.port}"
     sync_note = first_sync(base, emulator.url)
     print(  # noqa: T201  (the local stack tells the person who started it where things are)
         f"""
@@ -48,6 +49,7 @@ Booking function       {base}/booking/calendars
 Sharing function       {base}/sharing/shares
 Sync function          {base}/sync/
 {sync_note}
+Config in use          {config_path.relative_to(ROOT)}   (also for: python -m shared.doctor --config ...)
 Admin token for the sharing function:
   curl -s -X POST {emulator.url}/_emulator/id-token -H 'Content-Type: application/json' \\
        -d '{{"email": "admin@example.com", "audience": "{base}/sharing"}}'
@@ -60,9 +62,9 @@ Press Ctrl-C to stop.""",
     return 0
 
 
-def render_config(template: Path, emulator_url: str) -> Path:
-    """The config with every emulator URL pointing at the port the emulator really listens on."""
-    text = template.read_text().replace("http://127.0.0.1:8090", emulator_url)
+def render_config(template: Path, emulator_url: str, base: str) -> Path:
+    """The config with the emulator's and the gateway's URLs (CORS origins) at the ports really used."""
+    text = template.read_text().replace("http://127.0.0.1:8090", emulator_url).replace("http://127.0.0.1:8080", base)
     target = ROOT / ".local" / "config.toml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
@@ -89,7 +91,9 @@ def first_sync(base: str, emulator_url: str) -> str:
         answer = Client(function_app("sync")).post(
             "/", headers={"Authorization": f"Bearer {token}"}, base_url=f"{base}/sync"
         )
-        return f"First sync             {answer.status_code} {answer.get_data(as_text=True)[:200]}"
+        body = answer.get_json(silent=True) or {}
+        summary = f"{body.get('calendars')} calendars, {body.get('freebusyCalls')} free/busy calls" if body else ""
+        return f"First sync             {answer.status_code} {summary}"
     except Exception as error:  # the stack still serves live availability without a snapshot
         return f"First sync             failed ({type(error).__name__}); /slots answers live"
 
