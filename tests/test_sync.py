@@ -423,3 +423,14 @@ def test_a_malformed_schedule_time_is_400(sync_client: Any, token: str) -> None:
     answer = post(sync_client, token, "yesterday at noon")
     assert answer.status_code == 400
     assert "X-CloudScheduler-ScheduleTime" in answer.get_json()["error"]["details"]["fields"]
+
+
+def test_behind_tls_termination_the_audience_is_the_https_url(emulator: Any, installed_runtime: Any) -> None:
+    """Cloud Run hands the request over as http with X-Forwarded-Proto: https; callers mint for https."""
+    from tests.clients import id_token
+
+    token = id_token(emulator, "scheduler@demo-project.iam.gserviceaccount.com", "https://localhost/")
+    client = function_app("sync").test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/", headers=headers).status_code == 401
+    assert client.post("/", headers={**headers, "X-Forwarded-Proto": "https"}).status_code == 200

@@ -20,7 +20,7 @@ from shared.sync import SCHEDULE_TIME_HEADER, AvailabilitySync, check_caller, pa
 
 def run_sync(request: flask.Request) -> Any:
     runtime = get_runtime()
-    caller = runtime.sync_identity.caller_email(request.headers.get("Authorization"), own_url=request.url_root)
+    caller = runtime.sync_identity.caller_email(request.headers.get("Authorization"), own_url=http.own_url(request))
     check_caller(runtime.config, caller)
     schedule_time = parse_schedule_time(request.headers.get(SCHEDULE_TIME_HEADER))
     return AvailabilitySync.from_runtime(runtime).run(schedule_time=schedule_time).to_json()
