@@ -125,7 +125,7 @@ variable "credentials_secret_version" {
 
 variable "keyless_dwd" {
   type        = bool
-  description = "Keyless domain-wide delegation: grant each function's service account roles/iam.serviceAccountTokenCreator on the DWD service account so it can sign the delegation JWT through the IAM Credentials API. No key exists at all; the credentials secret then holds no private key."
+  description = "Keyless domain-wide delegation: grant each function's service account roles/iam.serviceAccountTokenCreator on the DWD service account so it can sign the delegation JWT through the IAM Credentials API. No key exists at all. Prepared in IAM only: the functions do not sign this way yet, so keep it false."
   default     = false
 }
 

@@ -400,14 +400,18 @@ class _Doctor:
             self.failed("secret.readable", label, error.message, "Run the doctor again in a minute.")
             return False
         except Exception as error:  # credentials of the person running the doctor, transport problems
-            self.failed(
-                "secret.readable",
-                label,
-                f"cannot read {name}: {type(error).__name__}: {error}",
-                "The doctor reads the secret with your Application Default Credentials: run `gcloud auth "
-                "application-default login` as someone holding roles/secretmanager.secretAccessor on "
-                f"{secret} (or roles/secretmanager.admin on the project).",
-            )
+            if self.endpoints.emulated:
+                fix = (
+                    f"The config points at a local emulator ({self.endpoints.secret_manager}) that does not answer: "
+                    "start the local stack (`make run`) and use the config it writes, .local/config.toml."
+                )
+            else:
+                fix = (
+                    "The doctor reads the secret with your Application Default Credentials: run `gcloud auth "
+                    "application-default login` as someone holding roles/secretmanager.secretAccessor on "
+                    f"{secret} (or roles/secretmanager.admin on the project)."
+                )
+            self.failed("secret.readable", label, f"cannot read {name}: {type(error).__name__}", fix)
             return False
         number = version.rsplit("/", 1)[-1]
         resolved = f" (resolved to version {number})" if not name.endswith(f"/versions/{number}") else ""

@@ -482,3 +482,16 @@ def test_sharing_alone_needs_only_the_sharing_scopes(emulator: Any, tmp_path: Pa
         f"calendar.{slug}.access" for slug in SLUGS
     ]
     assert _doctor_events(emulator) == []
+
+
+def test_an_emulator_that_does_not_answer_is_named_as_such(capsys: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "booking.toml"
+    config.write_text((ROOT / "config" / "example.toml").read_text().replace("127.0.0.1:8090", f"127.0.0.1:{port}"))
+    code, out = _doctor(capsys, config)
+    assert code == 1
+    assert "does not answer" in out and "make run" in out and "application-default" not in out
