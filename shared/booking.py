@@ -502,9 +502,15 @@ class BookingService:
             )
 
     def _check_rules(self, calendar: CalendarConfig, start: datetime, end: datetime) -> None:
-        problem = check_slot(
-            self._config.slot_rules(calendar.slug), start=start, duration=end - start, busy=(), now=self._now()
-        )
+        now = self._now()
+        if start < now:
+            raise InvalidRequest(
+                "This start is in the past; pick a time from /slots.",
+                fields={"start": "a time in the future"},
+                details={"reason": SlotProblem.TOO_SOON.value},
+            )
+        rules = self._config.slot_rules(calendar.slug)
+        problem = check_slot(rules, start=start, duration=end - start, busy=(), now=now)
         if problem is not None:
             raise InvalidRequest(problem.message, fields={"start": problem.message}, details={"reason": problem.value})
 

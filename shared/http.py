@@ -94,13 +94,23 @@ def validate(model: type[Model], data: Any) -> Model:
         fields: dict[str, str] = {}
         for problem in error.errors(include_url=False, include_input=False):
             name = ".".join(str(part) for part in problem["loc"]) or "body"
-            fields.setdefault(name, _expected(problem))
+            fields.setdefault(name, _expected(problem, name))
         raise InvalidRequest(
             "Some fields are missing or invalid: " + ", ".join(fields) + ".", fields=fields
         ) from None
 
 
-def _expected(problem: Any) -> str:
+# What a field that failed its pattern should look like, said the way a person would (not the regex).
+_PATTERN_HINTS = {
+    "email": "a valid email address, like name@example.org",
+    "calendar": "a calendar id from /calendars, like alice",
+    "timezone": "an IANA time zone, like Europe/Berlin",
+}
+
+
+def _expected(problem: Any, name: str) -> str:
+    if problem["type"] == "string_pattern_mismatch" and name in _PATTERN_HINTS:
+        return _PATTERN_HINTS[name]
     if problem["type"] == "missing":
         return "required"
     if problem["type"] == "extra_forbidden":

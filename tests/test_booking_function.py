@@ -378,3 +378,10 @@ def test_token_in_the_authorization_header_and_live_slots(booking_client: Any, c
     live = booking_client.get(f"/slots?calendar=alice&from={day}&to={day}&duration=30&live=true").get_json()
     assert live["source"] == "live"
     assert at(day, 10).isoformat() not in [s["start"] for s in live["slots"]]
+
+
+def test_messages_speak_plainly(booking_client: Any) -> None:
+    bad_email = _book(booking_client, {**booking_body(at(workday(), 10)), "email": "nope"}).get_json()
+    assert bad_email["error"]["details"]["fields"]["email"].startswith("a valid email address")
+    past = _book(booking_client, booking_body(at(workday(-400), 10))).get_json()
+    assert "in the past" in past["error"]["message"]
