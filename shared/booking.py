@@ -207,6 +207,9 @@ class BookingService:
             return earlier  # the slot is busy because this very request booked it before
         identity = identity_for(calendar)
         send = self._send_updates(calendar, request.email)
+        later = send == "all" and self._config.booking.confirm_before_inviting
+        if later:
+            send = "none"  # nothing to tell a visitor whose booking may yet yield
         body = self._event_body(calendar, request, start, end)
         for event_id in _event_ids(calendar, request, idempotency_key):
             try:
@@ -226,6 +229,8 @@ class BookingService:
                         continue  # that id's attempt was aborted: take the next one
                     return outcome
             self._settle(calendar, identity, event, send_updates=send, precheck_from_snapshot=from_snapshot)
+            if later:
+                event = self._client.patch_event(identity, calendar.calendar_id, event["id"], {}, send_updates="all")
             self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone))
             log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)

@@ -165,3 +165,22 @@ def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emula
     assert len(booked) == 200
     assert len(injected) > 100, "the faults must really have been injected"
     print(f"200 bookings under faults took {attempts} client attempts")  # noqa: T201
+
+
+def test_confirm_before_inviting_mails_only_the_winner(emulator: Any, tmp_path: Path) -> None:
+    from shared.runtime import set_runtime
+
+    clear_events(emulator)
+    later = {"invite_visitor = true": "invite_visitor = true\nconfirm_before_inviting = true"}
+    config = make_config(emulator, tmp_path, replace=later)
+    set_runtime(make_runtime(emulator, config=config))
+    try:
+        start = at(workday(), 10)
+        results = _race(10, [booking_body(start, email=f"visitor{i}@visitor.test") for i in range(10)])
+    finally:
+        set_runtime(None)
+    winners = [body["booking"]["id"] for status, body in results if status == 201]
+    assert len(winners) == 1
+    mail = emulator.emulator.state.mailbox
+    assert {m["eventId"] for m in mail} == set(winners)
+    assert [m["kind"] for m in mail] in (["invitation"], ["update"])
