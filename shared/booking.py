@@ -1,17 +1,21 @@
 """Booking use cases: list calendars and slots, book, look up, cancel, reschedule, with no double booking.
 
-Google Calendar is the only store. A booking is an event with a client-chosen id (so a retried request finds
-its own event instead of making a second one) and private extended properties marking it. The protocol:
+Google Calendar is the only store. A booking is an event with a client-chosen id and private extended properties
+marking it. With an `Idempotency-Key` the id follows from the key, so a repeat finds its own event instead of
+making a second one; without one the id is random, so nobody can claim another visitor's booking. The protocol:
 
 1. check the slot against the calendar's rules (hours, grid, notice, horizon) without any I/O;
-2. check it against a fresh snapshot, or live free/busy when there is none, so that a slot known to be taken is
-   refused without writing anything;
+2. check it against a fresh snapshot (plus what this instance booked since), or live free/busy when there is
+   none, so that a slot known to be taken is refused without writing anything;
 3. insert the event, then re-read the day's events (live) and let a deterministic rule decide: the event yields
-   if it overlaps busy time (buffers applied), or a booking that claimed its time earlier (`updated`, then id),
-   or if the day's cap is already reached by earlier bookings. A yielding event is marked and deleted; the
-   caller gets 409. Every racer sees the same order, so of two overlapping bookings at most one stays.
+   if it overlaps busy time (buffers applied), or a booking created before it that still stood when it was
+   created (`created`, then id), or if the day's cap is already reached by such bookings. A yielding event is
+   cancelled and marked in one write; the caller gets 409. The rule between bookings gives the same verdict
+   whenever and by whomever it is taken, so of two overlapping bookings at most one stays, also when requests
+   race on different instances, retry, or repeat.
 
-On the happy path with a fresh snapshot that is two sequential Google calls (insert, re-read).
+If the re-read fails, the event is withdrawn (marked aborted) before the error is answered. On the happy path
+with a fresh snapshot a booking is two sequential Google calls (insert, re-read).
 """
 
 from __future__ import annotations
