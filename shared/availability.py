@@ -35,6 +35,7 @@ class BusyView:
     as_of: datetime
     error: str | None = None
     bookings: list[Interval] = field(default_factory=list)  # this product's bookings (already inside `busy`)
+    local: bool = False  # the snapshot plus bookings this instance made since (it may have missed cancellations)
 
     def blocked(self, rules: SlotRules) -> list[Interval]:
         """Busy time for the slot math: free/busy, plus each booking padded so buffers hold between bookings."""
@@ -171,7 +172,9 @@ class Availability:
             for span in since:
                 day = span.start.astimezone(zone).date()
                 counts[day] = counts.get(day, 0) + 1
-        return BusyView(view.busy + since, counts, view.source, view.as_of, bookings=view.bookings + since)
+        return BusyView(
+            view.busy + since, counts, view.source, view.as_of, bookings=view.bookings + since, local=True
+        )
 
     def live(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
         """Free/busy and this product's bookings over [start, end), in one round trip to Google."""

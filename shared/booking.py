@@ -528,19 +528,27 @@ class BookingService:
         rules = self._config.slot_rules(calendar.slug)
         zone = calendar.zone
         day_start = datetime.combine(start.astimezone(zone).date(), time(0), zone)
-        view = self._availability.view(
-            calendar,
+        window = (
             min(day_start, start - rules.buffer_before),
             max(day_start + timedelta(days=1), end + rules.buffer_after),
         )
-        problem = check_slot(
-            rules,
-            start=start,
-            duration=end - start,
-            busy=view.blocked(rules),
-            now=self._now(),
-            bookings_that_day=view.bookings_per_day.get(start.astimezone(zone).date(), 0),
-        )
+        view = self._availability.view(calendar, *window)
+
+        def verdict(view: BusyView) -> SlotProblem | None:
+            return check_slot(
+                rules,
+                start=start,
+                duration=end - start,
+                busy=view.blocked(rules),
+                now=self._now(),
+                bookings_that_day=view.bookings_per_day.get(start.astimezone(zone).date(), 0),
+            )
+
+        problem = verdict(view)
+        if problem in _CONFLICT_PROBLEMS and view.local:
+            # This instance's memory of its own bookings may have outlived a cancellation: ask Google.
+            view = self._availability.live(calendar, *window)
+            problem = verdict(view)
         if problem in _CONFLICT_PROBLEMS:
             assert problem is not None
             raise SlotUnavailable(problem.message, details={"reason": problem.value})

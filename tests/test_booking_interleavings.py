@@ -156,3 +156,16 @@ def test_slots_stop_offering_what_this_instance_just_booked(booking_client: Any,
     assert at(day, 10).isoformat() in offered()
     assert client.post("/bookings", json=booking_body(at(day, 10))).status_code == 201
     assert at(day, 10).isoformat() not in offered()
+
+
+def test_a_booking_cancelled_elsewhere_frees_its_slot_for_this_instance(
+    booking_client: Any, emulator: Any, later: Any
+) -> None:
+    client = function_app("booking").test_client()
+    start = at(workday(), 10)
+    made = client.post("/bookings", json=booking_body(start)).get_json()
+    # cancelled by hand in the calendar (or through another instance): this instance remembers the booking
+    state = emulator.emulator.state
+    with state.lock:
+        state.calendars["alice@example.com"].events[made["booking"]["id"]]["status"] = "cancelled"
+    assert client.post("/bookings", json=booking_body(start, email="next@visitor.test")).status_code == 201
