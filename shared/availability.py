@@ -129,15 +129,20 @@ class Availability:
         self._lock = threading.Lock()
         # What this instance learnt after the snapshot was taken: bookings it made (by calendar), and calendars
         # where the snapshot proved wrong (answered live until a newer snapshot arrives).
-        self._recent: dict[str, list[tuple[datetime, Interval]]] = {}
+        self._recent: dict[str, list[tuple[datetime, Interval, str]]] = {}
         self._distrusted: dict[str, datetime] = {}
 
-    def note_booking(self, slug: str, span: Interval) -> None:
+    def note_booking(self, slug: str, span: Interval, booking_id: str) -> None:
         """A booking this instance made: the snapshot does not know it yet, so slots are read around it."""
         with self._lock:
             recent = self._recent.setdefault(slug, [])
-            recent.append((self._now(), span))
+            recent.append((self._now(), span, booking_id))
             del recent[:-500]
+
+    def forget_booking(self, slug: str, booking_id: str) -> None:
+        """A booking this instance cancelled or moved away: its time is no longer taken by it."""
+        with self._lock:
+            self._recent[slug] = [entry for entry in self._recent.get(slug, []) if entry[2] != booking_id]
 
     def distrust_snapshot(self, slug: str) -> None:
         """The snapshot offered time that was taken: answer this calendar live until a newer snapshot."""
@@ -161,9 +166,13 @@ class Availability:
             distrusted = self._distrusted.get(slug)
             if distrusted is not None and distrusted >= snapshot.as_of:
                 return None
-            since = [span for noted, span in self._recent.get(slug, []) if noted >= snapshot.as_of]
+            since = [span for noted, span, _ in self._recent.get(slug, []) if noted >= snapshot.as_of]
         view = snapshot.view(slug)
-        if view is None or not since:
+        if view is None:
+            return None
+        known = set(view.bookings)  # a booking made while the sync read may be in the snapshot already
+        since = [span for span in since if span not in known]
+        if not since:
             return view
         counts = dict(view.bookings_per_day)
         calendar = self._config.calendar_by_slug(slug)

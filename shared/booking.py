@@ -49,6 +49,7 @@ from .events import (
     MARKER,
     P_CALENDAR,
     P_EMAIL,
+    P_INVITED,
     P_MOVED_FROM,
     P_MOVED_TO,
     P_OUTCOME,
@@ -67,6 +68,10 @@ from .tokens import BookingTokens
 MAX_SLOTS_SPAN_DAYS = 62
 _GENERATIONS = 5
 _SETTLE_WINDOW = timedelta(minutes=2)
+
+
+class _AlreadyDecided(Exception):
+    """The event judged is cancelled or marked already: its verdict stands and is not written again."""
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
 
@@ -234,8 +239,8 @@ class BookingService:
                     return outcome
             self._settle(calendar, identity, event, send_updates=send, precheck_from_snapshot=from_snapshot)
             if later:
-                event = self._client.patch_event(identity, calendar.calendar_id, event["id"], {}, send_updates="all")
-            self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone))
+                event = self._invite(calendar, identity, event)
+            self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone), event["id"])
             log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
@@ -286,8 +291,23 @@ class BookingService:
             # verdict never changes, so it is always safe to ask again; meetings the employee added since an
             # old booking was confirmed must not undo it, so those count only while the booking is young.
             young = self._now() - parse_rfc3339(str(existing.get("created"))) < _SETTLE_WINDOW
-            self._settle(calendar, identity, existing, send_updates=send, bookings_only=not young)
+            later = send == "all" and self._config.booking.confirm_before_inviting
+            self._settle(calendar, identity, existing, send_updates="none" if later else send, bookings_only=not young)
+            if later and not props.get(P_INVITED):
+                existing = self._invite(calendar, identity, existing)
         return BookingResult(self._view(calendar, existing), self._tokens().issue(existing["id"], calendar.slug), False)
+
+    def _invite(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
+        """Send Google's invitation for a booking that has won its slot (best effort: the booking stands)."""
+        try:
+            return self._client.patch_event(
+                identity, calendar.calendar_id, event["id"], {"extendedProperties": {"private": {P_INVITED: "1"}}},
+                send_updates="all",
+            )
+        except AppError as error:
+            log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=event["id"],
+                detail=error.message)
+            return event
 
     def _settle(
         self,
@@ -306,6 +326,8 @@ class BookingService:
         that no booking stays in the calendar unchecked."""
         try:
             problem = self._contest(calendar, identity, event, bookings_only=bookings_only, ignore=ignore)
+        except _AlreadyDecided:
+            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
         except AppError:
             with contextlib.suppress(AppError):
                 self._yield(calendar, identity, event, send_updates=send_updates, outcome="aborted")
@@ -329,16 +351,28 @@ class BookingService:
     ) -> None:
         """Cancel a booking that gave up its time, marked so that every later look reads the same verdict.
 
-        One write: the cancellation and the mark land together, and `updated` records the moment (nothing
-        writes a cancelled event again), which is what the rule in `_contest` compares with."""
-        with contextlib.suppress(Gone):
-            self._client.patch_event(
-                identity,
-                calendar.calendar_id,
-                event["id"],
-                {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: outcome}}},
-                send_updates=send_updates,
-            )
+        One conditional write: the cancellation and the mark land together, and `updated` records the moment. A
+        cancelled event is never written again (the rule in `_contest` reads that moment), so a write that finds
+        the event changed re-reads it and stops if someone else already decided it."""
+        current = event
+        for _ in range(3):
+            if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
+                return
+            try:
+                self._client.patch_event(
+                    identity,
+                    calendar.calendar_id,
+                    current["id"],
+                    {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: outcome}}},
+                    send_updates=send_updates,
+                    etag=current.get("etag"),
+                )
+                return
+            except Gone:
+                return
+            except GoogleConflict:
+                current = self._client.get_event(identity, calendar.calendar_id, current["id"])
+        raise Conflict("The booking kept changing while it was being withdrawn; try again.")
 
     def _contest(
         self,
@@ -368,7 +402,7 @@ class BookingService:
         )
         current = next((e for e in events if e.get("id") == event["id"]), event)
         if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
-            return SlotProblem.BUSY
+            raise _AlreadyDecided
         my_key = priority_key(current)
         guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
         earlier_that_day = 0
@@ -413,39 +447,56 @@ class BookingService:
     def cancel(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
         calendar, identity = self._authorized(booking_id, token)
         event = self._own_event(calendar, identity, booking_id)
-        if event.get("status") != "cancelled":
-            send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
-            with contextlib.suppress(Gone):  # cancelled meanwhile: the same answer
-                self._client.delete_event(identity, calendar.calendar_id, booking_id, send_updates=send)
-            log("booking cancelled", calendar=calendar.slug, booking=booking_id)
-            event = {**event, "status": "cancelled"}
+        send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
+        for _ in range(3):
+            if event.get("status") == "cancelled" or private_properties(event).get(P_OUTCOME):
+                break  # cancelled (or moved) already: the same answer
+            try:  # conditional, so a move committing at the same moment either wins or sees this cancel
+                event = self._client.patch_event(
+                    identity, calendar.calendar_id, booking_id,
+                    {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "cancelled"}}},
+                    send_updates=send, etag=event.get("etag"),
+                )
+                self._availability.forget_booking(calendar.slug, booking_id)
+                log("booking cancelled", calendar=calendar.slug, booking=booking_id)
+                break
+            except Gone:
+                event = self._client.get_event(identity, calendar.calendar_id, booking_id)
+            except GoogleConflict:
+                event = self._client.get_event(identity, calendar.calendar_id, booking_id)
+        else:
+            raise Conflict("The booking kept changing; fetch it and try again.")
         return self._view(calendar, event), calendar
 
     def reschedule(
         self, booking_id: str, token: str | None, start: datetime, duration: int | None
     ) -> tuple[BookingResult, CalendarConfig]:
-        """Move a booking: the booking is claimed (so a concurrent move gets 409), a new event at the new time is
-        booked with the same checks, and only then is the old one cancelled, so a failed move leaves the
-        booking where it was. The moved booking has a new id and token; the old one points to it."""
+        """Move a booking. The booking is claimed for one new event (a conditional write, so two different moves
+        cannot both proceed); the new time is booked with the same checks; then the old booking is cancelled
+        with a conditional write marked "moved", which a concurrent cancel either beats or loses to. A failed
+        move leaves the booking where it was. The moved booking has a new id and token; the old points to it.
+        Repeating the same move returns the same moved booking."""
         calendar, identity = self._authorized(booking_id, token)
         old = self._own_event(calendar, identity, booking_id)
         props = private_properties(old)
-        if old.get("status") == "cancelled":
-            if props.get(P_MOVED_TO):
-                raise Conflict("This booking was moved; use the moved booking's link.",
-                               details={"movedTo": props[P_MOVED_TO]})
-            raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
         span = event_interval(old, calendar.zone)
         minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
         self._check_duration(calendar, minutes)
         end = start + timedelta(minutes=minutes)
+        candidates = _move_ids(booking_id, start, minutes)
+        if old.get("status") == "cancelled" or props.get(P_OUTCOME):
+            if props.get(P_OUTCOME) == "moved" and props.get(P_MOVED_TO) in candidates:
+                done = self._client.get_event(identity, calendar.calendar_id, props[P_MOVED_TO])
+                token_for_done = self._tokens().issue(done["id"], calendar.slug)
+                return BookingResult(self._view(calendar, done), token_for_done, False), calendar  # moved already
+            if props.get(P_OUTCOME) == "moved":
+                raise Conflict("This booking was moved; use the moved booking's link.",
+                               details={"movedTo": props.get(P_MOVED_TO)})
+            raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
         if (start, end) == (span.start, span.end):
-            return BookingResult(self._view(calendar, old), self._tokens().issue(booking_id, calendar.slug), False), (
-                calendar
-            )
+            result = BookingResult(self._view(calendar, old), self._tokens().issue(booking_id, calendar.slug), False)
+            return result, calendar
         self._check_rules(calendar, start, end)
-        new_id = "b" + _digest("move", booking_id, start.astimezone(ZoneInfo("UTC")).isoformat(), str(minutes))[:31]
-        claimed = self._claim(calendar, identity, old, new_id)
         send = self._send_updates(calendar, props.get(P_EMAIL, ""))
         body: dict[str, Any] = {
             key: old[key]
@@ -453,40 +504,73 @@ class BookingService:
                         "guestsCanSeeOtherGuests")
             if key in old
         }
-        body["extendedProperties"] = {"private": {**props, P_MOVED_FROM: booking_id, P_MOVED_TO: ""}}
-        body["extendedProperties"]["private"].pop(P_MOVED_TO)
+        kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME)}
+        body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id}}
         body.update(_times(calendar, start, end))
-        try:
-            moved = self._client.insert_event(identity, calendar.calendar_id, {**body, "id": new_id})
-        except GoogleConflict as error:
-            if error.reason != "duplicate":
-                raise
-            moved = self._client.get_event(identity, calendar.calendar_id, new_id)
-            if moved.get("status") == "cancelled" or private_properties(moved).get(P_OUTCOME):
-                raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
+        claimed: dict[str, Any] = old
+        moved: dict[str, Any] | None = None
+        for new_id in candidates:
+            claimed = self._claim(calendar, identity, claimed, new_id)
+            try:
+                moved = self._client.insert_event(identity, calendar.calendar_id, {**body, "id": new_id})
+            except GoogleConflict as error:
+                if error.reason != "duplicate":
+                    raise
+                moved = self._client.get_event(identity, calendar.calendar_id, new_id)
+                if moved.get("status") == "cancelled" or private_properties(moved).get(P_OUTCOME):
+                    moved = None
+                    continue  # an earlier attempt at this move was withdrawn: take the next id
+            break
+        if moved is None:
+            raise SlotUnavailable("This move was tried too often; pick another time.", details={"reason": "busy"})
         self._settle(calendar, identity, moved, send_updates="none", ignore=booking_id)
-        try:
-            self._client.delete_event(
-                identity, calendar.calendar_id, booking_id, send_updates=send, etag=claimed.get("etag")
-            )
-        except GoogleConflict:  # the old booking changed after the claim: give the new time up again
-            self._yield(calendar, identity, moved, send_updates="none")
-            raise Conflict("The booking changed meanwhile; fetch it and try again.") from None
-        except Gone:
-            pass
-        if send == "all":  # the visitor hears of the new time only once it is theirs
-            moved = self._client.patch_event(identity, calendar.calendar_id, new_id, {}, send_updates="all")
-        self._availability.note_booking(calendar.slug, event_interval(moved, calendar.zone))
-        log("booking moved", calendar=calendar.slug, booking=new_id, replaces=booking_id, start=start.isoformat())
-        result = BookingResult(self._view(calendar, moved), self._tokens().issue(new_id, calendar.slug), False)
+        self._commit_move(calendar, identity, claimed, moved, send_updates=send)
+        if send == "all":  # the visitor hears of the new time only once it is theirs; best effort from here on
+            try:
+                moved = self._client.patch_event(identity, calendar.calendar_id, moved["id"], {}, send_updates="all")
+            except AppError as error:
+                log("invitation for a moved booking not sent", severity="WARNING", calendar=calendar.slug,
+                    booking=moved["id"], detail=error.message)
+        self._availability.forget_booking(calendar.slug, booking_id)
+        self._availability.note_booking(calendar.slug, event_interval(moved, calendar.zone), moved["id"])
+        log("booking moved", calendar=calendar.slug, booking=moved["id"], replaces=booking_id, start=start.isoformat())
+        result = BookingResult(self._view(calendar, moved), self._tokens().issue(moved["id"], calendar.slug), False)
         return result, calendar
+
+    def _commit_move(
+        self, calendar: CalendarConfig, identity: Identity, claimed: dict[str, Any], moved: dict[str, Any], *,
+        send_updates: str,
+    ) -> None:
+        """Cancel the old booking as moved, only if it is still claimed for `moved`; else give `moved` up."""
+        current = claimed
+        for _ in range(3):
+            props = private_properties(current)
+            if props.get(P_MOVED_TO) != moved["id"] or (
+                current.get("status") == "cancelled" and props.get(P_OUTCOME) != "moved"
+            ):
+                break  # cancelled, or claimed for another move, meanwhile
+            if current.get("status") == "cancelled":
+                return  # the same move, committed by a repeat of this request
+            try:
+                self._client.patch_event(
+                    identity, calendar.calendar_id, current["id"],
+                    {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "moved"}}},
+                    send_updates=send_updates, etag=current.get("etag"),
+                )
+                return
+            except (GoogleConflict, Gone):
+                current = self._client.get_event(identity, calendar.calendar_id, current["id"])
+        self._yield(calendar, identity, moved, send_updates="none")
+        raise Conflict("The booking was cancelled or changed meanwhile; fetch it and try again.")
 
     def _claim(
         self, calendar: CalendarConfig, identity: Identity, old: dict[str, Any], new_id: str
     ) -> dict[str, Any]:
         """Mark the booking as being moved to `new_id`, only if nobody changed it since it was read."""
         pending = private_properties(old).get(P_MOVED_TO)
-        if pending and pending != new_id:
+        if pending == new_id:
+            return old  # claimed for this very move already (a repeat of the request)
+        if pending:
             try:
                 other = self._client.get_event(identity, calendar.calendar_id, pending)
             except NotFound:
@@ -651,6 +735,12 @@ def _event_ids(calendar: CalendarConfig, request: NewBooking, key: str | None) -
     if key is None:
         return ["b" + _digest("auto", calendar.slug, secrets.token_hex(16))[:31]]
     return ["b" + _digest("key", calendar.slug, key, str(attempt))[:31] for attempt in range(_GENERATIONS)]
+
+
+def _move_ids(booking_id: str, start: datetime, minutes: int) -> list[str]:
+    """The ids a move of `booking_id` to `start` may use, in order (a withdrawn attempt moves on to the next)."""
+    moment = start.astimezone(ZoneInfo("UTC")).isoformat()
+    return ["b" + _digest("move", booking_id, moment, str(minutes), str(n))[:31] for n in range(_GENERATIONS)]
 
 
 def _zone(name: str) -> ZoneInfo:

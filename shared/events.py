@@ -13,6 +13,7 @@ MARKER = "wcbBooking"  # "1" on every booking
 P_CALENDAR = "wcbCalendar"  # the public calendar slug
 P_EMAIL = "wcbEmail"  # the visitor's email, lower-cased
 P_OUTCOME = "wcbOutcome"  # "lost": yielded to an overlapping booking; "aborted": withdrawn after a failure
+P_INVITED = "wcbInvited"  # "1" once the visitor was invited (with booking.confirm_before_inviting)
 P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 P_MOVED_TO = "wcbMovedTo"  # on a booking being (or having been) moved: the id of its replacement
 
