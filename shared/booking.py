@@ -349,17 +349,23 @@ class BookingService:
         send_updates: str,
         outcome: str = "lost",
     ) -> None:
-        """Cancel a booking that gave up its time, marked so that every later look reads the same verdict.
+        """Cancel a booking that gave up its time, marked so that every later look reads the same verdict."""
+        self._cancel_once(calendar, identity, event, outcome, send_updates=send_updates)
 
-        One conditional write: the cancellation and the mark land together, and `updated` records the moment. A
-        cancelled event is never written again (the rule in `_contest` reads that moment), so a write that finds
-        the event changed re-reads it and stops if someone else already decided it."""
+    def _cancel_once(
+        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], outcome: str, *, send_updates: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Cancel `event` marked `outcome`, in one conditional write; (the event as it ends, whether we wrote).
+
+        The cancellation and the mark land together and `updated` records the moment. A decided (cancelled or
+        marked) event is never written again, because the rule in `_contest` reads that moment: a write that
+        finds the event changed re-reads it, and stops if someone else decided it meanwhile."""
         current = event
         for _ in range(3):
             if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
-                return
+                return current, False
             try:
-                self._client.patch_event(
+                written = self._client.patch_event(
                     identity,
                     calendar.calendar_id,
                     current["id"],
@@ -367,12 +373,10 @@ class BookingService:
                     send_updates=send_updates,
                     etag=current.get("etag"),
                 )
-                return
-            except Gone:
-                return
-            except GoogleConflict:
+                return written, True
+            except (GoogleConflict, Gone):
                 current = self._client.get_event(identity, calendar.calendar_id, current["id"])
-        raise Conflict("The booking kept changing while it was being withdrawn; try again.")
+        raise Conflict("The booking kept changing meanwhile; fetch it and try again.")
 
     def _contest(
         self,
@@ -445,27 +449,15 @@ class BookingService:
         return self._view(calendar, self._own_event(calendar, identity, booking_id)), calendar
 
     def cancel(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
+        """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
+        booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
         event = self._own_event(calendar, identity, booking_id)
         send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
-        for _ in range(3):
-            if event.get("status") == "cancelled" or private_properties(event).get(P_OUTCOME):
-                break  # cancelled (or moved) already: the same answer
-            try:  # conditional, so a move committing at the same moment either wins or sees this cancel
-                event = self._client.patch_event(
-                    identity, calendar.calendar_id, booking_id,
-                    {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "cancelled"}}},
-                    send_updates=send, etag=event.get("etag"),
-                )
-                self._availability.forget_booking(calendar.slug, booking_id)
-                log("booking cancelled", calendar=calendar.slug, booking=booking_id)
-                break
-            except Gone:
-                event = self._client.get_event(identity, calendar.calendar_id, booking_id)
-            except GoogleConflict:
-                event = self._client.get_event(identity, calendar.calendar_id, booking_id)
-        else:
-            raise Conflict("The booking kept changing; fetch it and try again.")
+        event, written = self._cancel_once(calendar, identity, event, "cancelled", send_updates=send)
+        if written:
+            self._availability.forget_booking(calendar.slug, booking_id)
+            log("booking cancelled", calendar=calendar.slug, booking=booking_id)
         return self._view(calendar, event), calendar
 
     def reschedule(
