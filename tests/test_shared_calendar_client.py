@@ -102,7 +102,7 @@ def test_the_deadline_holds_with_real_backoff(emulator: Any, runtime: Any) -> No
             client.get_event(ALICE, "alice@example.com", "absent002")
         elapsed = time.monotonic() - began
     attempts = counts(emulator)["calendar.events.get"]
-    assert 1.0 <= elapsed < 1.6, elapsed
+    assert 1.0 <= elapsed < 2.5, elapsed  # without the deadline: 100 attempts, over 10 s
     assert 3 <= attempts < 100
 
 

@@ -124,7 +124,7 @@ def test_latency_is_added_to_matching_methods(emulator: Any) -> None:
     storage_client(emulator).bucket("demo-project-availability").reload()
     fast = time.perf_counter() - started
     assert slow >= 0.2
-    assert fast < 0.15
+    assert fast < 0.2  # not delayed: only the matching method is
     assert control(emulator, "DELETE", "latency")["latency"] == []
 
 
