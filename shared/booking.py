@@ -62,7 +62,7 @@ from .events import (
     private_properties,
 )
 from .logs import log
-from .slots import Interval, SlotProblem, check_slot, free_slots
+from .slots import Interval, SlotProblem, SlotRules, check_slot, free_slots
 from .tokens import BookingTokens
 
 MAX_SLOTS_SPAN_DAYS = 62
@@ -397,38 +397,18 @@ class BookingService:
         zone = calendar.zone
         rules = self._config.slot_rules(calendar.slug)
         mine = event_interval(event, zone)
-        day = mine.start.astimezone(zone).date()
-        day_start = datetime.combine(day, time(0), zone)
-        window_start = min(day_start, mine.start - rules.buffer_before) - timedelta(minutes=1)
-        window_end = max(day_start + timedelta(days=1), mine.end + rules.buffer_after) + timedelta(minutes=1)
+        day_start = datetime.combine(mine.start.astimezone(zone).date(), time(0), zone)
+        window = Interval(
+            min(day_start, mine.start - rules.buffer_before) - timedelta(minutes=1),
+            max(day_start + timedelta(days=1), mine.end + rules.buffer_after) + timedelta(minutes=1),
+        )
         events = self._client.list_events(
-            identity, calendar.calendar_id, time_min=window_start, time_max=window_end, show_deleted=True
+            identity, calendar.calendar_id, time_min=window.start, time_max=window.end, show_deleted=True
         )
         current = next((e for e in events if e.get("id") == event["id"]), event)
         if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
             raise _AlreadyDecided
-        my_key = priority_key(current)
-        guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
-        earlier_that_day = 0
-        for other in events:
-            if other.get("id") in (event["id"], ignore):
-                continue
-            span = event_interval(other, zone)
-            if not is_booking(other):
-                if not bookings_only and blocks_time(other) and guarded.overlaps(span):
-                    return SlotProblem.BUSY
-                continue
-            clashes = guarded.overlaps(padded_booking(span, rules))
-            if priority_key(other) >= my_key or not _standing_at(other, my_key[0]):
-                continue
-            if clashes:
-                return SlotProblem.BUSY
-            if span.start.astimezone(zone).date() == day:
-                earlier_that_day += 1
-        cap = rules.max_per_day
-        if cap is not None and earlier_that_day >= cap:
-            return SlotProblem.DAY_FULL
-        return None
+        return _judge(current, events, zone, rules, ignore=ignore, bookings_only=bookings_only)
 
     # --- capabilities -------------------------------------------------------------------------------------------
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
@@ -689,6 +669,40 @@ class BookingService:
         moved_to = private_properties(event).get(P_MOVED_TO) if cancelled else None
         status = "cancelled" if cancelled else "confirmed"
         return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
+
+
+def _judge(
+    event: dict[str, Any],
+    events: list[dict[str, Any]],
+    zone: ZoneInfo,
+    rules: SlotRules,
+    *,
+    ignore: str | None = None,
+    bookings_only: bool = False,
+) -> SlotProblem | None:
+    """The rule of `_contest`, over the events of the day already read."""
+    mine = event_interval(event, zone)
+    day = mine.start.astimezone(zone).date()
+    my_key = priority_key(event)
+    guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
+    earlier_that_day = 0
+    for other in events:
+        if other.get("id") in (event["id"], ignore):
+            continue
+        span = event_interval(other, zone)
+        if not is_booking(other):
+            if not bookings_only and blocks_time(other) and guarded.overlaps(span):
+                return SlotProblem.BUSY
+            continue
+        if priority_key(other) >= my_key or not _standing_at(other, my_key[0]):
+            continue
+        if guarded.overlaps(padded_booking(span, rules)):
+            return SlotProblem.BUSY
+        if span.start.astimezone(zone).date() == day:
+            earlier_that_day += 1
+    if rules.max_per_day is not None and earlier_that_day >= rules.max_per_day:
+        return SlotProblem.DAY_FULL
+    return None
 
 
 def _standing_at(booking: dict[str, Any], moment: datetime) -> bool:
