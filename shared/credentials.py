@@ -107,6 +107,11 @@ class CredentialProvider:
         self._cache = {k: v for k, v in self._cache.items() if k[0] == material.version}
         return parsed
 
+    def forget(self) -> None:
+        """Drop every cached credential and token, as a newly started instance has none."""
+        with self._lock:
+            self._cache.clear()
+
     def client_id(self) -> str | None:
         info = self._source.get().info
         return str(info["client_id"]) if info.get("client_id") else None

@@ -385,3 +385,32 @@ def test_messages_speak_plainly(booking_client: Any) -> None:
     assert bad_email["error"]["details"]["fields"]["email"].startswith("a valid email address")
     past = _book(booking_client, booking_body(at(workday(-400), 10))).get_json()
     assert "in the past" in past["error"]["message"]
+
+
+def test_google_unavailable_is_503_with_retry_after(booking_client: Any, clean: Any) -> None:
+    from tests.support import set_faults
+
+    set_faults(clean, [{"method": "calendar.*", "kind": "503"}])
+    response = _book(booking_client, booking_body(at(workday(), 10)))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.get_json()["error"]["code"] == "upstream_unavailable"
+    assert_matches_openapi(response, "/bookings", "POST")
+    slots = booking_client.get(f"/slots?calendar=alice&from={workday()}&to={workday()}&duration=30")
+    assert slots.status_code == 503
+    set_faults(clean, [])
+    assert confirmed_bookings(clean) == []
+
+
+def test_a_delegation_mistake_is_502_naming_the_fix(booking_client: Any, clean: Any, installed_runtime: Any) -> None:
+    state = clean.emulator.state
+    client_id = state.demo["service_account_key"]["client_id"]
+    with state.lock:
+        state.dwd_grants[client_id] = []
+    installed_runtime.credentials.forget()  # a new instance: no token in hand yet
+    response = _book(booking_client, booking_body(at(workday(), 10)))
+    assert response.status_code == 502
+    error = response.get_json()["error"]
+    assert error["code"] == "upstream_error"
+    assert client_id in error["message"] and "admin.google.com" in error["message"]
+    assert_matches_openapi(response, "/bookings", "POST")

@@ -80,7 +80,7 @@ def test_a_full_run_leaks_nothing(
     with state.lock:
         state.dwd_grants[client_id] = [s for s in state.dwd_grants[client_id] if s != EVENTS]
         state.access_tokens.clear()
-    installed_runtime.credentials._cache.clear()  # a cold instance: it must ask for a new token
+    installed_runtime.credentials.forget()  # a cold instance: it must ask for a new token
     refused = booking.post("/bookings", json=booking_body(at(workday(4), 10)))
     assert refused.status_code == 502
     assert client_id in refused.get_json()["error"]["message"]
