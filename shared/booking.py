@@ -67,7 +67,6 @@ from .tokens import BookingTokens
 
 MAX_SLOTS_SPAN_DAYS = 62
 _GENERATIONS = 5
-_SETTLE_WINDOW = timedelta(minutes=2)
 
 
 class _AlreadyDecided(Exception):
@@ -287,27 +286,36 @@ class BookingService:
                 self._yield(calendar, identity, existing, send_updates=send)
             raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
         if existing.get("status") != "cancelled":
-            # Finish (or repeat) the re-check the earlier attempt may not have completed. Between bookings the
-            # verdict never changes, so it is always safe to ask again; meetings the employee added since an
-            # old booking was confirmed must not undo it, so those count only while the booking is young.
-            young = self._now() - parse_rfc3339(str(existing.get("created"))) < _SETTLE_WINDOW
+            # Finish (or repeat) the re-check the earlier attempt may not have completed: the verdict never
+            # changes, so it is always safe to ask again.
             later = send == "all" and self._config.booking.confirm_before_inviting
-            self._settle(calendar, identity, existing, send_updates="none" if later else send, bookings_only=not young)
+            self._settle(calendar, identity, existing, send_updates="none" if later else send)
             if later and not props.get(P_INVITED):
                 existing = self._invite(calendar, identity, existing)
         return BookingResult(self._view(calendar, existing), self._tokens().issue(existing["id"], calendar.slug), False)
 
     def _invite(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
-        """Send Google's invitation for a booking that has won its slot (best effort: the booking stands)."""
-        try:
-            return self._client.patch_event(
-                identity, calendar.calendar_id, event["id"], {"extendedProperties": {"private": {P_INVITED: "1"}}},
-                send_updates="all",
-            )
-        except AppError as error:
-            log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=event["id"],
-                detail=error.message)
-            return event
+        """Send Google's invitation for a booking that has won its slot: a conditional write, so nothing is sent
+        for a booking cancelled meanwhile (a decided event is never written again). Best effort: the booking
+        stands whether or not the invitation goes out."""
+        current = event
+        for _ in range(3):
+            props = private_properties(current)
+            if current.get("status") == "cancelled" or props.get(P_OUTCOME) or props.get(P_INVITED):
+                return current
+            try:
+                return self._client.patch_event(
+                    identity, calendar.calendar_id, current["id"],
+                    {"extendedProperties": {"private": {P_INVITED: "1"}}},
+                    send_updates="all", etag=current.get("etag"),
+                )
+            except (GoogleConflict, Gone):
+                current = self._client.get_event(identity, calendar.calendar_id, current["id"])
+            except AppError as error:
+                log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=event["id"],
+                    detail=error.message)
+                return current
+        return current
 
     def _settle(
         self,
@@ -316,7 +324,6 @@ class BookingService:
         event: dict[str, Any],
         *,
         send_updates: str,
-        bookings_only: bool = False,
         precheck_from_snapshot: bool = False,
         ignore: str | None = None,
     ) -> None:
@@ -325,7 +332,7 @@ class BookingService:
         If the re-read itself fails, the event is withdrawn (marked aborted) before the error is answered, so
         that no booking stays in the calendar unchecked."""
         try:
-            problem = self._contest(calendar, identity, event, bookings_only=bookings_only, ignore=ignore)
+            problem = self._contest(calendar, identity, event, ignore=ignore)
         except _AlreadyDecided:
             raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
         except AppError:
@@ -385,14 +392,13 @@ class BookingService:
         event: dict[str, Any],
         *,
         ignore: str | None = None,
-        bookings_only: bool = False,
     ) -> SlotProblem | None:
         """Whether `event` must yield, judged from a live read of its day (`ignore`: an event it replaces).
 
-        Between bookings the rule is monotonic, so that every process judging the same booking reaches the same
-        verdict whenever it looks: a booking yields to an overlapping booking created before it that still
-        stood when it was created (confirmed, or cancelled only after that moment). It also yields to busy
-        time (meetings), unless `bookings_only`.
+        The rule only looks at what existed when the booking was created, so every process judging the same
+        booking reaches the same verdict whenever it looks: a booking yields to an overlapping booking created
+        before it that still stood at that moment (confirmed, or cancelled only later), and to busy time
+        (meetings) last changed before it. A meeting put on top later is the owner's own overlap.
         """
         zone = calendar.zone
         rules = self._config.slot_rules(calendar.slug)
@@ -408,7 +414,7 @@ class BookingService:
         current = next((e for e in events if e.get("id") == event["id"]), event)
         if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
             raise _AlreadyDecided
-        return _judge(current, events, zone, rules, ignore=ignore, bookings_only=bookings_only)
+        return _judge(current, events, zone, rules, ignore=ignore)
 
     # --- capabilities -------------------------------------------------------------------------------------------
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
@@ -476,7 +482,7 @@ class BookingService:
                         "guestsCanSeeOtherGuests")
             if key in old
         }
-        kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME)}
+        kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED)}
         body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id}}
         body.update(_times(calendar, start, end))
         claimed: dict[str, Any] = old
@@ -497,12 +503,8 @@ class BookingService:
             raise SlotUnavailable("This move was tried too often; pick another time.", details={"reason": "busy"})
         self._settle(calendar, identity, moved, send_updates="none", ignore=booking_id)
         self._commit_move(calendar, identity, claimed, moved, send_updates=send)
-        if send == "all":  # the visitor hears of the new time only once it is theirs; best effort from here on
-            try:
-                moved = self._client.patch_event(identity, calendar.calendar_id, moved["id"], {}, send_updates="all")
-            except AppError as error:
-                log("invitation for a moved booking not sent", severity="WARNING", calendar=calendar.slug,
-                    booking=moved["id"], detail=error.message)
+        if send == "all":  # the visitor hears of the new time only once it is theirs
+            moved = self._invite(calendar, identity, moved)
         self._availability.forget_booking(calendar.slug, booking_id)
         self._availability.note_booking(calendar.slug, event_interval(moved, calendar.zone), moved["id"])
         log("booking moved", calendar=calendar.slug, booking=moved["id"], replaces=booking_id, start=start.isoformat())
@@ -678,7 +680,6 @@ def _judge(
     rules: SlotRules,
     *,
     ignore: str | None = None,
-    bookings_only: bool = False,
 ) -> SlotProblem | None:
     """The rule of `_contest`, over the events of the day already read."""
     mine = event_interval(event, zone)
@@ -691,7 +692,8 @@ def _judge(
             continue
         span = event_interval(other, zone)
         if not is_booking(other):
-            if not bookings_only and blocks_time(other) and guarded.overlaps(span):
+            changed = parse_rfc3339(str(other.get("updated") or other.get("created")))
+            if blocks_time(other) and guarded.overlaps(span) and changed < my_key[0]:
                 return SlotProblem.BUSY
             continue
         if priority_key(other) >= my_key or not _standing_at(other, my_key[0]):
