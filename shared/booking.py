@@ -21,11 +21,11 @@ with a fresh snapshot a booking is two sequential Google calls (insert, re-read)
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import re
 import secrets
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +132,10 @@ class BookingService:
         self._availability = availability
         self._tokens = tokens
         self._now = now
+        # Bookings this instance inserted but could not settle (Google failed the re-check and the withdrawal):
+        # they are checked again, best effort, before this instance's next writes.
+        self._unsettled: dict[str, tuple[CalendarConfig, dict[str, Any], str]] = {}
+        self._unsettled_lock = threading.Lock()
 
     # --- reading ----------------------------------------------------------------------------------------------
     def calendars(self) -> list[dict[str, Any]]:
@@ -199,6 +203,8 @@ class BookingService:
 
     # --- booking ----------------------------------------------------------------------------------------------
     def book(self, request: NewBooking, idempotency_key: str | None) -> BookingResult:
+        if self._unsettled:
+            self._settle_leftovers()
         calendar = self.calendar(request.calendar)
         if request.timezone:
             _zone(request.timezone)
@@ -336,16 +342,43 @@ class BookingService:
         except _AlreadyDecided:
             raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
         except AppError:
-            with contextlib.suppress(AppError):
+            try:
                 self._yield(calendar, identity, event, send_updates=send_updates, outcome="aborted")
+            except AppError:
+                self._remember_unsettled(calendar, event, send_updates)
             raise
         if problem is None:
             return
-        self._yield(calendar, identity, event, send_updates=send_updates)
+        try:
+            self._yield(calendar, identity, event, send_updates=send_updates)
+        except AppError:
+            self._remember_unsettled(calendar, event, send_updates)
+            raise
         if precheck_from_snapshot:
             self._availability.distrust_snapshot(calendar.slug)
         log("booking yielded", calendar=calendar.slug, booking=event["id"], reason=problem.value)
         raise SlotUnavailable(problem.message, details={"reason": problem.value})
+
+    def _remember_unsettled(self, calendar: CalendarConfig, event: dict[str, Any], send_updates: str) -> None:
+        with self._unsettled_lock:
+            self._unsettled[event["id"]] = (calendar, event, send_updates)
+            log("booking left unsettled", severity="WARNING", calendar=calendar.slug, booking=event["id"])
+
+    def _settle_leftovers(self) -> None:
+        """Re-check the bookings this instance could not settle: a loser is withdrawn, a winner stays (exactly
+        what a repeat of its request would do, since the verdict never changes)."""
+        with self._unsettled_lock:
+            leftovers = list(self._unsettled.items())[:5]
+        for event_id, (calendar, event, send_updates) in leftovers:
+            try:
+                self._settle(calendar, identity_for(calendar), event, send_updates=send_updates)
+            except SlotUnavailable:
+                pass
+            except AppError:
+                continue  # Google still failing: keep it for the next time
+            with self._unsettled_lock:
+                self._unsettled.pop(event_id, None)
+            log("unsettled booking settled", calendar=calendar.slug, booking=event_id)
 
     def _yield(
         self,

@@ -169,3 +169,20 @@ def test_a_booking_cancelled_elsewhere_frees_its_slot_for_this_instance(
     with state.lock:
         state.calendars["alice@example.com"].events[made["booking"]["id"]]["status"] = "cancelled"
     assert client.post("/bookings", json=booking_body(start, email="next@visitor.test")).status_code == 201
+
+
+def test_a_booking_left_unsettled_is_settled_by_the_next_request(emulator: Any, later: Any, tmp_path: Path) -> None:
+    client = function_app("booking").test_client()
+    start = at(workday(), 10)
+    _book_on_another_instance(emulator, tmp_path, start, "c@visitor.test")
+    set_faults(emulator, [
+        {"method": "calendar.events.list", "kind": "503"},
+        {"method": "calendar.events.patch", "kind": "503"},
+    ])
+    assert client.post("/bookings", json=booking_body(start, email="a@visitor.test")).status_code == 503
+    set_faults(emulator, [])
+    assert len(confirmed_bookings(emulator)) == 2  # Google failed the re-check and the withdrawal alike
+    other = client.post("/bookings", json=booking_body(at(workday(), 14), email="b@visitor.test"))
+    assert other.status_code == 201
+    booked = confirmed_bookings(emulator)
+    assert len(booked) == 2 and _no_overlap(booked)  # the loser was withdrawn, the new booking stands
