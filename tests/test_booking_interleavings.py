@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from shared.booking import NewBooking
 from shared.runtime import set_runtime, utc_now
 from shared.sync import AvailabilitySync
 from tests.booking_support import add_busy, at, booking_body, clear_events, confirmed_bookings, span, workday
 from tests.conftest import function_app
-from tests.support import make_runtime, set_faults
+from tests.interleave import Paused, is_invitation, outcome
+from tests.support import make_config, make_runtime, set_faults
 
 
 @pytest.fixture
@@ -186,3 +188,58 @@ def test_a_booking_left_unsettled_is_settled_by_the_next_request(emulator: Any, 
     assert other.status_code == 201
     booked = confirmed_bookings(emulator)
     assert len(booked) == 2 and _no_overlap(booked)  # the loser was withdrawn, the new booking stands
+
+
+def test_a_repeat_never_undoes_a_booking_when_a_meeting_lands_after_it(emulator: Any, tmp_path: Path) -> None:
+    clear_events(emulator)
+    day = workday()
+    runtime = make_runtime(emulator, tmp_path / "i1")
+    request = NewBooking("alice", at(day, 10), 30, "Ann", "a@visitor.test")
+    first = outcome(lambda: runtime.booking.book(request, "k1"))
+    add_busy(emulator, at(day, 10), at(day, 11))  # the employee puts a meeting on top a minute later
+    again = outcome(lambda: runtime.booking.book(request, "k1"))  # the client repeats (a lost answer)
+    assert first[0] == again[0] == 200
+    assert [e["id"] for e in confirmed_bookings(emulator)] == [first[1].booking.id]
+
+
+def _invite_later(server: Any, tmp_path: Path, name: str) -> Any:
+    later = {"invite_visitor = true": "invite_visitor = true\nconfirm_before_inviting = true"}
+    return make_runtime(server, config=make_config(server, tmp_path / name, replace=later))
+
+
+def _the_booking(server: Any) -> dict[str, Any]:
+    state = server.emulator.state
+    with state.lock:
+        return dict(next(e for e in state.calendars["alice@example.com"].events.values() if is_booking_event(e)))
+
+
+def is_booking_event(event: dict[str, Any]) -> bool:
+    return ((event.get("extendedProperties") or {}).get("private") or {}).get("wcbBooking") == "1"
+
+
+def test_an_invitation_goes_out_once_when_a_repeat_races_it(emulator: Any, tmp_path: Path) -> None:
+    clear_events(emulator)
+    first, second = _invite_later(emulator, tmp_path, "a"), _invite_later(emulator, tmp_path, "b")
+    request = NewBooking("alice", at(workday(), 10), 30, "Ann", "a@visitor.test")
+    paused = Paused(first, is_invitation, lambda: first.booking.book(request, "k"))
+    again = outcome(lambda: second.booking.book(request, "k"))  # the same request, repeated elsewhere
+    before = _the_booking(emulator)
+    status, result = paused.finish()
+    assert _the_booking(emulator)["updated"] == before["updated"]  # the paused invitation wrote nothing more
+    assert (status, again[0]) == (200, 200) and result.booking.status == again[1].booking.status == "confirmed"
+    assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
+
+
+def test_an_invitation_never_touches_a_booking_cancelled_meanwhile(emulator: Any, tmp_path: Path) -> None:
+    clear_events(emulator)
+    first, second = _invite_later(emulator, tmp_path, "a"), _invite_later(emulator, tmp_path, "b")
+    request = NewBooking("alice", at(workday(), 10), 30, "Ann", "a@visitor.test")
+    paused = Paused(first, is_invitation, lambda: first.booking.book(request, "k"))
+    again = outcome(lambda: second.booking.book(request, "k"))
+    second.booking.cancel(again[1].booking.id, again[1].token)  # the visitor cancels
+    decided = _the_booking(emulator)
+    status, result = paused.finish()
+    after = _the_booking(emulator)
+    assert after["updated"] == decided["updated"] and after["status"] == "cancelled"  # never written again
+    assert status == 200 and result.booking.status == "cancelled"  # answered as it stands
+    assert [m["kind"] for m in emulator.emulator.state.mailbox].count("invitation") <= 1

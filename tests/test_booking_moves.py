@@ -5,26 +5,17 @@ library) to stop one request at a chosen step while another runs."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 from shared.booking import NewBooking
-from shared.errors import AppError
-from shared.events import P_OUTCOME
-from tests.booking_support import at, clear_events, confirmed_bookings, workday
+from tests.booking_support import add_busy, at, clear_events, confirmed_bookings, workday
+from tests.interleave import Paused, is_move_commit, outcome
 from tests.support import make_config, make_runtime, set_faults
 
 
-def _outcome(call: Any) -> tuple[int, Any]:
-    try:
-        return 200, call()
-    except AppError as error:
-        return error.status, error
-
-
-def _is_move_commit(body: dict[str, Any]) -> bool:
-    return (body.get("extendedProperties") or {}).get("private", {}).get(P_OUTCOME) == "moved"
+def _move(runtime: Any, made: Any, start: Any) -> Any:
+    return runtime.booking.reschedule(made.booking.id, made.token, start, None)
 
 
 def test_a_double_submitted_move_ends_as_one_moved_booking(emulator: Any, tmp_path: Path) -> None:
@@ -32,28 +23,27 @@ def test_a_double_submitted_move_ends_as_one_moved_booking(emulator: Any, tmp_pa
     day = workday()
     first, second = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
     made = first.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
-    at_commit, go_on = threading.Event(), threading.Event()
-    real = first.calendar.patch_event
-
-    def stop_before_commit(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-        if _is_move_commit(body) and not at_commit.is_set():
-            at_commit.set()
-            go_on.wait(10)
-        return real(identity, calendar_id, event_id, body, **kw)
-
-    first.calendar.patch_event = stop_before_commit  # type: ignore[method-assign]
-    answers: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: answers.setdefault(
-        "first", _outcome(lambda: first.booking.reschedule(made.booking.id, made.token, at(day, 14), None))))
-    thread.start()
-    assert at_commit.wait(10)
-    answers["second"] = _outcome(lambda: second.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
-    go_on.set()
-    thread.join(10)
+    paused = Paused(first, is_move_commit, lambda: _move(first, made, at(day, 14)))
+    answers = [outcome(lambda: _move(second, made, at(day, 14)))]
+    answers.append(paused.finish())
     [booking] = confirmed_bookings(emulator)
-    for status, result in answers.values():
+    for status, result in answers:
         assert status == 200, result
         assert result[0].booking.id == booking["id"] and result[0].booking.status == "confirmed"
+
+
+def test_a_repeated_move_agrees_with_the_first_when_a_meeting_lands_meanwhile(emulator: Any, tmp_path: Path) -> None:
+    clear_events(emulator)
+    day = workday()
+    first, second = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
+    made = first.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    paused = Paused(first, is_move_commit, lambda: _move(first, made, at(day, 14)))
+    add_busy(emulator, at(day, 14), at(day, 15))  # a meeting lands at the new time after the move was checked
+    again = outcome(lambda: _move(second, made, at(day, 14)))
+    status, result = paused.finish()
+    [booking] = confirmed_bookings(emulator)
+    assert (status, again[0]) == (200, 200)
+    assert result[0].booking.id == again[1][0].booking.id == booking["id"]
 
 
 def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: Path) -> None:
@@ -65,12 +55,12 @@ def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: P
     seen: dict[str, Any] = {}
 
     def cancel_first(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-        if _is_move_commit(body) and "cancel" not in seen:
+        if is_move_commit(body) and "cancel" not in seen:
             seen["cancel"] = canceller.booking.cancel(made.booking.id, made.token)[0]
         return real(identity, calendar_id, event_id, body, **kw)
 
     mover.calendar.patch_event = cancel_first  # type: ignore[method-assign]
-    status, _ = _outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     assert seen["cancel"].status == "cancelled"
     assert status == 409  # the cancel came first: the move gives its new time up
     assert confirmed_bookings(emulator) == []
@@ -92,8 +82,8 @@ def test_a_move_whose_invitation_fails_still_stands_and_repeats_give_its_token(e
             set_faults(emulator, [])
 
     runtime.calendar.patch_event = failing_invitation  # type: ignore[method-assign]
-    first = _outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
-    again = _outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    first = outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    again = outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     [booking] = confirmed_bookings(emulator)
     assert first[0] == again[0] == 200
     assert first[1][0].booking.id == again[1][0].booking.id == booking["id"]
@@ -105,9 +95,9 @@ def test_a_move_retried_after_a_failure_succeeds(emulator: Any, tmp_path: Path) 
     runtime = make_runtime(emulator, tmp_path / "i1")
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
     set_faults(emulator, [{"method": "calendar.events.list", "kind": "503"}])
-    first = _outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    first = outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     set_faults(emulator, [])
-    second = _outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    second = outcome(lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     assert (first[0], second[0]) == (503, 200)
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == second[1][0].booking.id
@@ -119,10 +109,10 @@ def test_confirm_before_inviting_a_failed_invitation_is_sent_on_the_repeat(emula
     runtime = make_runtime(emulator, config=make_config(emulator, tmp_path, replace=later))
     request = NewBooking("alice", at(workday(), 10), 30, "Ann", "a@visitor.test")
     set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
-    first = _outcome(lambda: runtime.booking.book(request, "ka"))
+    first = outcome(lambda: runtime.booking.book(request, "ka"))
     set_faults(emulator, [])
     assert first[0] == 200 and emulator.emulator.state.mailbox == []  # booked; the invitation failed
-    again = _outcome(lambda: runtime.booking.book(request, "ka"))
+    again = outcome(lambda: runtime.booking.book(request, "ka"))
     assert again[0] == 200 and again[1].booking.id == first[1].booking.id
     assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
 
