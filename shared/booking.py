@@ -56,6 +56,7 @@ from .events import (
     blocks_time,
     event_interval,
     is_booking,
+    is_decided,
     padded_booking,
     parse_rfc3339,
     priority_key,
@@ -283,14 +284,12 @@ class BookingService:
                 details={"idempotencyKey": "reused"},
             )
         outcome = props.get(P_OUTCOME)
-        if outcome == "aborted" and existing.get("status") == "cancelled":
+        if outcome == "aborted":
             return None
+        if outcome == "lost":  # marked and cancelled in one write
+            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
         identity = identity_for(calendar)
         send = self._send_updates(calendar, request.email)
-        if outcome in ("lost", "aborted"):  # yielded, but its cancellation may not have been written
-            if existing.get("status") != "cancelled":
-                self._yield(calendar, identity, existing, send_updates=send)
-            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
         if existing.get("status") != "cancelled":
             # Finish (or repeat) the re-check the earlier attempt may not have completed: the verdict never
             # changes, so it is always safe to ask again.
@@ -307,7 +306,7 @@ class BookingService:
         current = event
         for _ in range(3):
             props = private_properties(current)
-            if current.get("status") == "cancelled" or props.get(P_OUTCOME) or props.get(P_INVITED):
+            if is_decided(current) or props.get(P_INVITED):
                 return current
             try:
                 return self._client.patch_event(
@@ -402,7 +401,7 @@ class BookingService:
         finds the event changed re-reads it, and stops if someone else decided it meanwhile."""
         current = event
         for _ in range(3):
-            if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
+            if is_decided(current):
                 return current, False
             try:
                 written = self._client.patch_event(
@@ -445,7 +444,7 @@ class BookingService:
             identity, calendar.calendar_id, time_min=window.start, time_max=window.end, show_deleted=True
         )
         current = next((e for e in events if e.get("id") == event["id"]), event)
-        if current.get("status") == "cancelled" or private_properties(current).get(P_OUTCOME):
+        if is_decided(current):
             raise _AlreadyDecided
         return _judge(current, events, zone, rules, ignore=ignore)
 
@@ -495,7 +494,7 @@ class BookingService:
         self._check_duration(calendar, minutes)
         end = start + timedelta(minutes=minutes)
         candidates = _move_ids(booking_id, start, minutes)
-        if old.get("status") == "cancelled" or props.get(P_OUTCOME):
+        if is_decided(old):
             if props.get(P_OUTCOME) == "moved" and props.get(P_MOVED_TO) in candidates:
                 done = self._client.get_event(identity, calendar.calendar_id, props[P_MOVED_TO])
                 token_for_done = self._tokens().issue(done["id"], calendar.slug)
@@ -528,7 +527,7 @@ class BookingService:
                 if error.reason != "duplicate":
                     raise
                 moved = self._client.get_event(identity, calendar.calendar_id, new_id)
-                if moved.get("status") == "cancelled" or private_properties(moved).get(P_OUTCOME):
+                if is_decided(moved):
                     moved = None
                     continue  # an earlier attempt at this move was withdrawn: take the next id
             break
@@ -582,7 +581,7 @@ class BookingService:
                 other = self._client.get_event(identity, calendar.calendar_id, pending)
             except NotFound:
                 other = {}
-            if other and other.get("status") != "cancelled" and not private_properties(other).get(P_OUTCOME):
+            if other and not is_decided(other):
                 raise Conflict("This booking is being moved already.", details={"movedTo": pending})
         try:
             return self._client.patch_event(
@@ -700,7 +699,7 @@ class BookingService:
             ),
             None,
         )
-        cancelled = event.get("status") == "cancelled" or bool(private_properties(event).get(P_OUTCOME))
+        cancelled = is_decided(event)
         moved_to = private_properties(event).get(P_MOVED_TO) if cancelled else None
         status = "cancelled" if cancelled else "confirmed"
         return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
@@ -744,7 +743,7 @@ def _standing_at(booking: dict[str, Any], moment: datetime) -> bool:
     """Whether a booking still stood at `moment`: not cancelled, or cancelled only after it.
 
     A cancelled event is never written again, so its `updated` is the moment of cancelling and stays so."""
-    if booking.get("status") != "cancelled" and not private_properties(booking).get(P_OUTCOME):
+    if not is_decided(booking):
         return True
     return parse_rfc3339(str(booking.get("updated"))) > moment
 

@@ -40,6 +40,11 @@ def is_booking(event: dict[str, Any]) -> bool:
     return private_properties(event).get(MARKER) == "1"
 
 
+def is_decided(event: dict[str, Any]) -> bool:
+    """Cancelled, or marked with an outcome (lost, aborted, cancelled, moved): its verdict is final."""
+    return event.get("status") == "cancelled" or bool(private_properties(event).get(P_OUTCOME))
+
+
 def blocks_time(event: dict[str, Any]) -> bool:
     """Whether an event makes its owner busy: confirmed or tentative, opaque, and not declined by the owner."""
     if event.get("status") == "cancelled" or event.get("transparency") == "transparent":
