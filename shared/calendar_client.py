@@ -263,24 +263,26 @@ class CalendarClient:
         show_deleted: bool = False,
     ) -> list[dict[str, Any]]:
         """All events overlapping [time_min, time_max), expanded and ordered by start, every page."""
+        params: dict[str, Any] = {
+            "calendarId": calendar_id,
+            "timeMin": _rfc3339(time_min),
+            "timeMax": _rfc3339(time_max),
+            "singleEvents": True,
+            "orderBy": "startTime",
+            "maxResults": 2500,
+            "showDeleted": show_deleted,
+        }
+        filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
+        if filters:
+            params["privateExtendedProperty"] = filters
+        return self._all_pages(identity, lambda api, token: api.events().list(**params, pageToken=token))
+
+    def _all_pages(self, identity: Identity, list_page: Callable[[Any, str | None], Any]) -> list[dict[str, Any]]:
+        """The items of every page of a list call (`list_page(api, page_token)` builds one page's request)."""
         items: list[dict[str, Any]] = []
         page_token: str | None = None
-        filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
         while True:
-            params: dict[str, Any] = {
-                "calendarId": calendar_id,
-                "timeMin": _rfc3339(time_min),
-                "timeMax": _rfc3339(time_max),
-                "singleEvents": True,
-                "orderBy": "startTime",
-                "maxResults": 2500,
-                "showDeleted": show_deleted,
-            }
-            if filters:
-                params["privateExtendedProperty"] = filters
-            if page_token:
-                params["pageToken"] = page_token
-            page = self.call(identity, _bind(lambda api, p: api.events().list(**p), dict(params)))
+            page = self.call(identity, _bind(list_page, page_token))
             items.extend(page.get("items", []))
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -374,32 +376,10 @@ class CalendarClient:
 
     # --- ACLs and calendar lists ------------------------------------------------------------------------------
     def calendar_list(self, identity: Identity) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = self.call(
-                identity,
-                _bind(
-                    lambda api, token: api.calendarList().list(maxResults=250, pageToken=token), page_token
-                ),
-            )
-            items.extend(page.get("items", []))
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return items
+        return self._all_pages(identity, lambda api, token: api.calendarList().list(maxResults=250, pageToken=token))
 
     def acl_list(self, identity: Identity, calendar_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page_token: str | None = None
-        while True:
-            page = self.call(
-                identity,
-                _bind(lambda api, token: api.acl().list(calendarId=calendar_id, pageToken=token), page_token),
-            )
-            items.extend(page.get("items", []))
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return items
+        return self._all_pages(identity, lambda api, token: api.acl().list(calendarId=calendar_id, pageToken=token))
 
     def acl_insert(
         self, identity: Identity, calendar_id: str, rule: dict[str, Any], *, send_notifications: bool
