@@ -191,16 +191,16 @@ class Availability:
         requests: dict[str, Callable[[Any], Any]] = {
             "freebusy": lambda api: api.freebusy().query(
                 body={"timeMin": start.isoformat(), "timeMax": end.isoformat(), "items": [{"id": calendar.calendar_id}]}
-            )
+            ),
+            "bookings": lambda api: api.events().list(
+                calendarId=calendar.calendar_id,
+                timeMin=start.isoformat(),
+                timeMax=end.isoformat(),
+                singleEvents=True,
+                maxResults=2500,
+                privateExtendedProperty=f"{MARKER}=1",
+            ),
         }
-        requests["bookings"] = lambda api: api.events().list(
-            calendarId=calendar.calendar_id,
-            timeMin=start.isoformat(),
-            timeMax=end.isoformat(),
-            singleEvents=True,
-            maxResults=2500,
-            privateExtendedProperty=f"{MARKER}=1",
-        )
         answers = self._client.batch(identity, requests)
         for answer in answers.values():
             if isinstance(answer, Exception):
