@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .clock import CLOCK
 from .errors import DropConnection, GoogleError, OAuthError
 from .faults import Faults
 from .routing import Ctx, Route, to_response
@@ -124,7 +125,7 @@ class Emulator:
             return self._run(route, ctx, params)
 
         entry: dict[str, Any] = {
-            "time": time.time(),
+            "time": CLOCK.now(),
             "method": route.method_id,
             "httpMethod": request.method,
             "path": request.path,

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from .clock import CLOCK
+
 ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 
 
@@ -218,7 +220,8 @@ def _plain(value: Any) -> Any:
 
 
 def now() -> float:
-    return time.time()
+    """Seconds since the epoch on the emulator's clock (see `emulator.clock`)."""
+    return CLOCK.now()
 
 
 _clock_lock = threading.Lock()
@@ -234,7 +237,7 @@ def _monotonic_ms() -> int:
     """
     global _last_ms
     with _clock_lock:
-        _last_ms = max(_last_ms + 1, int(time.time() * 1000))
+        _last_ms = max(_last_ms + 1, int(CLOCK.now() * 1000))
         return _last_ms
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .calendar_client import CalendarClient, Identity, RetryPolicy
+from .clock import SYSTEM_CLOCK
 from .config import CalendarConfig, Config, ConfigError, load_config
 from .credentials import (
     ADMIN_CONSOLE_DWD,
@@ -181,7 +182,7 @@ def run_doctor(
         secret=secret,
         functions=tuple(functions),
         accessor=accessor,
-        now=now or (lambda: datetime.now(UTC)),
+        now=now or SYSTEM_CLOCK.now,
         retry=retry or _DOCTOR_RETRY,
     )
     doctor.run()

@@ -1,7 +1,9 @@
 """The per-instance object graph, built once on first use and reused by every request of a warm instance.
 
 Only this module reads the environment: `BOOKING_CONFIG` (path of the TOML config) and `CREDENTIALS_SECRET`
-(the Secret Manager version of the credentials JSON, overriding `credentials.secret` in the config).
+(the Secret Manager version of the credentials JSON, overriding `credentials.secret` in the config), and
+`BOOKING_CLOCK`, for tests and demos only: an RFC 3339 instant the instance's clock starts at instead of the
+machine's time (`shared.clock.PinnedClock`), so a functions-framework process can agree with a pinned emulator.
 Entry points call `get_runtime()`; tests build one with `build_runtime(...)` and install it with `set_runtime`.
 """
 
@@ -9,15 +11,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from .availability import Availability, SnapshotReader
 from .booking import BookingService
 from .calendar_client import CalendarClient, RetryPolicy
+from .clock import SYSTEM_CLOCK, Clock, parse_pin
 from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
@@ -26,10 +28,6 @@ from .identity import IdentityVerifier
 from .secrets import Accessor, SecretSource, secret_manager_accessor
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -41,13 +39,16 @@ class Runtime:
     credentials: CredentialProvider
     calendar: CalendarClient
     store: SnapshotStore | None
-    now: Callable[[], datetime] = utc_now
+    clock: Clock = SYSTEM_CLOCK
     _tokens: tuple[str, BookingTokens] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def now(self) -> datetime:
+        return self.clock.now()
+
     @cached_property
     def snapshots(self) -> SnapshotReader | None:
-        return SnapshotReader(self.store) if self.store is not None else None
+        return SnapshotReader(self.store, self.clock.monotonic) if self.store is not None else None
 
     @cached_property
     def availability(self) -> Availability:
@@ -64,7 +65,7 @@ class Runtime:
             if self._tokens is None or self._tokens[0] != material.version:
                 key = derive_signing_key(material.info)
                 ttl = self.config.booking.token_ttl_days * 86400
-                self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl))
+                self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl, now=self.clock.now))
             return self._tokens[1]
 
     @cached_property
@@ -82,6 +83,7 @@ class Runtime:
             certs_url=identity.certs_url,
             audiences=identity.audiences,
             iam_protected=iam_protected,
+            clock=self.clock,
         )
 
 
@@ -91,7 +93,7 @@ def build_runtime(
     credentials_secret: str | None = None,
     accessor: Accessor | None = None,
     retry: RetryPolicy | None = None,
-    now: Callable[[], datetime] = utc_now,
+    clock: Clock = SYSTEM_CLOCK,
     base_dir: Path | None = None,
 ) -> Runtime:
     """Wire one instance's objects. Nothing here talks to Google: clients are built on first use."""
@@ -99,11 +101,11 @@ def build_runtime(
     if not secret_name:
         raise SecretError("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
     endpoints = Endpoints.from_emulator_url(config.google.emulator_url if config.google else None)
-    secrets = SecretSource(secret_name, accessor or secret_manager_accessor(endpoints))
+    secrets = SecretSource(secret_name, accessor or secret_manager_accessor(endpoints), clock=clock)
     credentials = CredentialProvider(secrets, endpoints)
     calendar = CalendarClient(credentials, endpoints, retry=retry)
     store = open_store(config.snapshot.location, endpoints, base=base_dir) if config.snapshot else None
-    return Runtime(config, secret_name, endpoints, secrets, credentials, calendar, store, now)
+    return Runtime(config, secret_name, endpoints, secrets, credentials, calendar, store, clock)
 
 
 _lock = threading.Lock()
@@ -118,8 +120,11 @@ def get_runtime() -> Runtime:
                 config_path = os.environ.get("BOOKING_CONFIG")
                 if not config_path:
                     raise SecretError("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
+                pin = os.environ.get("BOOKING_CLOCK")
                 _runtime = build_runtime(
-                    load_config(config_path), credentials_secret=os.environ.get("CREDENTIALS_SECRET") or None
+                    load_config(config_path),
+                    credentials_secret=os.environ.get("CREDENTIALS_SECRET") or None,
+                    clock=parse_pin(pin) if pin else SYSTEM_CLOCK,
                 )
     return _runtime
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import Endpoints
 from .errors import SecretError, UpstreamUnavailable
 
@@ -93,8 +93,11 @@ def crc32c(data: bytes) -> int:
 class SecretSource:
     """One secret version's credentials JSON, cached for the life of the instance."""
 
-    def __init__(self, name: str, accessor: Accessor, *, refresh_after: float = 600.0) -> None:
+    def __init__(
+        self, name: str, accessor: Accessor, *, refresh_after: float = 600.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.name = name
+        self._clock = clock
         self._access = accessor
         self._refresh_after = refresh_after
         self._lock = threading.Lock()
@@ -103,10 +106,10 @@ class SecretSource:
 
     def get(self) -> CredentialsMaterial:
         with self._lock:
-            stale = time.monotonic() - self._read_at > self._refresh_after
+            stale = self._clock.monotonic() - self._read_at > self._refresh_after
             if self._material is None or stale:
                 self._material = self._read()
-                self._read_at = time.monotonic()
+                self._read_at = self._clock.monotonic()
             return self._material
 
     def invalidate(self, version: str | None = None) -> None:

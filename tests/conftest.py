@@ -1,7 +1,10 @@
-"""Suite-wide guards and the emulator fixtures.
+"""Suite-wide guards, the pinned clock and the emulator fixtures.
 
 Tests never reach the network: an audit hook refuses every non-loopback connection and name lookup, so a stray
 call to a real Google host fails loudly instead of hanging or leaking.
+
+Tests never read the machine's date: each runs on a pinned day (`tests.pinned_time`), the same instant on the
+functions' clock and on the emulator's. Tests marked `every_day` run once on each pinned day.
 """
 
 from __future__ import annotations
@@ -52,6 +55,41 @@ def _network_guard(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_network_guard)
 
 
+def pytest_report_header() -> str:
+    from tests.pinned_time import suite_day
+
+    return f"pinned day: {suite_day().isoformat()} (set WCB_TODAY to run as of another day)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("every_day") and "pinned_day" in metafunc.fixturenames:
+        from tests.pinned_time import PINNED_DAYS
+
+        metafunc.parametrize("pinned_day", list(PINNED_DAYS.values()), ids=list(PINNED_DAYS), indirect=True)
+
+
+@pytest.fixture
+def pinned_day(request: pytest.FixtureRequest) -> Any:
+    """The instant this test runs at: its `every_day` parameter, else the suite's day."""
+    from tests.pinned_time import suite_day
+
+    return getattr(request, "param", None) or suite_day()
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(pinned_day: Any) -> Iterator[Any]:
+    """Pin both clocks to the test's day: the functions' (`tests.pinned_time.current_clock()`) and the emulator's."""
+    from emulator.clock import CLOCK
+    from shared.clock import PinnedClock
+    from tests.pinned_time import install
+
+    clock = PinnedClock(pinned_day)
+    install(clock)
+    CLOCK.pin(pinned_day.timestamp(), frozen=False)
+    yield clock
+    CLOCK.reset()
+
+
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[Any]:
     from emulator.server import EmulatorServer
@@ -62,7 +100,7 @@ def emulator_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def emulator(emulator_server: Any) -> Any:
+def emulator(emulator_server: Any, pinned_clock: Any) -> Any:
     """The running emulator, reset to a fresh demo domain for each test."""
     from emulator.demo import build_demo_state
 

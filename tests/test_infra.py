@@ -752,6 +752,7 @@ def checkov_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.network
 @pytest.mark.timeout(CHECKOV_TIMEOUT)
 def test_checkov_passes_on_the_module() -> None:
     result = run_checkov("-o", "json")
@@ -824,6 +825,7 @@ def _fixture_resources(policy_dir: str, prefix: str) -> set[str]:
     }
 
 
+@pytest.mark.network
 @pytest.mark.timeout(CHECKOV_TIMEOUT)
 @pytest.mark.parametrize("check_id", CUSTOM_CHECKS)
 def test_custom_policy_fails_bad_and_passes_good_fixtures(check_id: str, fixture_findings: list[Finding]) -> None:

@@ -13,6 +13,7 @@ import stamina
 from shared.calendar_client import CalendarClient, Identity, RetryPolicy, split_range
 from shared.credentials import BOOKING_SCOPES, SYNC_SCOPES
 from shared.errors import Conflict, Forbidden, InvalidRequest, NotFound, UpstreamUnavailable
+from tests.pinned_time import current_clock
 from tests.support import clear_log, counts, set_faults, set_latency
 
 ALICE = Identity("delegated", "alice@example.com", BOOKING_SCOPES)
@@ -23,7 +24,7 @@ def _client(runtime: Any, **kwargs: Any) -> CalendarClient:
 
 
 def _event(event_id: str, hours_from_now: int = 50) -> dict[str, Any]:
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
+    start = current_clock().now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
     return {
         "id": event_id,
         "summary": "test",
@@ -110,7 +111,7 @@ def test_free_busy_splits_calendars_by_fifty_and_ranges_by_ninety_days(emulator:
     client = _client(runtime)
     identity = Identity("delegated", "alice@example.com", SYNC_SCOPES)
     ids = ["alice@example.com", "bob@example.com", "carol@example.com"] + [f"ghost{i}@example.com" for i in range(60)]
-    start = datetime.now(UTC)
+    start = current_clock().now()
     result = client.free_busy(identity, ids, start, start + timedelta(days=120))
     assert counts(emulator)["calendar.freebusy.query"] == 2 * 2  # ceil(63/50) chunks x two windows
     assert result["alice@example.com"].error is None
@@ -149,7 +150,7 @@ def test_batch_resends_only_transiently_failed_parts(emulator: Any, runtime: Any
     client.insert_event(ALICE, "alice@example.com", _event("present02"))
     set_faults(emulator, [{"method": "calendar.freebusy.query", "kind": "503", "rate": 1.0, "remaining": 1}])
     clear_log(emulator)
-    start = datetime.now(UTC)
+    start = current_clock().now()
     outcome = client.batch(
         ALICE,
         {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import google.auth.transport.requests
@@ -12,6 +11,7 @@ from google.api_core import exceptions
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import id_token
 
+from emulator.clock import CLOCK
 from tests.clients import control, delegated_credentials, secret_manager_client, storage_client
 from tests.clients import id_token as mint
 
@@ -105,7 +105,7 @@ def test_expire_tokens(emulator: Any) -> None:
     assert control(emulator, "POST", "expire-tokens") == {"expired": 1}
     assert control(emulator, "POST", "expire-tokens") == {"expired": 0}
     token = emulator.emulator.state.access_tokens[credentials.token]
-    assert token.expires_at < time.time()
+    assert token.expires_at < CLOCK.now()
 
 
 def test_request_log_filter_clear_and_counts(emulator: Any) -> None:
@@ -238,3 +238,78 @@ def test_unknown_path_is_a_google_404(emulator: Any) -> None:
 def test_wrong_method_is_a_google_405(emulator: Any) -> None:
     _assert_google_error(_raw(emulator, "DELETE", "/_emulator/health"), 405, "httpMethodNotAllowed")
     _assert_google_error(_raw(emulator, "GET", "/token"), 405, "httpMethodNotAllowed")
+
+
+# --- the clock ------------------------------------------------------------------------------------------------
+def test_the_clock_can_be_pinned_frozen_advanced_and_reset(emulator: Any) -> None:
+    pinned = control(emulator, "POST", "clock", {"now": "2028-02-29T08:00:00Z", "frozen": True})
+    assert pinned == {"now": "2028-02-29T08:00:00.000Z", "frozen": True, "pinned": True}
+    assert control(emulator, "GET", "clock")["now"] == "2028-02-29T08:00:00.000Z"  # frozen: it stands still
+    assert control(emulator, "POST", "clock", {"advance": "P1DT2H30M"})["now"] == "2028-03-01T10:30:00.000Z"
+    assert control(emulator, "POST", "clock", {"advance": "-PT30M"})["now"] == "2028-03-01T10:00:00.000Z"
+    running = control(emulator, "POST", "clock", {"frozen": False})
+    assert running["frozen"] is False and running["now"].startswith("2028-03-01T10:00")
+    control(emulator, "POST", "clock", {"reset": True})
+    assert control(emulator, "GET", "clock")["pinned"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"now": "29/02/2028"}, "now"),
+        ({"now": "2028-02-29T08:00:00"}, "now"),
+        ({"advance": "5 minutes"}, "advance"),
+        ({"advance": "PT"}, "advance"),
+        ({"frozen": "yes"}, "frozen"),
+        ({"when": "now"}, "when"),
+    ],
+)
+def test_a_bad_clock_request_is_400_naming_the_field(emulator: Any, body: dict[str, Any], field: str) -> None:
+    before = control(emulator, "GET", "clock")
+    error = _assert_google_error(_raw(emulator, "POST", "/_emulator/clock", json=body), 400, "invalid")
+    assert error["errors"][0]["location"] == field
+    assert control(emulator, "GET", "clock")["now"][:16] == before["now"][:16]
+
+
+def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
+    from tests.clients import calendar_service
+
+    control(emulator, "POST", "clock", {"now": "2027-10-31T00:30:00+02:00", "frozen": True})
+    credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
+    event = calendar_service(emulator, credentials).events().insert(calendarId="alice@example.com", body={
+        "start": {"dateTime": "2027-11-02T10:00:00Z"}, "end": {"dateTime": "2027-11-02T11:00:00Z"}}).execute()
+    assert event["created"].startswith("2027-10-30T22:30:00")
+    assert event["updated"].startswith("2027-10-30T22:30:00")
+    claims = id_token.verify_token(mint(emulator, "admin@example.com"), google.auth.transport.requests.Request(),
+                                   audience=emulator.url, certs_url=f"{emulator.url}/oauth2/v1/certs",
+                                   clock_skew_in_seconds=10**9)  # google-auth judges time by the machine's clock
+    assert claims["iat"] == int(CLOCK.now())
+    token = emulator.emulator.state.access_tokens[credentials.token]
+    assert token.expires_at == CLOCK.now() + emulator.emulator.state.settings.token_ttl_seconds
+
+
+def test_advancing_the_clock_expires_tokens_and_clients_refresh(emulator: Any) -> None:
+    from tests.clients import calendar_service
+
+    credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
+    service = calendar_service(emulator, credentials)
+    service.events().list(calendarId="alice@example.com", maxResults=1).execute()
+    first = credentials.token
+    control(emulator, "POST", "clock", {"advance": "PT2H"})
+    service.events().list(calendarId="alice@example.com", maxResults=1).execute()  # 401, refresh, retry
+    assert credentials.token != first
+    assert emulator.emulator.state.access_tokens[first].expires_at < CLOCK.now()
+
+
+def test_the_demo_schedule_is_seeded_from_the_clocks_today(emulator: Any) -> None:
+    import datetime as dt
+
+    from emulator.demo import build_demo_state
+
+    control(emulator, "POST", "clock", {"now": "2028-02-29T12:00:00Z", "frozen": True})
+    state = build_demo_state(emulator.url)
+    starts = sorted(
+        dt.datetime.fromisoformat(e["start"]["dateTime"]).date()
+        for e in state.calendars["alice@example.com"].events.values() if "dateTime" in e.get("start", {})
+    )
+    assert starts[0] > dt.date(2028, 2, 29) and starts[-1] <= dt.date(2028, 2, 29) + dt.timedelta(days=21)
