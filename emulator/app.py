@@ -39,7 +39,7 @@ class RateLimiter:
     def allow(self, principal: str, limit_per_second: int) -> bool:
         if limit_per_second <= 0:
             return True
-        moment = time.monotonic()
+        moment = CLOCK.now()  # Google's clock: a frozen or advanced clock moves the windows too
         with self._lock:
             window = self._seen.setdefault(principal, collections.deque())
             while window and moment - window[0] >= 1.0:
@@ -136,6 +136,7 @@ class Emulator:
             # A batch pays the latency once, as one round trip; its parts run inside it.
             delay = 0.0 if inner else self.faults.delay_seconds(route.method_id)
             if delay:
+                entry["delayMs"] = round(delay * 1000)
                 time.sleep(delay)
             fault = self.faults.pick(route.method_id)
             if isinstance(fault, DropConnection) and inner:

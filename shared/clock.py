@@ -80,12 +80,17 @@ class PinnedClock:
 SYSTEM_CLOCK = SystemClock()
 
 
-def parse_pin(text: str) -> PinnedClock:
-    """A pinned clock from an RFC 3339 instant with offset (`2027-03-28T00:30:00+01:00`)."""
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with offset (`2027-03-28T00:30:00+01:00`), in UTC."""
     try:
-        start = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{text!r} is not an RFC 3339 instant such as 2027-03-28T00:30:00+01:00") from None
-    if start.tzinfo is None:
+    if instant.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset; write it as 2027-03-28T00:30:00+01:00")
-    return PinnedClock(start)
+    return instant.astimezone(UTC)
+
+
+def parse_pin(text: str) -> PinnedClock:
+    """A running clock pinned to start at the RFC 3339 instant `text`."""
+    return PinnedClock(parse_instant(text))

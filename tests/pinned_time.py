@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shared.clock import PinnedClock, parse_pin
+from shared.clock import PinnedClock, parse_instant
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -43,7 +43,7 @@ def suite_day() -> datetime:
     chosen = os.environ.get("WCB_TODAY", "").strip() or DEFAULT_DAY
     if chosen in PINNED_DAYS:
         return PINNED_DAYS[chosen]
-    return parse_pin(chosen).now()
+    return parse_instant(chosen)
 
 
 _current = PinnedClock(suite_day())

@@ -23,6 +23,9 @@ from tests.booking_support import (
 from tests.pinned_time import current_clock
 from tests.support import counts, make_runtime
 
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
 
 @pytest.fixture
 def clean(emulator: Any) -> Any:

@@ -18,6 +18,9 @@ from tests.booking_support import (
     workday,
 )
 
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
 
 @pytest.fixture
 def booked(booking_client: Any, emulator: Any) -> dict[str, Any]:
@@ -37,7 +40,6 @@ def test_wrong_token_is_403_and_nothing_changes(booking_client: Any, booked: dic
     assert len(confirmed_bookings(emulator)) == 2
 
 
-@pytest.mark.every_day
 def test_a_token_lives_its_ttl_and_no_longer(
     booking_client: Any, booked: dict[str, Any], installed_runtime: Any, pinned_clock: Any
 ) -> None:

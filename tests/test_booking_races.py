@@ -125,6 +125,7 @@ def test_race_across_separate_instances(emulator: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.every_day
 def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emulator: Any, tmp_path: Path) -> None:
     from shared.runtime import set_runtime
 

@@ -28,6 +28,10 @@ from tests.conftest import function_app
 from tests.pinned_time import current_clock
 from tests.support import clear_log, config_text, counts, make_runtime, set_faults, set_latency
 
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
+
 SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com"
 AUDIENCE = "http://localhost/"
 SLOTS = "/slots?calendar={slug}&from={first}&to={last}&duration=30"
