@@ -118,3 +118,20 @@ def test_the_date_sensitive_tests_run_on_every_pinned_day() -> None:
     for test in wanted:
         days = {line.split("[", 1)[1].rstrip("]") for line in ids if line.startswith(test + "[")}
         assert days == set(PINNED_DAYS), test
+
+
+def test_only_the_clocks_read_the_machines_time() -> None:
+    import re
+
+    from tests.support import ROOT
+
+    reads = re.compile(r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time|time\.time_ns)\(")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("shared", "emulator", "functions")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name != "clock.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert offenders == [], "read the time through shared.clock / emulator.clock"
