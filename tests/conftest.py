@@ -90,6 +90,15 @@ def pinned_clock(pinned_day: Any) -> Iterator[Any]:
     CLOCK.reset()
 
 
+@pytest.fixture
+def machine_time(pinned_clock: Any) -> None:
+    """For tests whose verifier is a client library judging time by the machine's clock (google-auth's
+    `verify_token`, PyJWT), which no test can pin: the emulator follows the machine instead of the pinned day."""
+    from emulator.clock import CLOCK
+
+    CLOCK.reset()
+
+
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[Any]:
     from emulator.server import EmulatorServer

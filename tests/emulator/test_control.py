@@ -147,6 +147,7 @@ def test_mailbox(emulator: Any) -> None:
 
 # --- ID tokens ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("certs", ["/oauth2/v1/certs", "/oauth2/v3/certs"])
+@pytest.mark.usefixtures("machine_time")
 def test_id_token_verifies_with_google_auth_against_both_certs_urls(emulator: Any, certs: str) -> None:
     token = mint(emulator, "admin@example.com", audience="https://sharing.example.run.app")
     claims = id_token.verify_token(
@@ -165,6 +166,7 @@ def test_id_token_verifies_with_google_auth_against_both_certs_urls(emulator: An
     assert mint(emulator, "admin@example.com") != mint(emulator, "bob@example.com")
 
 
+@pytest.mark.usefixtures("machine_time")
 def test_id_token_defaults_and_wrong_audience(emulator: Any) -> None:
     token = mint(emulator, "scheduler@demo-project.iam.gserviceaccount.com")
     request = google.auth.transport.requests.Request()
@@ -174,6 +176,7 @@ def test_id_token_defaults_and_wrong_audience(emulator: Any) -> None:
         id_token.verify_token(token, request, audience="https://other", certs_url=f"{emulator.url}/oauth2/v1/certs")
 
 
+@pytest.mark.usefixtures("machine_time")
 def test_expired_id_token_is_rejected_by_google_auth(emulator: Any) -> None:
     token = control(emulator, "POST", "id-token", {"email": "admin@example.com", "lifetime": -60})["token"]
     with pytest.raises(ValueError, match="expired"):

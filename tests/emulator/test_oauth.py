@@ -289,6 +289,7 @@ def test_revoked_refresh_token_is_invalid_grant(emulator: Any) -> None:
 
 
 # --- ID tokens through the token endpoint (IDTokenCredentials) ------------------------------------------------
+@pytest.mark.usefixtures("machine_time")
 def test_service_account_id_token_via_target_audience(emulator: Any) -> None:
     credentials = service_account.IDTokenCredentials.from_service_account_info(
         service_account_info(emulator), target_audience="https://sync.example.run.app"
