@@ -28,6 +28,7 @@ class EmulatorClock:
         self._lock = threading.Lock()
         self._offset = 0.0  # pinned time minus the machine's time, while running
         self._frozen_at: float | None = None
+        self.epoch = 0  # bumped whenever the clock is moved on purpose: stamp sequences restart from the new time
 
     def now(self) -> float:
         """Seconds since the epoch on Google's clock."""
@@ -47,16 +48,19 @@ class EmulatorClock:
         with self._lock:
             self._frozen_at = instant if frozen else None
             self._offset = instant - time.time()
+            self.epoch += 1
 
     def advance(self, seconds: float) -> None:
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at += seconds
             self._offset += seconds
+            self.epoch += 1
 
     def reset(self) -> None:
         with self._lock:
             self._offset, self._frozen_at = 0.0, None
+            self.epoch += 1
 
     @property
     def pinned(self) -> bool:

@@ -226,6 +226,7 @@ def now() -> float:
 
 _clock_lock = threading.Lock()
 _last_ms = 0
+_last_epoch = 0
 
 
 def _monotonic_ms() -> int:
@@ -235,8 +236,10 @@ def _monotonic_ms() -> int:
     stamps, as they do at Google where a round trip takes far longer than a millisecond; a local round trip
     can take less, and equal stamps would make the emulator order writes differently from Google.
     """
-    global _last_ms
+    global _last_ms, _last_epoch
     with _clock_lock:
+        if _last_epoch != CLOCK.epoch:  # the clock was moved (pinned, advanced, reset): follow it, also backwards
+            _last_ms, _last_epoch = 0, CLOCK.epoch
         _last_ms = max(_last_ms + 1, int(CLOCK.now() * 1000))
         return _last_ms
 
