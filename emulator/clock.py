@@ -41,9 +41,6 @@ class EmulatorClock:
         """The machine's clock: what client libraries stamp their own assertions with."""
         return time.time()
 
-    def monotonic(self) -> float:
-        return time.monotonic()
-
     def pin(self, instant: float, *, frozen: bool) -> None:
         with self._lock:
             self._frozen_at = instant if frozen else None

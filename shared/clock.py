@@ -69,10 +69,6 @@ class PinnedClock:
         with self._lock:
             self._start += delta
 
-    @property
-    def frozen(self) -> bool:
-        return self._frozen
-
     def __repr__(self) -> str:
         return f"PinnedClock({self.now().isoformat()}, frozen={self._frozen})"
 
