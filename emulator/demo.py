@@ -58,6 +58,8 @@ DWD_SCOPES = [
     f"{_AUTH}calendar.acls",
     f"{_AUTH}calendar.calendarlist.readonly",
 ]
+# Least privilege: the booking/sync delegation client gets events + freebusy, sharing's gets acls + calendar list.
+BOOKING_DWD_SCOPES = [f"{_AUTH}calendar.events", f"{_AUTH}calendar.freebusy"]
 SHARING_DWD_SCOPES = [f"{_AUTH}calendar.acls", f"{_AUTH}calendar.calendarlist.readonly"]
 
 OAUTH_CLIENT_ID = "281958420683-demo0calendar0booking.apps.googleusercontent.com"
@@ -126,7 +128,7 @@ def build_demo_state(base_url: str, *, today: date | None = None) -> State:
         project_id=PROJECT,
         public_keys={pair.key_id: pair.public_pem},
     )
-    state.dwd_grants[SERVICE_ACCOUNT_CLIENT_ID] = list(DWD_SCOPES)
+    state.dwd_grants[SERVICE_ACCOUNT_CLIENT_ID] = list(BOOKING_DWD_SCOPES)
 
     from .keys import cached_key, system_managed_key
 
@@ -179,7 +181,7 @@ def build_demo_state(base_url: str, *, today: date | None = None) -> State:
         "domain": DOMAIN,
         "service_account_key": key_info,
         "credentials_secret": CREDENTIALS_SECRET,
-        "dwd_scopes": list(DWD_SCOPES),
+        "dwd_scopes": list(BOOKING_DWD_SCOPES),
         "sharing_service_account_key": sharing_key_info(base_url),
         "sharing_credentials_secret": SHARING_CREDENTIALS_SECRET,
         "sharing_dwd_scopes": list(SHARING_DWD_SCOPES),

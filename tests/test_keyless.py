@@ -19,11 +19,8 @@ from tests.support import clear_log, config_text, counts, make_runtime, requests
 
 KEY_MARKERS = ("private_key", "PRIVATE KEY")
 KEYLESS = {
-    'secret = "projects/demo-project/secrets/calendar-credentials/versions/latest"': (
-        'secret = "projects/demo-project/secrets/calendar-keyless/versions/latest"\n'
-        'sharing_secret = "projects/demo-project/secrets/sharing-keyless/versions/latest"\n'
-        'token_key_secret = "projects/demo-project/secrets/booking-token-key/versions/latest"'
-    )
+    "secrets/calendar-credentials/": "secrets/calendar-keyless/",
+    "secrets/sharing-credentials/": "secrets/sharing-keyless/",
 }
 
 
