@@ -53,7 +53,8 @@ _GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105  (a URL,
 class CredentialProvider:
     """Hands out ready-to-use credentials; refreshes them one at a time per identity."""
 
-    def __init__(self, source: SecretSource, endpoints: Endpoints) -> None:
+    def __init__(self, source: SecretSource, endpoints: Endpoints, *, runtime_identity: Any = None) -> None:
+        """`runtime_identity`: the credentials that sign keyless; None: the metadata server's (a function's own)."""
         self._source = source
         self._endpoints = endpoints
         self._lock = threading.Lock()
@@ -61,7 +62,7 @@ class CredentialProvider:
         self._cache: dict[tuple[str, str, str | None, tuple[str, ...]], Any] = {}
         self._refresh_locks: dict[int, threading.Lock] = {}
         self._session: Any = None
-        self._runtime_identity: Any = None  # keyless: the metadata server's credentials, one per instance
+        self._runtime_identity: Any = runtime_identity  # keyless: the metadata server's credentials, one per instance
 
     # --- building -------------------------------------------------------------------------------------------
     def get(self, mode: str, subject: str | None, scopes: Iterable[str]) -> Any:
