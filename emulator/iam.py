@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 from typing import Any
 
 import jwt
@@ -249,7 +248,7 @@ def sign_jwt(ctx: Ctx, project: str, account: str) -> Any:
         claims = None
     if not isinstance(claims, dict):
         raise IamError(400, "INVALID_ARGUMENT", "The payload must be a JSON object of JWT claims.")
-    if "exp" in claims and int(claims["exp"]) > time.time() + 12 * 3600:
+    if "exp" in claims and int(claims["exp"]) > now() + 12 * 3600:
         raise IamError(400, "INVALID_ARGUMENT", "The exp claim must be at most 12 hours in the future.")
     signed = jwt.encode(claims, pair.private_key, algorithm="RS256", headers={"kid": pair.key_id})
     ctx.log["iss"] = claims.get("iss")

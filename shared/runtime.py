@@ -3,7 +3,8 @@
 Only this module reads the environment: `BOOKING_CONFIG` (path of the TOML config); the Secret Manager
 versions each function may read, overriding the config's `[credentials]`: `CREDENTIALS_SECRET` (the delegation
 client of booking and sync), `SHARING_CREDENTIALS_SECRET` (sharing's) and `TOKEN_KEY_SECRET` (booking tokens),
-each function deployed with, and allowed to read, only its own (least privilege); and `BOOKING_CLOCK`, for tests and demos only: an RFC 3339 instant the instance's clock starts at instead of the
+each function deployed with, and allowed to read, only its own (least privilege); and `BOOKING_CLOCK`, for tests
+and demos only: an RFC 3339 instant the instance's clock starts at instead of the
 machine's time (`shared.clock.PinnedClock`), so a functions-framework process can agree with a pinned emulator.
 Entry points call `get_runtime()`; tests build one with `build_runtime(...)` and install it with `set_runtime`.
 """
