@@ -244,3 +244,23 @@ def id_token(ctx: Ctx) -> Any:
         raise GoogleError(400, "invalid", message, location="lifetime")
     issuer = ctx.emulator.state.settings.issuer or ctx.base_url
     return {"token": mint_id_token(issuer, email, audience, lifetime), "audience": audience, "issuer": issuer}
+
+
+@routes.route(f"{_P}/metadata", "GET", "control.metadata.get", control=True)
+def get_metadata(ctx: Ctx) -> Any:
+    return {"serviceAccount": ctx.emulator.state.metadata_identity}
+
+
+@routes.route(f"{_P}/metadata", "PUT", "control.metadata.put", control=True)
+def put_metadata(ctx: Ctx) -> Any:
+    """Which runtime identity the metadata server answers as (each Cloud Run service has its own)."""
+    email = _body(ctx).get("serviceAccount")
+    state = ctx.emulator.state
+    with state.lock:
+        if not isinstance(email, str) or (email and email not in state.service_accounts):
+            raise GoogleError(
+                400, "invalid", "'serviceAccount' must be the email of a service account of the state.",
+                location="serviceAccount",
+            )
+        state.metadata_identity = email
+    return {"serviceAccount": email}

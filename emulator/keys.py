@@ -63,6 +63,12 @@ def service_account_key() -> KeyPair:
     return cached_key("demo-service-account")
 
 
+def system_managed_key(email: str) -> KeyPair:
+    """The Google-managed key of a service account: IAM Credentials signs with it, its private half never leaves
+    the emulator (as a Google-managed key never leaves Google)."""
+    return cached_key(f"system-managed:{email.lower()}")
+
+
 def id_token_key() -> KeyPair:
     return cached_key("id-token-signing")
 

@@ -129,6 +129,11 @@ class State:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group email -> member emails
     domains: list[str] = field(default_factory=list)
     service_accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by email
+    # IAM on service accounts: target account email -> members holding roles/iam.serviceAccountTokenCreator on it
+    # (as "serviceAccount:<email>" / "user:<email>", the way IAM policies name members).
+    token_creators: dict[str, list[str]] = field(default_factory=dict)
+    # What the metadata server answers: the runtime identity of "this instance" (a service account email).
+    metadata_identity: str = ""
     dwd_grants: dict[str, list[str]] = field(default_factory=dict)  # client id -> granted scopes
     oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
@@ -195,6 +200,8 @@ class State:
             domains=list(data.get("domains", [])),
             service_accounts=table("service_accounts", ServiceAccount),
             dwd_grants=dict(data.get("dwd_grants", {})),
+            token_creators={k: list(v) for k, v in data.get("token_creators", {}).items()},
+            metadata_identity=str(data.get("metadata_identity", "")),
             oauth_clients=table("oauth_clients", OAuthClient),
             refresh_tokens=table("refresh_tokens", RefreshToken),
             access_tokens=table("access_tokens", AccessToken),

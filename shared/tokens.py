@@ -29,6 +29,11 @@ def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
     return hmac.new(material.encode(), b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
 
 
+def key_from_secret(payload: bytes) -> bytes:
+    """A key for booking tokens from the booking-token key secret (random bytes only the booking function reads)."""
+    return hmac.new(payload, b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
+
+
 class BookingTokens:
     def __init__(self, key: bytes, *, max_age_seconds: int, now: Callable[[], datetime] = SYSTEM_CLOCK.now) -> None:
         from itsdangerous import TimestampSigner, URLSafeTimedSerializer

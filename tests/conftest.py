@@ -99,11 +99,26 @@ def machine_time(pinned_clock: Any) -> None:
     CLOCK.reset()
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[Any]:
+def _bind_emulator() -> Any:
+    """The session's emulator, bound now so that google-auth can be told where its metadata server is.
+
+    google-auth reads GCE_METADATA_HOST once, when `google.auth.compute_engine._metadata` is first imported
+    (GCE_METADATA_IP, the ping address, on every ping), so it is set before any test module imports google-auth.
+    """
     from emulator.server import EmulatorServer
 
-    server = EmulatorServer().start()
+    server = EmulatorServer()
+    os.environ["GCE_METADATA_HOST"] = f"{server.host}:{server.port}"
+    os.environ["GCE_METADATA_IP"] = f"{server.host}:{server.port}"
+    return server
+
+
+_SERVER = _bind_emulator()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Any]:
+    server = _SERVER.start()
     yield server
     server.stop()
 

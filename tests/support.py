@@ -14,6 +14,7 @@ from shared.runtime import Runtime, build_runtime
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
 SECRET = "projects/demo-project/secrets/calendar-credentials"
+SHARING_SECRET = "projects/demo-project/secrets/sharing-credentials"
 
 
 def config_text(server: Any, snapshot_dir: Path | None = None, *, replace: dict[str, str] | None = None) -> str:

@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from emulator.demo import SERVICE_ACCOUNT
+from emulator.demo import SHARING_SERVICE_ACCOUNT as SERVICE_ACCOUNT
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from shared.runtime import set_runtime
 from tests.clients import calendar_service, delegated_credentials, id_token, secret_manager_client
 from tests.conftest import function_app
 from tests.pinned_time import current_clock
-from tests.support import SECRET, make_config, make_runtime, requests_log
+from tests.support import SHARING_SECRET as SECRET
+from tests.support import make_config, make_runtime, requests_log
 
 AUTH = "https://www.googleapis.com/auth/"
 ADMIN, ALICE, BOB, CAROL = "admin@example.com", "alice@example.com", "bob@example.com", "carol@example.com"
 AUDIENCE = "http://localhost/"
-LATEST = 'secret = "projects/demo-project/secrets/calendar-credentials/versions/latest"'
+LATEST = 'sharing_secret = "projects/demo-project/secrets/sharing-credentials/versions/latest"'
 
 
 @pytest.fixture

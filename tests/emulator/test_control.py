@@ -48,10 +48,19 @@ def test_the_demo_domain(emulator: Any) -> None:
     assert state["groups"]["team@example.com"] == ["alice@example.com", "bob@example.com"]
     account = state["service_accounts"]["calendar-booking@demo-project.iam.gserviceaccount.com"]
     assert account["client_id"].isdigit()
+    # Least privilege: two delegation clients, booking/sync's and sharing's, each with only its scopes.
     assert sorted(state["dwd_grants"][account["client_id"]]) == sorted(
-        f"https://www.googleapis.com/auth/{s}"
-        for s in ("calendar.events", "calendar.freebusy", "calendar.acls", "calendar.calendarlist.readonly")
+        f"https://www.googleapis.com/auth/{s}" for s in ("calendar.events", "calendar.freebusy")
     )
+    sharing = state["service_accounts"]["calendar-sharing@demo-project.iam.gserviceaccount.com"]
+    assert sorted(state["dwd_grants"][sharing["client_id"]]) == sorted(
+        f"https://www.googleapis.com/auth/{s}" for s in ("calendar.acls", "calendar.calendarlist.readonly")
+    )
+    assert state["metadata_identity"] == "booking-runtime@demo-project.iam.gserviceaccount.com"
+    assert state["token_creators"]["calendar-booking@demo-project.iam.gserviceaccount.com"] == [
+        "serviceAccount:booking-runtime@demo-project.iam.gserviceaccount.com",
+        "serviceAccount:sync-runtime@demo-project.iam.gserviceaccount.com",
+    ]
     assert [v["number"] for v in state["secrets"][SECRET]["versions"]] == [1]
     assert state["buckets"] == {"demo-project-availability": {}}
     demo = state["demo"]

@@ -16,7 +16,7 @@ from tests.clients import calendar_service, control, delegated_credentials, secr
 SECRET = "projects/demo-project/secrets/calendar-credentials/versions/latest"
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+    "https://www.googleapis.com/auth/calendar.freebusy",
 ]
 
 
@@ -130,7 +130,8 @@ def test_latency_is_added_to_matching_methods(emulator: Any) -> None:
 def test_injected_503_on_calendar_is_an_http_error(emulator: Any) -> None:
     if not _calendar_ready(emulator):
         pytest.skip("emulator/calendar.py has no calendarList.list yet")
-    service = calendar_service(emulator, delegated_credentials(emulator, "alice@example.com", SCOPES))
+    listing = ["https://www.googleapis.com/auth/calendar.calendarlist.readonly"]
+    service = calendar_service(emulator, delegated_credentials(emulator, "alice@example.com", listing))
     _faults(emulator, {"method": "calendar.calendarList.list", "kind": "503", "remaining": 1})
     with pytest.raises(HttpError) as caught:
         service.calendarList().list().execute()
