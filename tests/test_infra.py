@@ -1,8 +1,9 @@
 """The Terraform module in infra/, its packaging step and its checkov policies.
 
-No terraform binary or provider can be installed here, so `terraform validate` cannot run. Instead:
+No Terraform provider can be downloaded here, so `terraform validate` cannot run. Instead:
 
 - structural tests read the module with python-hcl2 and check what DESIGN section 9 requires of it;
+- tests/test_provider_schema.py checks every block against the google providers' own schema (tfschema);
 - checkov (scripts/checkov.sh, in its own venv because its bc-python-hcl2 shadows python-hcl2) scans the
   module with the project's custom policies and must report no failure;
 - each custom policy (infra/policies, CKV_WCB_n) is run against fixtures that must fail it and fixtures that

@@ -1,0 +1,309 @@
+"""infra/ and its examples against the google provider's own schema (tfschema, python -m tfschema).
+
+The schema comes from the pinned @cdktf/provider-google(-beta) packages, fetched once into .cache/ by
+`make provider-schema` (make test and .ci/run do it first). These tests never reach the network: when the
+manifest is missing they fail and say how to fetch it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfschema import manifest
+from tfschema.check import Problem
+from tfschema.packages import FETCH_HINT, PACKAGES, ROOT, Package
+from tfschema.run import Schemas, check, default_directories, summary
+
+INFRA = ROOT / "infra"
+
+
+@pytest.fixture(scope="module")
+def schemas() -> Schemas:
+    loaded = Schemas()
+    for package in PACKAGES:
+        try:
+            loaded(package.source)
+        except manifest.ManifestMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+    return loaded
+
+
+def module_copy(tmp_path: Path) -> Path:
+    """infra/ without its examples and policy fixtures (separate modules), to break on purpose."""
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy, ignore=shutil.ignore_patterns("examples", "policies", "*.py", "*.md"))
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line where `text` first appears in the file."""
+    content = path.read_text(encoding="utf-8")
+    assert text in content, f"{text!r} not in {path.name}"
+    return content[: content.index(text)].count("\n") + 1
+
+
+def rendered(problems: list[Problem], root: Path) -> set[str]:
+    return {p.render(root) for p in problems}
+
+
+def test_the_real_infra_and_examples_have_no_problems(schemas: Schemas) -> None:
+    directories = default_directories()
+    assert INFRA in directories and INFRA / "examples" / "basic" in directories
+    report, _ = check(directories, schemas)
+    assert [p.render(ROOT) for p in report.problems] == []
+    assert report.checked["resource"] >= 25
+    assert report.checked["data"] >= 1
+    assert report.checked["provider"] == 2  # the example's google and google-beta blocks
+    assert report.checked["module"] == 1
+    assert not report.skipped
+
+
+def test_a_misspelt_argument_an_unknown_block_a_missing_argument_and_type_are_caught(
+    tmp_path: Path, schemas: Schemas
+) -> None:
+    infra = module_copy(tmp_path)
+    functions, iam = infra / "functions.tf", infra / "iam.tf"
+    edit(functions, 'entry_point     = "booking"', 'entrypoint      = "booking"')
+    edit(functions, "  labels      = local.labels\n\n", "  labels      = local.labels\n\n  bogus {\n  }\n\n")
+    edit(functions, '  location    = var.region\n  name        = "${var.name_prefix}-sharing"', '  name = "x"')
+    edit(
+        iam, '"google_cloud_run_v2_service_iam_member" "booking_public"', '"google_cloud_run_v2_service_iam_membr" "b"'
+    )
+
+    report, _ = check([infra], schemas)
+
+    fn = "google_cloudfunctions2_function"
+    sharing = line_of(functions, f'resource "{fn}" "sharing"')
+    assert rendered(report.problems, tmp_path) == {
+        f"infra/functions.tf:{line_of(functions, 'bogus {')}: {fn}.booking: unknown block 'bogus'",
+        f"infra/functions.tf:{line_of(functions, 'entrypoint ')}: {fn}.booking: build_config: "
+        "unknown argument 'entrypoint' (did you mean 'entry_point'?)",
+        f"infra/functions.tf:{sharing}: {fn}.sharing: missing required argument 'location'",
+        f"infra/iam.tf:{line_of(iam, 'iam_membr')}: google_cloud_run_v2_service_iam_membr.b: unknown resource type "
+        "'google_cloud_run_v2_service_iam_membr' in hashicorp/google 6.50.0 (@cdktf/provider-google 16.12.1) "
+        "(did you mean 'google_cloud_run_v2_service_iam_member'?)",
+    }
+    # Nothing else about the module changed: the rest of it still checks.
+    assert report.checked["resource"] >= 25
+
+
+META = """
+terraform {
+  required_providers {
+    google      = { source = "hashicorp/google" }
+    google-beta = { source = "hashicorp/google-beta" }
+    random      = { source = "hashicorp/random" }
+  }
+}
+
+resource "google_storage_bucket" "b" {
+  for_each   = toset(["a"])
+  provider   = google-beta
+  name       = each.key
+  location   = "EU"
+  depends_on = [random_id.r]
+
+  dynamic "encryption" {
+    for_each = var.key == null ? [] : [var.key]
+    iterator = key
+    content {
+      default_kms_key_name = key.value
+    }
+  }
+
+  dynamic "lifecycle_rule" {
+    for_each = [1]
+    content {
+      condition {
+        age = 1
+      }
+      action {
+        type = "Delete"
+      }
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+    ignore_changes        = [labels]
+    precondition {
+      condition     = true
+      error_message = "never"
+    }
+  }
+}
+
+data "google_project" "p" {
+  count = 1
+  lifecycle {
+    postcondition {
+      condition     = self.number != ""
+      error_message = "no number"
+    }
+  }
+}
+
+resource "random_id" "r" {
+  byte_length = 4
+}
+
+moved {
+  from = google_storage_bucket.old
+  to   = google_storage_bucket.b["a"]
+}
+"""
+
+
+def write_module(tmp_path: Path, text: str) -> Path:
+    directory = tmp_path / "m"
+    directory.mkdir(exist_ok=True)
+    (directory / "main.tf").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_meta_arguments_dynamic_blocks_and_lifecycle_are_understood(tmp_path: Path, schemas: Schemas) -> None:
+    report, loaded = check([write_module(tmp_path, META)], schemas)
+    assert [p.render(tmp_path) for p in report.problems] == []
+    assert report.checked == {"resource": 1, "data": 1}
+    # random has no pinned schema package: skipped, and the summary says so.
+    assert report.skipped == {"hashicorp/random": 1}
+    assert "skipped 1 block(s) of hashicorp/random: no schema package is pinned" in summary(report, loaded)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "default_kms_key_name = key.value",
+            "default_kms_key_nam = key.value",
+            [
+                "google_storage_bucket.b: encryption: missing required argument 'default_kms_key_name'",
+                "google_storage_bucket.b: encryption: unknown argument 'default_kms_key_nam' "
+                "(did you mean 'default_kms_key_name'?)",
+            ],
+        ),
+        (
+            'type = "Delete"',
+            'type = "Delete"\n        kind = 1',
+            "google_storage_bucket.b: lifecycle_rule: action: unknown argument 'kind'",
+        ),
+        ('type = "Delete"', "", "google_storage_bucket.b: lifecycle_rule: action: missing required argument 'type'"),
+        (
+            "iterator = key",
+            "iterator = key\n    each = 1",
+            "google_storage_bucket.b: dynamic 'encryption': unknown argument 'each'",
+        ),
+        (
+            "create_before_destroy = true",
+            "create_before = true",
+            "google_storage_bucket.b: lifecycle: unknown lifecycle argument 'create_before'",
+        ),
+        (
+            'error_message = "never"',
+            "",
+            "google_storage_bucket.b: lifecycle.precondition: missing required argument 'error_message'",
+        ),
+        (
+            "count = 1",
+            'count = 1\n  project_idd = "p"',
+            "data.google_project.p: unknown argument 'project_idd' (did you mean 'project_id'?)",
+        ),
+        (
+            'location   = "EU"',
+            'location   = "EU"\n  versioning = true',
+            "google_storage_bucket.b: 'versioning' is a block, not an argument: write versioning { ... }",
+        ),
+        (
+            "      condition {\n        age = 1\n      }\n",
+            "",
+            "google_storage_bucket.b: lifecycle_rule: missing required block 'condition'",
+        ),
+        ("byte_length = 4", "byte_length = 4\n  anything = 1", None),
+        (
+            "from = google_storage_bucket.old",
+            "from = random_id.r",
+            "moved random_id.r -> google_storage_bucket.b: random_id.r is still declared",
+        ),
+        (
+            'to   = google_storage_bucket.b["a"]',
+            "to   = google_storage_bucket.c",
+            "moved google_storage_bucket.old "
+            "-> google_storage_bucket.c: google_storage_bucket.c is not declared in this module",
+        ),
+    ],
+)
+def test_each_kind_of_mistake_is_named(
+    old: str, new: str, message: str | list[str] | None, tmp_path: Path, schemas: Schemas
+) -> None:
+    assert old in META
+    report, _ = check([write_module(tmp_path, META.replace(old, new, 1))], schemas)
+    found = sorted(re.sub(r"^m/main\.tf:\d+: ", "", p.render(tmp_path)) for p in report.problems)
+    expected = [] if message is None else [message] if isinstance(message, str) else message
+    assert found == sorted(expected)
+
+
+def test_versioning_written_twice_is_caught_once(tmp_path: Path, schemas: Schemas) -> None:
+    twice = "versioning {\n    enabled = true\n  }\n  versioning {\n    enabled = false\n  }\n"
+    text = META.replace('location   = "EU"', f'location   = "EU"\n  {twice}', 1)
+    report, _ = check([write_module(tmp_path, text)], schemas)
+    assert [p.message for p in report.problems] == ["at most one 'versioning' block is allowed"]
+
+
+def test_the_examples_module_call_is_checked_against_the_modules_variables(tmp_path: Path, schemas: Schemas) -> None:
+    infra = module_copy(tmp_path)
+    example = infra / "examples" / "basic"
+    shutil.copytree(INFRA / "examples" / "basic", example)
+    edit(example / "main.tf", "  region      = var.region\n", "  regoin      = var.region\n")
+    edit(example / "main.tf", "  project_id  = var.project_id\n", "")
+    edit(example / "main.tf", 'provider "google" {\n', 'provider "google" {\n  zonee = "x"\n')
+    report, _ = check([example], schemas)
+    assert {p.message for p in report.problems} == {
+        "../.. has no variable 'regoin' (did you mean 'region'?)",
+        "missing required input 'project_id'",
+        "unknown argument 'zonee' (did you mean 'zone'?)",
+    }
+
+
+def test_terraform_names_come_from_the_manifests_registry_links(schemas: Schemas) -> None:
+    google = schemas("hashicorp/google")
+    assert google is not None
+    function = google.structs[google.resources["google_cloudfunctions2_function"]]
+    assert {n for n, required in function.arguments.items() if required} == {"name", "location"}
+    assert {"build_config", "service_config", "event_trigger"} <= set(function.blocks)
+    build = google.structs[function.blocks["build_config"].struct]
+    assert {"entry_point", "service_account", "environment_variables"} <= set(build.arguments)
+    # A plain camelCase -> snake_case would give detect_md_5_hash; the registry anchor says detect_md5hash.
+    assert "detect_md5hash" in google.structs[google.resources["google_storage_bucket_object"]].arguments
+    bucket = google.structs[google.resources["google_storage_bucket"]]
+    assert bucket.blocks["versioning"].single and not bucket.blocks["lifecycle_rule"].single
+    assert "google_storage_project_service_account" in google.data_sources
+    assert "project" in google.structs[google.provider].arguments
+
+
+def test_a_missing_manifest_fails_with_how_to_fetch_it(tmp_path: Path) -> None:
+    absent = Package("hashicorp/google", "@cdktf/provider-google", "0.0.0-not-fetched")
+    with pytest.raises(manifest.ManifestMissing) as caught:
+        manifest.load(absent)
+    assert FETCH_HINT in str(caught.value)
+    assert "make provider-schema" in FETCH_HINT
+
+
+def test_the_command_line_checks_infra_and_the_examples() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tfschema"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hashicorp/google 6.50.0" in result.stdout
+    assert ": 0 problem(s)" in result.stdout
