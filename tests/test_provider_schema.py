@@ -74,29 +74,26 @@ def test_a_misspelt_argument_an_unknown_block_a_missing_argument_and_type_are_ca
     tmp_path: Path, schemas: Schemas
 ) -> None:
     infra = module_copy(tmp_path)
-    functions, iam = infra / "functions.tf", infra / "iam.tf"
-    edit(functions, 'entry_point     = "booking"', 'entrypoint      = "booking"')
+    functions, storage = infra / "functions.tf", infra / "storage.tf"
+    edit(functions, "entry_point     = each.key", "entrypoint      = each.key")
     edit(functions, "  labels      = local.labels\n\n", "  labels      = local.labels\n\n  bogus {\n  }\n\n")
-    edit(functions, '  location    = var.region\n  name        = "${var.name_prefix}-sharing"', '  name = "x"')
-    edit(
-        iam, '"google_cloud_run_v2_service_iam_member" "booking_public"', '"google_cloud_run_v2_service_iam_membr" "b"'
-    )
+    edit(functions, "  location    = var.region\n", "")
+    edit(storage, '"google_storage_bucket_iam_member" "snapshot_reader"', '"google_storage_bucket_iam_membr" "reader"')
 
     report, _ = check([infra], schemas)
 
     fn = "google_cloudfunctions2_function"
-    sharing = line_of(functions, f'resource "{fn}" "sharing"')
+    function = line_of(functions, f'resource "{fn}" "function"')
     assert rendered(report.problems, tmp_path) == {
-        f"infra/functions.tf:{line_of(functions, 'bogus {')}: {fn}.booking: unknown block 'bogus'",
-        f"infra/functions.tf:{line_of(functions, 'entrypoint ')}: {fn}.booking: build_config: "
+        f"infra/functions.tf:{line_of(functions, 'bogus {')}: {fn}.function: unknown block 'bogus'",
+        f"infra/functions.tf:{line_of(functions, 'entrypoint ')}: {fn}.function: build_config: "
         "unknown argument 'entrypoint' (did you mean 'entry_point'?)",
-        f"infra/functions.tf:{sharing}: {fn}.sharing: missing required argument 'location'",
-        f"infra/iam.tf:{line_of(iam, 'iam_membr')}: google_cloud_run_v2_service_iam_membr.b: unknown resource type "
-        "'google_cloud_run_v2_service_iam_membr' in hashicorp/google 6.50.0 (@cdktf/provider-google 16.12.1) "
-        "(did you mean 'google_cloud_run_v2_service_iam_member'?)",
+        f"infra/functions.tf:{function}: {fn}.function: missing required argument 'location'",
+        f"infra/storage.tf:{line_of(storage, 'iam_membr')}: google_storage_bucket_iam_membr.reader: unknown resource "
+        "type 'google_storage_bucket_iam_membr' in hashicorp/google 6.50.0 (@cdktf/provider-google 16.12.1) "
+        "(did you mean 'google_storage_bucket_iam_member'?)",
     }
-    # Nothing else about the module changed: the rest of it still checks.
-    assert report.checked["resource"] >= 25
+    assert report.checked["resource"] >= 25  # the rest of the module was checked too
 
 
 META = """
