@@ -23,15 +23,28 @@ from tfschema.run import Schemas, check, default_directories, summary
 INFRA = ROOT / "infra"
 
 
-@pytest.fixture(scope="module")
-def schemas() -> Schemas:
+def load_all() -> tuple[Schemas, str | None]:
     loaded = Schemas()
     for package in PACKAGES:
         try:
             loaded(package.source)
         except manifest.ManifestMissing as exc:
-            pytest.fail(str(exc), pytrace=False)
+            return loaded, str(exc)
+    return loaded, None
+
+
+@pytest.fixture(scope="module")
+def schemas() -> Schemas:
+    loaded, missing = load_all()
+    if missing:
+        pytest.fail(missing, pytrace=False)
     return loaded
+
+
+def test_the_pinned_schemas_are_installed() -> None:
+    _, missing = load_all()
+    if missing:
+        pytest.fail(missing, pytrace=False)
 
 
 def module_copy(tmp_path: Path) -> Path:
