@@ -19,6 +19,7 @@ from tfschema import manifest
 from tfschema.check import Problem
 from tfschema.packages import FETCH_HINT, PACKAGES, ROOT, Package
 from tfschema.run import Schemas, check, default_directories, summary
+from tfschema.versions import satisfies
 
 INFRA = ROOT / "infra"
 
@@ -262,6 +263,32 @@ def test_each_kind_of_mistake_is_named(
     found = sorted(re.sub(r"^m/main\.tf:\d+: ", "", p.render(tmp_path)) for p in report.problems)
     expected = [] if message is None else [message] if isinstance(message, str) else message
     assert found == sorted(expected)
+
+
+def test_a_version_constraint_the_schema_does_not_meet_is_a_problem(tmp_path: Path, schemas: Schemas) -> None:
+    text = META.replace(
+        'google      = { source = "hashicorp/google" }', 'google = { source = "hashicorp/google", version = ">= 7" }'
+    )
+    report, _ = check([write_module(tmp_path, text)], schemas)
+    assert [p.message for p in report.problems] == [
+        "requires hashicorp/google '>= 7', but the schema checked against is hashicorp/google 6.50.0 "
+        "(@cdktf/provider-google 16.12.1): pin a matching package in tfschema/packages.py"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("constraint", "admits"),
+    [
+        (">= 5.26, < 7", True),
+        ("~> 6.0", True),
+        ("~> 6", True),
+        ("~> 6.50.1", False),
+        ("< 6.50", False),
+        ("6.50.0", True),
+    ],
+)
+def test_version_constraints(constraint: str, admits: bool) -> None:
+    assert satisfies("6.50.0", constraint) is admits
 
 
 def test_versioning_written_twice_is_caught_once(tmp_path: Path, schemas: Schemas) -> None:

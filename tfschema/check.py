@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tfschema.hcl import Block, parse_module
 from tfschema.manifest import Schema, Struct
+from tfschema.versions import satisfies
 
 TOP_LEVEL = frozenset(
     {"terraform", "provider", "variable", "locals", "output", "module", "resource", "data", "moved", "import"}
@@ -65,6 +66,7 @@ def _check_module(
     directory: Path, blocks: list[Block], schema_for: Callable[[str], Schema | None], report: Report
 ) -> None:
     sources = _provider_sources(blocks)
+    _check_provider_versions(blocks, sources, schema_for, report)
     declared = {f"{b.labels[0]}.{b.labels[1]}" for b in blocks if b.type == "resource" and len(b.labels) == 2}
     for block in blocks:
         address = ".".join((block.type, *block.labels))
@@ -96,6 +98,25 @@ def _provider_sources(blocks: list[Block]) -> dict[str, str]:
                 if isinstance(argument.value, dict) and isinstance(argument.value.get("source"), str):
                     sources[name] = argument.value["source"]
     return sources
+
+
+def _check_provider_versions(
+    blocks: list[Block], sources: Mapping[str, str], schema_for: Callable[[str], Schema | None], report: Report
+) -> None:
+    """The schema checked against must be one the module's version constraint admits."""
+    for terraform in (b for b in blocks if b.type == "terraform"):
+        for required in terraform.children("required_providers"):
+            for name, argument in required.arguments.items():
+                constraint = argument.value.get("version") if isinstance(argument.value, dict) else None
+                schema = schema_for(sources[name]) if name in sources else None
+                if not isinstance(constraint, str) or schema is None:
+                    continue
+                if satisfies(schema.provider_version, constraint) is False:
+                    message = (
+                        f"requires {sources[name]} {constraint!r}, but the schema checked against is "
+                        f"{schema.describe()}: pin a matching package in tfschema/packages.py"
+                    )
+                    report.problems.append(Problem(terraform.path, argument.line, "terraform", message))
 
 
 def _check_resource(
