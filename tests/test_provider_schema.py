@@ -106,6 +106,9 @@ def test_a_misspelt_argument_an_unknown_block_a_missing_argument_and_type_are_ca
         f"infra/storage.tf:{line_of(storage, 'iam_membr')}: google_storage_bucket_iam_membr.reader: unknown resource "
         "type 'google_storage_bucket_iam_membr' in hashicorp/google 6.50.0 (@cdktf/provider-google 16.12.1) "
         "(did you mean 'google_storage_bucket_iam_member'?)",
+        # ... and the functions' depends_on still names it.
+        f"infra/functions.tf:{line_of(functions, 'depends_on = [')}: {fn}.function: "
+        "google_storage_bucket_iam_member.snapshot_reader is not declared in this module",
     }
     assert report.checked["resource"] >= 25  # the rest of the module was checked too
 
@@ -344,3 +347,31 @@ def test_the_command_line_checks_infra_and_the_examples() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "hashicorp/google 6.50.0" in result.stdout
     assert ": 0 problem(s)" in result.stdout
+
+
+def test_references_to_undeclared_resources_are_caught(tmp_path: Path, schemas: Schemas) -> None:
+    # What terraform validate would refuse, e.g. a new file still naming a function by its pre-for_each address.
+    infra = module_copy(tmp_path)
+    edge = infra / "edge.tf"
+    edge.write_text(
+        'resource "google_compute_region_network_endpoint_group" "booking" {\n'
+        '  name                  = "booking-neg"\n'
+        "  region                = var.region\n"
+        '  network_endpoint_type = "SERVERLESS"\n'
+        "  cloud_run {\n"
+        "    service = google_cloudfunctions2_function.booking.service_config[0].service\n"
+        "  }\n"
+        '  description = "not a reference: google_cloudfunctions2_function.booking"\n'
+        "}\n"
+        'output "neg" {\n'
+        '  description = "the NEG"\n'
+        "  value       = [google_compute_region_network_endpoint_group.booking.id, data.google_project.nope.number]\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    report, _ = check([infra], schemas)
+    assert rendered(report.problems, tmp_path) == {
+        "infra/edge.tf:6: google_compute_region_network_endpoint_group.booking: "
+        "google_cloudfunctions2_function.booking is not declared in this module",
+        "infra/edge.tf:12: output.neg: data.google_project.nope is not declared in this module",
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tfschema.hcl import Block, parse_module
 from tfschema.manifest import Schema, Struct
+from tfschema.references import undeclared
 from tfschema.versions import satisfies
 
 TOP_LEVEL = frozenset(
@@ -67,9 +68,10 @@ def _check_module(
 ) -> None:
     sources = _provider_sources(blocks)
     _check_provider_versions(blocks, sources, schema_for, report)
+    _check_references(blocks, sources, schema_for, report)
     declared = {f"{b.labels[0]}.{b.labels[1]}" for b in blocks if b.type == "resource" and len(b.labels) == 2}
     for block in blocks:
-        address = ".".join((block.type, *block.labels))
+        address = address_of(block)
         if block.type not in TOP_LEVEL:
             report.problems.append(Problem(block.path, block.line, address, f"unknown top-level block {block.type!r}"))
         elif block.type in ("resource", "data") and len(block.labels) == 2:
@@ -100,6 +102,13 @@ def _provider_sources(blocks: list[Block]) -> dict[str, str]:
     return sources
 
 
+def address_of(block: Block) -> str:
+    """How Terraform names a top-level block: google_x.name, data.google_x.name, output.name, locals."""
+    if block.type == "resource":
+        return ".".join(block.labels)
+    return ".".join((block.type, *block.labels))
+
+
 def _check_provider_versions(
     blocks: list[Block], sources: Mapping[str, str], schema_for: Callable[[str], Schema | None], report: Report
 ) -> None:
@@ -119,11 +128,24 @@ def _check_provider_versions(
                     report.problems.append(Problem(terraform.path, argument.line, "terraform", message))
 
 
+def _check_references(
+    blocks: list[Block], sources: Mapping[str, str], schema_for: Callable[[str], Schema | None], report: Report
+) -> None:
+    known: set[str] = set()
+    for source in {*sources.values(), "hashicorp/google"}:
+        schema = schema_for(source)
+        if schema is not None:
+            known |= {*schema.resources, *schema.data_sources}
+    for block, line, reference in undeclared(blocks, known):
+        message = f"{reference} is not declared in this module"
+        report.problems.append(Problem(block.path, line, address_of(block), message))
+
+
 def _check_resource(
     block: Block, sources: Mapping[str, str], schema_for: Callable[[str], Schema | None], report: Report
 ) -> None:
     type_, _name = block.labels
-    address = ".".join(block.labels) if block.type == "resource" else "data." + ".".join(block.labels)
+    address = address_of(block)
     provider = block.expression("provider")
     local_name = provider.split(".")[0] if provider else type_.split("_")[0]
     source = sources.get(local_name, f"hashicorp/{local_name}")
