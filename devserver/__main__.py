@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import sys
+import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .gateway import ROOT
 
@@ -62,13 +66,42 @@ Press Ctrl-C to stop.""",
     return 0
 
 
-def render_config(template: Path, emulator_url: str, base: str) -> Path:
-    """The config with the emulator's and the gateway's URLs (CORS origins) at the ports really used."""
-    text = template.read_text().replace("http://127.0.0.1:8090", emulator_url).replace("http://127.0.0.1:8080", base)
-    target = ROOT / ".local" / "config.toml"
+# The ports the example config is written for; `make run` serves on others when PORT/EMULATOR_PORT say so.
+TEMPLATE_PORT, TEMPLATE_EMULATOR_PORT = 8080, 8090
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+_CORS_LINE = re.compile(r"^cors_origins\s*=\s*\[[^\]]*\]", re.M)
+
+
+def render_config(template: Path, emulator_url: str, base: str, target: Path | None = None) -> Path:
+    """The config with the emulator's and the gateway's URLs at the ports really used.
+
+    Every loopback URL of the template (`127.0.0.1` and `localhost`) is moved to the port in use, and
+    `[booking] cors_origins` lists the page's origin under both host names, so the page works whichever of the two
+    the browser was given."""
+    port, emulator_port = urlsplit(base).port, urlsplit(emulator_url).port
+    text = template.read_text()
+    for host in LOOPBACK_HOSTS:
+        text = text.replace(f"http://{host}:{TEMPLATE_EMULATOR_PORT}", f"http://{host}:{emulator_port}")
+        text = text.replace(f"http://{host}:{TEMPLATE_PORT}", f"http://{host}:{port}")
+    text = _with_page_origins(text, [f"http://{host}:{port}" for host in LOOPBACK_HOSTS])
+    target = target or ROOT / ".local" / "config.toml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     return target
+
+
+def _with_page_origins(text: str, page_origins: list[str]) -> str:
+    """`text` whose `[booking] cors_origins` holds `page_origins` too (the template's own origins kept first)."""
+    listed = list(tomllib.loads(text).get("booking", {}).get("cors_origins", []))
+    missing = [origin for origin in page_origins if origin not in listed]
+    if not missing:
+        return text
+    line = f"cors_origins = {json.dumps(listed + missing)}"  # a TOML array of plain strings is also JSON
+    if _CORS_LINE.search(text):
+        return _CORS_LINE.sub(lambda _: line, text, count=1)
+    if re.search(r"^\[booking\]\s*$", text, re.M):
+        return re.sub(r"^\[booking\]\s*$", lambda m: f"{m.group(0)}\n{line}", text, count=1, flags=re.M)
+    return f"{text.rstrip()}\n\n[booking]\n{line}\n"
 
 
 def first_sync(base: str, emulator_url: str) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import AppError, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .logs import log
@@ -189,6 +191,54 @@ def cors_headers(origin: str | None, allowed: Iterable[str], *, methods: str) ->
         "Access-Control-Max-Age": "3600",
         "Vary": "Origin",
     }
+
+
+CORS_CONFIG_KEY = "[booking] cors_origins"
+_MAX_LOGGED_ORIGINS = 100  # origins are chosen by callers: a flood of made-up ones must not flood the log
+
+
+class RefusedOrigins:
+    """Logs each origin refused by CORS once per process, with the config key that would allow it.
+
+    A browser that is refused only says so in its own console; this line says it where the operator looks.
+    Same-origin requests (the page served next to the function) need no CORS and are never logged."""
+
+    def __init__(self, limit: int = _MAX_LOGGED_ORIGINS) -> None:
+        self._seen: set[str] = set()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def refused(self, origin: str, function: str) -> None:
+        origin = origin[:200]
+        with self._lock:
+            if origin in self._seen or len(self._seen) > self._limit:
+                return
+            self._seen.add(origin)
+            full = len(self._seen) > self._limit
+        if full:
+            log("CORS: more refused origins; no further ones are logged by this instance", severity="WARNING",
+                function=function, limit=self._limit)
+            return
+        log("CORS: origin refused", severity="WARNING", function=function, origin=origin,
+            fix=f"to let pages on {origin} call this function, add {json.dumps(origin)} to {CORS_CONFIG_KEY} "
+                "in the config")
+
+
+REFUSED_ORIGINS = RefusedOrigins()
+
+
+def cors(request: flask.Request, allowed: Iterable[str], *, methods: str, function: str) -> dict[str, str]:
+    """The CORS headers for `request` (see `cors_headers`); a cross-origin caller refused is logged once."""
+    origin = request.headers.get("Origin")
+    headers = cors_headers(origin, allowed, methods=methods)
+    if origin and not headers and origin.lower() != _own_origin(request):
+        REFUSED_ORIGINS.refused(origin, function)
+    return headers
+
+
+def _own_origin(request: flask.Request) -> str:
+    parts = urlsplit(own_url(request))
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def own_url(request: flask.Request) -> str:

@@ -84,7 +84,7 @@ functions_framework.errorhandler(HTTPException)(http.framework_error)
 
 @functions_framework.http
 def booking(request: flask.Request) -> flask.Response:
-    cors = http.cors_headers(request.headers.get("Origin"), _allowed_origins(), methods=_METHODS)
+    cors = http.cors(request, _allowed_origins(), methods=_METHODS, function="booking")
     if request.method == "OPTIONS":
         return flask.Response(status=204, headers=cors)
     response = http.guarded("booking", request, lambda: http.dispatch(request, ROUTES))

@@ -1,0 +1,93 @@
+"""What a visitor's browser and a developer on `make run` meet at the HTTP edge: CORS origins for the ports in use
+and refused origins explained in the log, date errors that name the format, and JSON for a missing slash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devserver.__main__ import render_config
+from shared import http
+from shared.config import parse_config
+from tests.support import EXAMPLE_CONFIG
+
+# --- make run: CORS origins for the ports in use ---------------------------------------------------------------
+
+
+def test_make_run_on_other_ports_allows_the_page_under_both_host_names(tmp_path: Path) -> None:
+    rendered = render_config(EXAMPLE_CONFIG, "http://127.0.0.1:9190", "http://127.0.0.1:9180", tmp_path / "c.toml")
+    text = rendered.read_text()
+    config = parse_config(text, "rendered")
+    assert set(config.booking.cors_origins) == {"http://127.0.0.1:9180", "http://localhost:9180"}
+    assert config.google is not None and config.google.emulator_url == "http://127.0.0.1:9190"
+    assert ":8080" not in text and ":8090" not in text, "a URL still points at the template's ports"
+
+
+def test_make_run_adds_the_page_origins_a_template_lacks(tmp_path: Path) -> None:
+    template = tmp_path / "template.toml"
+    example = EXAMPLE_CONFIG.read_text()
+    template.write_text(example.replace(
+        'cors_origins = ["http://127.0.0.1:8080", "http://localhost:8080"]', 'cors_origins = ["https://www.example.org"]'
+    ))
+    rendered = render_config(template, "http://127.0.0.1:8090", "http://127.0.0.1:8081", tmp_path / "c.toml")
+    config = parse_config(rendered.read_text(), "rendered")
+    assert config.booking.cors_origins == ("https://www.example.org", "http://127.0.0.1:8081", "http://localhost:8081")
+
+    template.write_text(example.replace('cors_origins = ["http://127.0.0.1:8080", "http://localhost:8080"]\n', ""))
+    rendered = render_config(template, "http://127.0.0.1:8090", "http://127.0.0.1:8081", tmp_path / "c.toml")
+    assert parse_config(rendered.read_text()).booking.cors_origins == ("http://127.0.0.1:8081", "http://localhost:8081")
+
+
+# --- a refused origin is logged once, with the key to change ---------------------------------------------------
+
+
+@pytest.fixture
+def refused(monkeypatch: pytest.MonkeyPatch) -> http.RefusedOrigins:
+    fresh = http.RefusedOrigins(limit=3)
+    monkeypatch.setattr(http, "REFUSED_ORIGINS", fresh)
+    return fresh
+
+
+def _log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    lines = []
+    for line in capsys.readouterr().out.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return [line for line in lines if str(line.get("message", "")).startswith("CORS")]
+
+
+def test_refused_origin_is_logged_once_with_the_config_key(
+    booking_client: Any, refused: http.RefusedOrigins, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    for _ in range(3):
+        preflight = booking_client.options("/bookings", headers={"Origin": "http://localhost:9999"})
+        assert preflight.status_code == 204 and "Access-Control-Allow-Origin" not in preflight.headers
+    booking_client.get("/calendars", headers={"Origin": "http://localhost:9999"})
+    lines = _log_lines(capsys)
+    assert len(lines) == 1, lines
+    assert lines[0]["severity"] == "WARNING" and lines[0]["origin"] == "http://localhost:9999"
+    assert '"http://localhost:9999"' in lines[0]["fix"] and "[booking] cors_origins" in lines[0]["fix"]
+
+    allowed = booking_client.options("/bookings", headers={"Origin": "http://localhost:8080"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+    same_origin = booking_client.post("/bookings", json={}, headers={"Origin": "http://localhost"})
+    assert same_origin.status_code == 400  # the test client's own host: same-origin needs no CORS
+    assert _log_lines(capsys) == [], "an allowed or same-origin caller was logged as refused"
+
+
+def test_refused_origins_log_is_bounded(
+    booking_client: Any, refused: http.RefusedOrigins, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    for number in range(10):
+        booking_client.options("/bookings", headers={"Origin": f"https://site{number}.test"})
+    lines = _log_lines(capsys)
+    assert [line.get("origin") for line in lines] == ["https://site0.test", "https://site1.test", "https://site2.test",
+                                                      None]
+    assert "no further ones" in lines[-1]["message"]
