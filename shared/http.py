@@ -94,11 +94,13 @@ def validate(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as error:
         fields: dict[str, str] = {}
+        named: dict[str, str] = {}
         for problem in error.errors(include_url=False, include_input=False):
             name = ".".join(str(part) for part in problem["loc"]) or "body"
             fields.setdefault(name, _expected(problem, name))
+            named.setdefault(name, f"{name} ({fields[name]})" if _format_hint(problem) else name)
         raise InvalidRequest(
-            "Some fields are missing or invalid: " + ", ".join(fields) + ".", fields=fields
+            "Some fields are missing or invalid: " + ", ".join(named.values()) + ".", fields=fields
         ) from None
 
 
@@ -110,7 +112,31 @@ _PATTERN_HINTS = {
 }
 
 
+# Dates and times, said with the format and an example; pydantic's own reason (e.g. "month value is outside
+# expected range of 1-12") follows after a semicolon.
+DATE_HINT = "a date as YYYY-MM-DD, e.g. 2026-12-09"
+DATETIME_HINT = "a date and time in RFC 3339 with offset, e.g. 2026-12-09T10:00:00+01:00"
+_FORMAT_REASONS = {
+    "timezone_aware": "the offset is missing",
+    "date_from_datetime_inexact": "a date without a time",
+}
+
+
+def _format_hint(problem: Any) -> str | None:
+    kind = str(problem["type"])
+    if kind.startswith("date_"):
+        hint = DATE_HINT
+    elif kind.startswith("datetime_") or kind == "timezone_aware":
+        hint = DATETIME_HINT
+    else:
+        return None
+    reason = _FORMAT_REASONS.get(kind) or str(problem["msg"]).partition(", ")[2]
+    return f"{hint}; {reason}" if reason else hint
+
+
 def _expected(problem: Any, name: str) -> str:
+    if hint := _format_hint(problem):
+        return hint
     if problem["type"] == "string_pattern_mismatch" and name in _PATTERN_HINTS:
         return _PATTERN_HINTS[name]
     if problem["type"] == "missing":

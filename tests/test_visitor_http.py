@@ -91,3 +91,43 @@ def test_refused_origins_log_is_bounded(
     assert [line.get("origin") for line in lines] == ["https://site0.test", "https://site1.test", "https://site2.test",
                                                       None]
     assert "no further ones" in lines[-1]["message"]
+
+
+# --- date and time errors name the format expected -------------------------------------------------------------
+
+DATE_EXPECTED = "YYYY-MM-DD, e.g. 2026-12-09"
+DATETIME_EXPECTED = "RFC 3339 with offset, e.g. 2026-12-09T10:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "reason"),
+    [
+        ("from=07/12/2026&to=2026-12-10", "from", "invalid character in year"),
+        ("from=2026-12-09&to=2026-13-01", "to", "month value is outside expected range"),
+        ("from=2026-12-09T10:00&to=2026-12-10", "from", "a date without a time"),
+    ],
+)
+def test_slots_date_error_names_the_format(booking_client: Any, query: str, field: str, reason: str) -> None:
+    response = booking_client.get(f"/slots?calendar=alice&duration=30&{query}")
+    assert response.status_code == 400 and response.is_json
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert list(error["details"]["fields"]) == [field]
+    assert DATE_EXPECTED in error["details"]["fields"][field] and reason in error["details"]["fields"][field]
+    assert f"{field} (a date as {DATE_EXPECTED}" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("start", "reason"), [("2026-12-09", "the offset is missing"), ("2026-12-09T10:00:00", "the offset is missing"),
+                          ("tomorrow at ten", "")],
+)
+def test_booking_start_error_names_the_format(booking_client: Any, start: str, reason: str) -> None:
+    body = {"calendar": "alice", "start": start, "duration": 30, "name": "Vera", "email": "vera@visitor.test"}
+    for response in (booking_client.post("/bookings", json=body),
+                     booking_client.patch("/bookings/abcde", json={"start": start})):
+        assert response.status_code == 400 and response.is_json
+        error = response.get_json()["error"]
+        assert list(error["details"]["fields"]) == ["start"], error
+        expected = error["details"]["fields"]["start"]
+        assert DATETIME_EXPECTED in expected and reason in expected
+        assert DATETIME_EXPECTED in error["message"]

@@ -698,7 +698,7 @@ export class CalendarBooking extends HTMLElement {
           this.setFieldError(field, message);
           items.push({ label: `${this.labelFor(field)}: ${message}`, target: this.field[field] });
         } else if (field === "start" || field === "duration") {
-          const message = typeof expected === "string" && !/pattern|should/.test(expected)
+          const message = typeof expected === "string" && !/pattern|should|RFC 3339/.test(expected)
             ? `${expected} Please pick another time.` : "This time cannot be booked. Please pick another time.";
           this.setSlotError(message);
           items.push({ label: `Time: ${message}`, target: this.ref.slots.querySelector("button") || this.ref.title });
