@@ -173,6 +173,24 @@ def framework_error(error: Any) -> flask.Response:
     return json_response({"error": {"code": code, "message": message}}, status)
 
 
+def answer_every_path() -> None:
+    """Let the function answer every path itself, so that no request gets functions-framework's HTML redirect.
+
+    functions-framework routes `/` and `/<path:path>` on Flask. Werkzeug would answer an empty path (`POST /sync`
+    where the function is mounted at `/sync`, as under the devserver) and a doubled slash (`//`) with a 308 and an
+    HTML body, and Flask never passes routing redirects to error handlers. Call this at import: functions-framework
+    runs the function's module inside its app's context before adding its rules, and each rule takes these two
+    defaults from the map when it is added. The routes of `dispatch` already accept a path with or without its
+    trailing slash, so `/sync` and `/sync/` are the same request."""
+    import flask
+
+    if not flask.has_app_context():  # imported outside functions-framework (e.g. by a tool): nothing to configure
+        return
+    url_map = flask.current_app.url_map
+    url_map.strict_slashes = False
+    url_map.merge_slashes = False
+
+
 def error_response(error: AppError) -> flask.Response:
     return json_response(error.to_body(), error.status, error.headers())
 

@@ -131,3 +131,39 @@ def test_booking_start_error_names_the_format(booking_client: Any, start: str, r
         expected = error["details"]["fields"]["start"]
         assert DATETIME_EXPECTED in expected and reason in expected
         assert DATETIME_EXPECTED in error["message"]
+
+
+# --- every function answers JSON for a missing trailing slash --------------------------------------------------
+
+
+def _direct(app: Any, method: str, path_info: str) -> tuple[int, dict[str, str], bytes]:
+    """A request to a function's own app (what functions-framework serves) mounted at /fn, with this PATH_INFO."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path="/fn/", method=method).get_environ()
+    environ["SCRIPT_NAME"], environ["PATH_INFO"] = "/fn", path_info
+    body, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0]), dict(headers), b"".join(body)
+
+
+@pytest.mark.parametrize(("name", "method", "status"), [("sync", "POST", 401), ("booking", "GET", 404),
+                                                        ("sharing", "GET", 404)])
+def test_every_function_answers_json_without_the_trailing_slash(
+    installed_runtime: Any, name: str, method: str, status: int
+) -> None:
+    from werkzeug.test import Client
+
+    from devserver.gateway import gateway_app
+    from tests.conftest import function_app
+
+    app = function_app(name)
+    answers = {path: _direct(app, method, path) for path in ("", "/", "//")}
+    gateway = Client(gateway_app((name,)))
+    for path in (f"/{name}", f"/{name}/", f"/{name}//"):
+        response = gateway.open(path, method=method)
+        answers[f"gateway {path}"] = (response.status_code, dict(response.headers), response.data)
+    for where, (code, headers, body) in answers.items():
+        assert code == status, (where, code, body[:200])
+        assert headers["Content-Type"] == "application/json", (where, headers)
+        assert "error" in json.loads(body), where
+    assert json.loads(answers[f"gateway /{name}"][2]) == json.loads(answers["/"][2])  # the same request

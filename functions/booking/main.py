@@ -80,6 +80,7 @@ ROUTES = [
 
 
 functions_framework.errorhandler(HTTPException)(http.framework_error)
+http.answer_every_path()
 
 
 @functions_framework.http

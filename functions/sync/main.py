@@ -30,6 +30,7 @@ ROUTES = [http.route("POST", "/", run_sync)]
 
 
 functions_framework.errorhandler(HTTPException)(http.framework_error)
+http.answer_every_path()
 
 
 @functions_framework.http
