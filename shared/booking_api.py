@@ -194,6 +194,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                                     "name": {"type": "string"},
                                     "timezone": {"type": "string"},
                                     "durations": {"type": "array", "items": {"type": "integer"}},
+                                    "horizonDays": {"type": "integer", "minimum": 1,
+                                                    "description": "slots start less than this many days ahead"},
                                 },
                             },
                         }

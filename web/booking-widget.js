@@ -5,13 +5,19 @@
 // or with the custom element (after loading the module once):
 //   <calendar-booking api="https://FUNCTION-URL/booking"></calendar-booking>
 // Attributes: api (base URL of the booking function, default "/booking"), calendar (one employee's slug: skip
-// the "who" step), days (how many days to offer, default 14).
-// Events (bubbling, composed): "booking-confirmed" and "booking-cancelled", detail {booking} (never the token).
+// the "who" step), days (how many days to offer; default: up to the booking horizon the API reports).
+// Events (bubbling, composed): "booking-confirmed", "booking-rescheduled" and "booking-cancelled", detail {booking}
+// (never the token).
 //
 // Everything the server says is put on the page with textContent or setAttribute, never as markup.
 
 const STYLES_URL = new URL("./styles.css", import.meta.url).href;
-const DEFAULT_DAYS = 14;
+const DEFAULT_DAYS = 14; // when the API does not report its horizon
+const MAX_DAYS = 366;
+// Phones get one step per screen (who, day, time, details); wider screens see every step at once.
+const PAGED_MEDIA = "(max-width: 40rem)";
+// Touch screens without a mouse have no arrow keys to speak of: the keyboard hints are left out there.
+const TOUCH_MEDIA = "(hover: none) and (pointer: coarse)";
 const REQUEST_TIMEOUT_MS = 20000;
 const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+$/; // the browser's rule; the server's stricter one answers 400
 
@@ -34,7 +40,10 @@ const FIELD_HINTS = {
 const TEMPLATE = `
 <div class="cb" data-ref="root" hidden>
   <h2 class="cb-title" data-ref="title" tabindex="-1">Book a meeting</h2>
-  <p class="cb-zone">Times are shown in your time zone, <strong data-ref="zone"></strong>.</p>
+  <div class="cb-zone">
+    <label for="cb-zone">Times are shown in</label>
+    <select id="cb-zone" name="timezone" data-ref="zone"></select>
+  </div>
   <p class="cb-sr" role="status" aria-live="polite" aria-atomic="true" data-ref="status"></p>
 
   <div class="cb-notice" data-ref="notice" hidden>
@@ -45,6 +54,7 @@ const TEMPLATE = `
   </div>
 
   <form class="cb-form" data-ref="form" novalidate>
+    <div class="cb-step" tabindex="-1" data-step="who" data-ref="stepWho">
     <fieldset class="cb-group" data-ref="whoGroup">
       <legend>Who would you like to meet?</legend>
       <div class="cb-choices" data-ref="calendars"><p class="cb-muted">Loading\u2026</p></div>
@@ -54,21 +64,36 @@ const TEMPLATE = `
       <legend>How long?</legend>
       <div class="cb-choices" data-ref="durations"></div>
     </fieldset>
+    <div class="cb-step-nav"><button type="button" class="cb-button cb-primary" data-go="day">Choose a day</button></div>
+    </div>
 
+    <div class="cb-step" tabindex="-1" data-step="day" data-ref="stepDay">
     <fieldset class="cb-group">
       <legend>Day</legend>
-      <p class="cb-hint" id="cb-days-hint">Use the arrow keys to move between days, Enter to choose one.</p>
+      <div class="cb-month">
+        <button type="button" class="cb-month-nav" data-ref="prevMonth"><span aria-hidden="true">\u2039</span><span class="cb-sr">Previous month</span></button>
+        <p class="cb-month-name" data-ref="monthName" aria-live="polite"></p>
+        <button type="button" class="cb-month-nav" data-ref="nextMonth"><span aria-hidden="true">\u203a</span><span class="cb-sr">Next month</span></button>
+      </div>
+      <p class="cb-hint cb-keys" id="cb-days-hint">Use the arrow keys to move between days, Enter to choose one.</p>
+      <div class="cb-weekdays" data-ref="weekdays" aria-hidden="true"></div>
       <ul class="cb-days" data-ref="days" aria-describedby="cb-days-hint"></ul>
     </fieldset>
+    <div class="cb-step-nav"><button type="button" class="cb-button cb-secondary" data-back>Back</button></div>
+    </div>
 
+    <div class="cb-step" tabindex="-1" data-step="time" data-ref="stepTime">
     <fieldset class="cb-group" aria-describedby="cb-slot-error">
       <legend data-ref="slotLegend">Time</legend>
-      <p class="cb-hint" id="cb-slots-hint">Use the arrow keys to move between times, Enter to choose one.</p>
+      <p class="cb-hint cb-keys" id="cb-slots-hint">Use the arrow keys to move between times, Enter to choose one.</p>
       <ul class="cb-slots" data-ref="slots" aria-describedby="cb-slots-hint"></ul>
       <p class="cb-error" id="cb-slot-error" data-ref="slotError" hidden></p>
     </fieldset>
+    <div class="cb-step-nav"><button type="button" class="cb-button cb-secondary" data-back>Back</button></div>
+    </div>
 
-    <fieldset class="cb-group">
+    <div class="cb-step" tabindex="-1" data-step="details" data-ref="stepDetails">
+    <fieldset class="cb-group" data-ref="detailsGroup">
       <legend>Your details</legend>
       <div class="cb-field">
         <label for="cb-name">Name</label>
@@ -90,7 +115,12 @@ const TEMPLATE = `
     </fieldset>
 
     <p class="cb-summary" data-ref="summary">Pick a day and a time.</p>
-    <button type="submit" class="cb-button cb-primary" data-ref="submit">Book this time</button>
+    <div class="cb-actions cb-submit-row">
+      <button type="button" class="cb-button cb-secondary" data-back>Back</button>
+      <button type="submit" class="cb-button cb-primary" data-ref="submit">Book this time</button>
+      <button type="button" class="cb-button cb-secondary" data-ref="keep" hidden>Keep the current time</button>
+    </div>
+    </div>
   </form>
 
   <section class="cb-result" data-ref="result" hidden aria-labelledby="cb-result-title">
@@ -99,10 +129,11 @@ const TEMPLATE = `
     <p class="cb-muted" data-ref="resultOther" hidden></p>
     <p data-ref="resultMeet" hidden>Video call: <a data-ref="resultMeetLink" rel="noopener noreferrer" target="_blank"></a></p>
     <p class="cb-muted" data-ref="resultManage" hidden>
-      Keep this link to cancel later: <a data-ref="resultManageLink">manage this booking</a>
+      Keep this link to cancel or reschedule later: <a data-ref="resultManageLink">manage this booking</a>
     </p>
     <p class="cb-muted" data-ref="resultRef"></p>
     <div class="cb-actions">
+      <button type="button" class="cb-button cb-primary" data-ref="reschedule">Reschedule</button>
       <button type="button" class="cb-button cb-danger" data-ref="cancel">Cancel this booking</button>
       <button type="button" class="cb-button cb-secondary" data-ref="again">Book another time</button>
     </div>
@@ -140,9 +171,95 @@ function uuid() {
 
 function visitorZone() {
   try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    return canonicalZone(Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
   } catch {
     return "UTC";
+  }
+}
+
+// --- time zones ----------------------------------------------------------------------------------------------
+// Browsers name zones by ICU's ids, some of which are IANA's old names (Chromium says "Asia/Calcutta"); the page
+// shows and sends the current IANA name. Both are valid IANA ids (the old ones are links), so the server accepts
+// either; this table only renames the legacy ids ICU still uses.
+const LEGACY_ZONES = {
+  "Africa/Asmera": "Africa/Asmara",
+  "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+  "America/Catamarca": "America/Argentina/Catamarca",
+  "America/Coral_Harbour": "America/Atikokan",
+  "America/Cordoba": "America/Argentina/Cordoba",
+  "America/Godthab": "America/Nuuk",
+  "America/Indianapolis": "America/Indiana/Indianapolis",
+  "America/Jujuy": "America/Argentina/Jujuy",
+  "America/Louisville": "America/Kentucky/Louisville",
+  "America/Mendoza": "America/Argentina/Mendoza",
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Europe/Kiev": "Europe/Kyiv",
+  "Etc/UTC": "UTC",
+  "Etc/GMT": "UTC",
+  "Pacific/Enderbury": "Pacific/Kanton",
+  "Pacific/Ponape": "Pacific/Pohnpei",
+  "Pacific/Truk": "Pacific/Chuuk",
+};
+
+function canonicalZone(zone) {
+  return LEGACY_ZONES[zone] || zone;
+}
+
+function zoneName(zone, style, at) {
+  try {
+    const parts = new Intl.DateTimeFormat(undefined, { timeZone: zone, timeZoneName: style }).formatToParts(at);
+    return parts.find((p) => p.type === "timeZoneName")?.value || "";
+  } catch {
+    return "";
+  }
+}
+
+/** "GMT+5:30" -> 330 (minutes east of UTC). */
+function offsetMinutes(shortOffset) {
+  const match = /^GMT(?:([+-])(\d{1,2})(?::(\d{2}))?)?$/.exec(shortOffset || "");
+  if (!match || !match[1]) return 0;
+  const minutes = Number(match[2]) * 60 + Number(match[3] || 0);
+  return match[1] === "-" ? -minutes : minutes;
+}
+
+const zoneCache = new Map();
+
+/** How a zone is shown: "New York \u2014 Eastern Time (GMT-5)", with its offset now. */
+function describeZone(zone) {
+  if (zoneCache.has(zone)) return zoneCache.get(zone);
+  const now = new Date();
+  const offset = zoneName(zone, "shortOffset", now) || "GMT";
+  const generic = zoneName(zone, "longGeneric", now);
+  const city = zone === "UTC" ? "UTC" : zone.split("/").pop().replaceAll("_", " ");
+  const named = generic && !/^GMT/.test(generic) && generic !== city ? ` \u2014 ${generic}` : "";
+  const info = { zone, label: `${city}${named} (${offset})`, short: `${city}${named}`, minutes: offsetMinutes(offset) };
+  zoneCache.set(zone, info);
+  return info;
+}
+
+/** Every zone the browser knows (canonical names), plus `extra`, ordered by offset then name. */
+function zoneChoices(extra = []) {
+  let known = [];
+  try {
+    known = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  } catch {
+    known = [];
+  }
+  const names = new Set([...known, ...extra].filter(Boolean).map(canonicalZone));
+  return [...names].map(describeZone).sort((a, b) => a.minutes - b.minutes || a.label.localeCompare(b.label));
+}
+
+function firstDayOfWeek() {
+  try {
+    const locale = new Intl.Locale(navigator.language || "en");
+    const info = typeof locale.getWeekInfo === "function" ? locale.getWeekInfo() : locale.weekInfo;
+    return info && Number.isInteger(info.firstDay) ? info.firstDay : 1; // 1 = Monday ... 7 = Sunday
+  } catch {
+    return 1;
   }
 }
 
@@ -158,6 +275,22 @@ function todayIn(zone) {
 function addDays(isoDate, days) {
   const [y, m, d] = isoDate.split("-").map(Number);
   return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+}
+
+/** The ISO weekday (1 = Monday ... 7 = Sunday) of a calendar date. */
+function isoWeekday(isoDate) {
+  const [y, m, d] = isoDate.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDay() || 7;
+}
+
+/** "2026-12" + n months -> "2027-01". */
+function addMonths(month, months) {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1 + months, 1)).toISOString().slice(0, 7);
+}
+
+function lastOfMonth(month) {
+  return addDays(`${addMonths(month, 1)}-01`, -1);
 }
 
 /** A calendar date (YYYY-MM-DD) formatted on its own, independent of any zone. */
@@ -227,11 +360,15 @@ export class CalendarBooking extends HTMLElement {
       calendar: null, // selected calendar object
       duration: null,
       zone: visitorZone(),
-      days: [], // [{date, slots: [{start, end}]}]
+      days: [], // [{date, slots: [{start, end}]}] of the month shown
+      month: null, // "YYYY-MM" shown
+      range: null, // {first, last}: the days that can be booked (today up to the horizon), in the visitor's zone
       day: null,
       slot: null,
       loadingSlots: false,
       booking: null, // {booking, token}
+      rescheduling: null, // {booking, token} being moved to another time, or null
+      step: "who", // the step shown on a phone (all steps show on wider screens)
       busy: false,
     };
     this.attempt = null; // {fingerprint, key}: one Idempotency-Key per booking attempt, reused on retry
@@ -258,9 +395,13 @@ export class CalendarBooking extends HTMLElement {
     return new URL(`${api}/`, document.baseURI);
   }
 
+  /** How many days, from today, can be browsed: the `days` attribute, else up to the horizon the API reports. */
   get dayCount() {
     const value = Number.parseInt(this.getAttribute("days") || "", 10);
-    return Number.isFinite(value) && value > 0 ? Math.min(value, 60) : DEFAULT_DAYS;
+    if (Number.isFinite(value) && value > 0) return Math.min(value, MAX_DAYS);
+    const horizon = Number(this.state.calendar?.horizonDays);
+    // A slot starts less than horizonDays x 24 h from now, so the last day with slots is today + horizonDays.
+    return Number.isInteger(horizon) && horizon > 0 ? Math.min(horizon + 1, MAX_DAYS) : DEFAULT_DAYS;
   }
 
   // --- rendering ----------------------------------------------------------------------------------------------
@@ -281,9 +422,29 @@ export class CalendarBooking extends HTMLElement {
     link.addEventListener("error", reveal);
     setTimeout(reveal, 3000);
 
-    this.ref.zone.textContent = this.state.zone;
+    this.renderZones();
+    this.ref.zone.addEventListener("change", () => {
+      this.state.zone = this.ref.zone.value;
+      this.loadSlots();
+    });
     rovingKeys(this.ref.days);
     rovingKeys(this.ref.slots);
+    this.ref.prevMonth.addEventListener("click", () => this.showMonth(-1));
+    this.ref.nextMonth.addEventListener("click", () => this.showMonth(1));
+    for (const button of this.shadowRoot.querySelectorAll("[data-go]")) {
+      button.addEventListener("click", () => this.goStep(button.dataset.go));
+    }
+    for (const button of this.shadowRoot.querySelectorAll("[data-back]")) {
+      button.addEventListener("click", () => this.stepBack());
+    }
+    this.pagedQuery = window.matchMedia(PAGED_MEDIA);
+    this.touchQuery = window.matchMedia(TOUCH_MEDIA);
+    this.pagedQuery.addEventListener("change", () => this.applySteps());
+    this.touchQuery.addEventListener("change", () => this.applyTouch());
+    this.applySteps();
+    this.applyTouch();
+    this.ref.reschedule.addEventListener("click", () => this.startReschedule());
+    this.ref.keep.addEventListener("click", () => this.keepTime());
     this.ref.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -346,6 +507,62 @@ export class CalendarBooking extends HTMLElement {
   setSlotError(message) {
     this.ref.slotError.textContent = message || "";
     this.ref.slotError.hidden = !message;
+  }
+
+  // --- time zone, steps, touch ----------------------------------------------------------------------------------
+  renderZones() {
+    const extra = [this.state.zone, ...this.state.calendars.map((c) => c.timezone)];
+    this.ref.zone.replaceChildren(...zoneChoices(extra).map(({ zone, label }) => h("option", { value: zone }, label)));
+    this.ref.zone.value = this.state.zone;
+  }
+
+  setZone(zone) {
+    const name = canonicalZone(zone);
+    this.state.zone = name;
+    if (![...this.ref.zone.options].some((option) => option.value === name)) {
+      this.ref.zone.append(h("option", { value: name }, describeZone(name).label));
+    }
+    this.ref.zone.value = name;
+  }
+
+  get paged() {
+    return Boolean(this.pagedQuery && this.pagedQuery.matches);
+  }
+
+  get steps() {
+    return this.state.rescheduling ? ["day", "time", "details"] : ["who", "day", "time", "details"];
+  }
+
+  /** On a phone only the current step shows, with Back (and Next on the first); elsewhere every step shows. */
+  applySteps() {
+    const { paged, steps } = this;
+    if (!steps.includes(this.state.step)) this.state.step = steps[0];
+    for (const step of this.shadowRoot.querySelectorAll(".cb-step")) {
+      step.hidden = !steps.includes(step.dataset.step) || (paged && step.dataset.step !== this.state.step);
+      for (const back of step.querySelectorAll("[data-back]")) back.hidden = !paged || step.dataset.step === steps[0];
+    }
+    for (const next of this.shadowRoot.querySelectorAll("[data-go]")) next.hidden = !paged;
+  }
+
+  goStep(name, { focus = true } = {}) {
+    this.state.step = name;
+    this.applySteps();
+    if (focus && this.paged) this.shadowRoot.querySelector(`.cb-step[data-step="${name}"]`).focus();
+  }
+
+  stepBack() {
+    const index = this.steps.indexOf(this.state.step);
+    if (index > 0) this.goStep(this.steps[index - 1]);
+  }
+
+  /** No arrow-key hints on touch screens: they have no arrow keys to press. */
+  applyTouch() {
+    const touch = Boolean(this.touchQuery && this.touchQuery.matches);
+    for (const hint of this.shadowRoot.querySelectorAll(".cb-keys")) hint.hidden = touch;
+    for (const [list, hint] of [[this.ref.days, "cb-days-hint"], [this.ref.slots, "cb-slots-hint"]]) {
+      if (touch) list.removeAttribute("aria-describedby");
+      else list.setAttribute("aria-describedby", hint);
+    }
   }
 
   // --- API ----------------------------------------------------------------------------------------------------
@@ -412,9 +629,10 @@ export class CalendarBooking extends HTMLElement {
     this.state.calendars = only ? calendars.filter((c) => c.id === only) : calendars;
     const single = Boolean(only) && this.state.calendars.length === 1;
     this.ref.whoGroup.hidden = single;
-    this.ref.title.textContent = single
+    this.defaultTitle = single
       ? `Book a meeting with ${String(this.state.calendars[0].name ?? only)}`
       : "Book a meeting";
+    if (!this.state.rescheduling) this.ref.title.textContent = this.defaultTitle;
     if (this.state.calendars.length === 0) {
       this.ref.calendars.replaceChildren(h("p", { class: "cb-muted" }, "Nobody can be booked right now."));
       return;
@@ -432,7 +650,7 @@ export class CalendarBooking extends HTMLElement {
       input.addEventListener("change", () => this.selectCalendar(calendar));
       return h("label", { class: "cb-choice", for: input.id }, input,
         h("span", { class: "cb-choice-text" }, String(calendar.name ?? calendar.id),
-          h("span", { class: "cb-choice-sub" }, String(calendar.timezone ?? ""))));
+          h("span", { class: "cb-choice-sub" }, calendar.timezone ? describeZone(canonicalZone(String(calendar.timezone))).short : "")));
     });
     this.ref.calendars.replaceChildren(...choices);
     this.selectCalendar(selected);
@@ -458,7 +676,14 @@ export class CalendarBooking extends HTMLElement {
   }
 
   // --- days and slots -----------------------------------------------------------------------------------------
-  async loadSlots({ keepNotice = false, live = false } = {}) {
+  /** Show the month `delta` months away (within today .. the horizon). */
+  showMonth(delta) {
+    if (!this.state.month) return;
+    this.state.month = addMonths(this.state.month, delta);
+    this.loadSlots({ advance: false, focusDays: true });
+  }
+
+  async loadSlots({ keepNotice = false, live = false, advance = true, focusDays = false } = {}) {
     const { calendar, duration } = this.state;
     if (!calendar || !duration) return;
     const generation = ++this.slotsGeneration;
@@ -469,8 +694,15 @@ export class CalendarBooking extends HTMLElement {
     this.ref.slots.setAttribute("aria-busy", "true");
     this.ref.slots.replaceChildren(h("li", { class: "cb-muted" }, "Loading available times\u2026"));
     this.status("Loading available times\u2026");
-    const first = todayIn(this.state.zone);
-    const last = addDays(first, this.dayCount - 1);
+    const today = todayIn(this.state.zone);
+    const range = { first: today, last: addDays(today, this.dayCount - 1) };
+    this.state.range = range;
+    const month = this.state.month && this.state.month >= today.slice(0, 7) && this.state.month <= range.last.slice(0, 7)
+      ? this.state.month : today.slice(0, 7);
+    this.state.month = month;
+    const first = month === today.slice(0, 7) ? today : `${month}-01`;
+    const last = lastOfMonth(month) < range.last ? lastOfMonth(month) : range.last;
+    this.renderMonthHeader();
     let data;
     try {
       ({ data } = await this.api("GET", "slots", {
@@ -480,8 +712,7 @@ export class CalendarBooking extends HTMLElement {
       if (generation !== this.slotsGeneration) return;
       this.state.loadingSlots = false;
       if (error.status === 400 && "timezone" in error.fields && this.state.zone !== calendar.timezone) {
-        this.state.zone = calendar.timezone; // the server does not know the visitor's zone: use the calendar's
-        this.ref.zone.textContent = this.state.zone;
+        this.setZone(calendar.timezone); // the server does not know the visitor's zone: use the calendar's
         this.loadSlots({ keepNotice });
         return;
       }
@@ -500,53 +731,84 @@ export class CalendarBooking extends HTMLElement {
     }
     if (generation !== this.slotsGeneration) return; // the visitor changed person or duration meanwhile
     this.state.loadingSlots = false;
-    if (typeof data.timezone === "string" && data.timezone) {
-      this.state.zone = data.timezone;
-      this.ref.zone.textContent = data.timezone;
-    }
+    if (typeof data.timezone === "string" && data.timezone) this.setZone(data.timezone);
     const byDay = new Map();
-    for (let i = 0; i < this.dayCount; i += 1) byDay.set(addDays(first, i), []);
+    for (let day = first; day <= last; day = addDays(day, 1)) byDay.set(day, []);
     for (const slot of Array.isArray(data.slots) ? data.slots : []) {
       if (typeof slot?.start !== "string" || typeof slot?.end !== "string") continue;
       const day = localDate(slot.start);
-      if (!byDay.has(day)) byDay.set(day, []);
+      if (!byDay.has(day)) continue; // outside the month shown
       byDay.get(day).push({ start: slot.start, end: slot.end });
     }
     this.state.days = [...byDay].map(([date, slots]) => ({ date, slots }));
     const total = this.state.days.reduce((sum, day) => sum + day.slots.length, 0);
-    const keepDay = this.state.days.find((d) => d.date === this.state.day && d.slots.length);
+    if (!total && advance && month < range.last.slice(0, 7)) {
+      this.state.month = addMonths(month, 1); // nothing free this month: show the next one that has times
+      this.loadSlots({ keepNotice: true, live, advance });
+      return;
+    }
+    // The chosen time survives a change of time zone (same instant, written with another offset).
+    const chosen = this.state.slot && Date.parse(this.state.slot.start);
+    const sameSlot = chosen && this.state.days.flatMap((d) => d.slots).find((s) => Date.parse(s.start) === chosen);
+    const keepDay = sameSlot
+      ? this.state.days.find((d) => d.date === localDate(sameSlot.start))
+      : this.state.days.find((d) => d.date === this.state.day && d.slots.length);
     const firstDay = this.state.days.find((d) => d.slots.length);
     this.state.day = (keepDay || firstDay || {}).date ?? null;
-    const stillThere = keepDay && this.state.slot && keepDay.slots.some((s) => s.start === this.state.slot.start);
-    if (!stillThere) this.state.slot = null;
+    this.state.slot = sameSlot || null;
     this.renderDays();
     this.renderSlots();
     this.renderSummary();
+    if (focusDays) {
+      const stop = this.ref.days.querySelector("button[tabindex='0']");
+      const active = this.shadowRoot.activeElement;
+      if (active && active.disabled) (stop || this.ref.days).focus?.();
+    }
+    const where = formatDate(`${month}-01`, { month: "long", year: "numeric" });
     this.status(total
-      ? `${total} free ${total === 1 ? "time" : "times"} in the next ${this.dayCount} days.`
-      : `No free times in the next ${this.dayCount} days. Try another duration or person.`);
+      ? `${total} free ${total === 1 ? "time" : "times"} in ${where}.`
+      : `No free times in ${where}. Try another month, duration or person.`);
   }
 
+  renderMonthHeader() {
+    const { month, range } = this.state;
+    this.ref.monthName.textContent = formatDate(`${month}-01`, { month: "long", year: "numeric" });
+    this.ref.prevMonth.disabled = month <= range.first.slice(0, 7);
+    this.ref.nextMonth.disabled = month >= range.last.slice(0, 7);
+  }
+
+  /** The month as a grid of day buttons (weeks start on the locale's first day); days without times are disabled. */
   renderDays() {
-    const items = this.state.days.map(({ date, slots }) => {
+    const { month } = this.state;
+    const slotsOf = new Map(this.state.days.map((d) => [d.date, d.slots]));
+    const firstDay = firstDayOfWeek();
+    const monday = "2024-01-01"; // any Monday: the weekday names of one week, in the locale's order
+    this.ref.weekdays.replaceChildren(...Array.from({ length: 7 }, (_, i) =>
+      h("span", {}, formatDate(addDays(monday, (firstDay - 1 + i) % 7), { weekday: "short" }))));
+    const lead = (isoWeekday(`${month}-01`) - firstDay + 7) % 7;
+    const items = Array.from({ length: lead }, () => h("li", { class: "cb-day-pad", "aria-hidden": "true" }));
+    for (let date = `${month}-01`; date.startsWith(month); date = addDays(date, 1)) {
       const selected = date === this.state.day;
-      const count = slots.length;
+      const count = (slotsOf.get(date) || []).length;
       const button = h("button", {
         type: "button", class: "cb-day", "data-date": date, "aria-pressed": selected ? "true" : "false",
         disabled: count === 0,
       },
-      h("span", { class: "cb-day-name" }, formatDate(date, { weekday: "short" })),
-      h("span", { class: "cb-day-date" }, formatDate(date, { day: "numeric", month: "short" })),
-      h("span", { class: "cb-day-count" }, count === 0 ? "No times" : `${count} ${count === 1 ? "time" : "times"}`));
+      h("span", { class: "cb-day-num" }, formatDate(date, { day: "numeric" })),
+      h("span", { class: "cb-sr" }, ` ${formatDate(date, { month: "long" })} (${formatDate(date, { weekday: "long" })}), `),
+      h("span", { class: "cb-day-count" }, count === 0 ? "no times" : `${count} ${count === 1 ? "time" : "times"}`));
       button.addEventListener("click", () => this.selectDay(date));
-      return h("li", {}, button);
-    });
+      items.push(h("li", {}, button));
+    }
     this.ref.days.replaceChildren(...items);
     setRovingStop(this.ref.days, this.ref.days.querySelector('[aria-pressed="true"]'));
   }
 
   selectDay(date) {
-    if (this.state.day === date) return;
+    if (this.state.day === date) {
+      if (this.paged) this.goStep("time");
+      return;
+    }
     this.state.day = date;
     this.state.slot = null;
     for (const button of this.ref.days.querySelectorAll("button")) {
@@ -557,6 +819,7 @@ export class CalendarBooking extends HTMLElement {
     this.renderSummary();
     const day = this.state.days.find((d) => d.date === date);
     this.status(`${formatDate(date, { weekday: "long", day: "numeric", month: "long" })}: ${day.slots.length} free times.`);
+    if (this.paged) this.goStep("time");
   }
 
   renderSlots() {
@@ -591,6 +854,7 @@ export class CalendarBooking extends HTMLElement {
     setRovingStop(this.ref.slots, button);
     this.renderSummary();
     this.status(`Selected ${this.describeSlot(slot)}.`);
+    if (this.paged) this.goStep("details");
   }
 
   describeSlot(slot, zone = this.state.zone) {
@@ -600,10 +864,14 @@ export class CalendarBooking extends HTMLElement {
   }
 
   renderSummary() {
-    const { slot, calendar, duration } = this.state;
-    this.ref.summary.textContent = slot
-      ? `${this.describeSlot(slot)} (${duration} min) with ${calendar.name ?? calendar.id}.`
-      : "Pick a day and a time.";
+    const { slot, calendar, duration, rescheduling } = this.state;
+    const chosen = slot ? `${this.describeSlot(slot)} (${duration} min) with ${calendar.name ?? calendar.id}.` : null;
+    if (rescheduling) {
+      const now = `Now: ${this.describeSlot(rescheduling.booking)}.`;
+      this.ref.summary.textContent = chosen ? `New time: ${chosen} ${now}` : `Pick a new day and time. ${now}`;
+      return;
+    }
+    this.ref.summary.textContent = chosen || "Pick a day and a time.";
   }
 
   // --- booking ------------------------------------------------------------------------------------------------
@@ -620,6 +888,11 @@ export class CalendarBooking extends HTMLElement {
       this.setSlotError("Choose a time first.");
       const target = this.ref.slots.querySelector("button[tabindex='0']") || this.ref.title;
       problems.push({ label: "Time: choose a time first.", target });
+    }
+    if (this.state.rescheduling) {
+      if (problems.length) this.showNotice({ title: MESSAGES.invalid, items: problems });
+      else this.move(this.state.rescheduling, this.state.slot);
+      return;
     }
     if (!name) {
       this.setFieldError("name", "Enter your name.");
@@ -651,7 +924,7 @@ export class CalendarBooking extends HTMLElement {
     this.state.busy = busy;
     const button = this.ref.submit;
     button.setAttribute("aria-disabled", busy ? "true" : "false");
-    button.textContent = busy ? label : "Book this time";
+    button.textContent = busy ? label : (this.state.rescheduling ? "Move to this time" : "Book this time");
     this.ref.form.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
@@ -685,6 +958,7 @@ export class CalendarBooking extends HTMLElement {
     this.attempt = null;
     if (error.status === 409 && error.code === "slot_unavailable") {
       this.state.slot = null;
+      this.goStep("time", { focus: false });
       this.showNotice({ title: MESSAGES.taken, text: MESSAGES.takenText, kind: "warning" });
       this.loadSlots({ keepNotice: true, live: true }); // the cached availability was behind: ask Google now
       return;
@@ -705,6 +979,7 @@ export class CalendarBooking extends HTMLElement {
           refresh = true;
         }
       }
+      if (refresh) this.goStep("time", { focus: false });
       this.showNotice({ title: MESSAGES.invalid, text: items.length ? "" : error.message, items });
       if (refresh) {
         this.state.slot = null;
@@ -717,6 +992,7 @@ export class CalendarBooking extends HTMLElement {
         title: "This person can no longer be booked",
         text: "The list has been refreshed; please choose again.",
       });
+      this.goStep("who", { focus: false });
       this.loadCalendars();
       return;
     }
@@ -745,19 +1021,21 @@ export class CalendarBooking extends HTMLElement {
     ref.result.hidden = false;
     ref.result.dataset.status = booking.status;
     const cancelled = booking.status === "cancelled";
+    const titles = { confirmed: "You\u2019re booked", rescheduled: "Your booking is moved" };
     ref.resultTitle.textContent = cancelled
       ? (how === "cancelled" ? "Your booking is cancelled" : "This booking is cancelled")
-      : (how === "confirmed" ? "You\u2019re booked" : "Your booking");
-    const when = `${this.describeSlot(booking, zone)} (${zone})`;
+      : (titles[how] || "Your booking");
+    const when = `${this.describeSlot(booking, zone)} (${describeZone(zone).short})`;
     ref.resultWhen.textContent = cancelled
       ? `${when} with ${this.calendarName(booking.calendar)} \u2014 this time is free again.`
       : `${when} with ${this.calendarName(booking.calendar)}.`;
     const calendar = this.state.calendars.find((c) => c.id === booking.calendar);
     ref.resultOther.hidden = true;
-    if (calendar && calendar.timezone && calendar.timezone !== zone && !cancelled) {
+    const theirs = calendar && calendar.timezone ? canonicalZone(String(calendar.timezone)) : null;
+    if (theirs && theirs !== zone && !cancelled) {
       ref.resultOther.hidden = false;
       ref.resultOther.textContent =
-        `That is ${formatTime(booking.start, calendar.timezone)} for ${this.calendarName(booking.calendar)} (${calendar.timezone}).`;
+        `That is ${formatTime(booking.start, theirs)} for ${this.calendarName(booking.calendar)} (${describeZone(theirs).short}).`;
     }
     const meet = typeof booking.meetLink === "string" && /^https:\/\//.test(booking.meetLink) ? booking.meetLink : null;
     ref.resultMeet.hidden = !meet || cancelled;
@@ -773,12 +1051,105 @@ export class CalendarBooking extends HTMLElement {
     }
     ref.resultRef.textContent = `Booking reference: ${booking.id}`;
     ref.cancel.hidden = cancelled || !token;
+    ref.reschedule.hidden = cancelled || !token;
     this.clearNotice();
     ref.resultTitle.focus();
     this.status(ref.resultTitle.textContent);
+    if (how === "kept") return; // back from "reschedule" without moving: nothing happened
     const detail = { booking: { ...booking } };
-    this.dispatchEvent(new CustomEvent(cancelled ? "booking-cancelled" : "booking-confirmed",
-      { detail, bubbles: true, composed: true }));
+    const type = cancelled ? "booking-cancelled" : (how === "rescheduled" ? "booking-rescheduled" : "booking-confirmed");
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+
+  // --- rescheduling: the same day and time picker, then PATCH /bookings/{id} ------------------------------------
+  startReschedule() {
+    const current = this.state.booking;
+    if (!current || !current.token || this.state.busy) return;
+    const calendar = this.state.calendars.find((c) => c.id === current.booking.calendar);
+    if (!calendar) {
+      this.showNotice({ title: "This booking cannot be moved here", text: "Its calendar is not offered on this page." });
+      return;
+    }
+    const minutes = Math.round((Date.parse(current.booking.end) - Date.parse(current.booking.start)) / 60000);
+    this.state.rescheduling = current;
+    this.state.calendar = calendar;
+    this.state.duration = Number.isInteger(minutes) && minutes > 0 ? minutes : this.state.duration;
+    this.state.slot = null;
+    this.state.day = null;
+    this.attempt = null;
+    const { ref } = this;
+    ref.result.hidden = true;
+    ref.form.hidden = false;
+    ref.detailsGroup.hidden = true;
+    ref.keep.hidden = false;
+    ref.submit.textContent = "Move to this time";
+    ref.title.textContent = `Reschedule your meeting with ${this.calendarName(calendar.id)}`;
+    this.state.step = "day";
+    this.applySteps();
+    this.clearNotice();
+    this.renderSummary();
+    ref.title.focus();
+    this.loadSlots();
+  }
+
+  endReschedule() {
+    this.state.rescheduling = null;
+    this.state.slot = null;
+    this.ref.detailsGroup.hidden = false;
+    this.ref.keep.hidden = true;
+    this.ref.submit.textContent = "Book this time";
+    this.ref.title.textContent = this.defaultTitle || "Book a meeting";
+    this.state.step = this.steps[0];
+    this.applySteps();
+  }
+
+  keepTime() {
+    const current = this.state.rescheduling;
+    this.endReschedule();
+    if (current) this.showBooking(current.booking, current.token, "kept");
+  }
+
+  async move(current, slot) {
+    this.setBusy(true, "Moving\u2026");
+    this.status("Moving your booking\u2026");
+    try {
+      const { data } = await this.api("PATCH", `bookings/${encodeURIComponent(current.booking.id)}`, {
+        body: { start: slot.start, duration: this.state.duration },
+        headers: { Authorization: `Bearer ${current.token}` },
+      });
+      this.endReschedule();
+      this.showBooking(data.booking, typeof data.token === "string" ? data.token : current.token, "rescheduled");
+    } catch (error) {
+      this.moveFailed(error, current, slot);
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  moveFailed(error, current, slot) {
+    if (error.unavailable) {
+      this.showNotice({
+        title: MESSAGES.unavailable,
+        text: this.unavailableText(error, "Your booking may not have moved yet. Check your connection and try again."),
+        retry: () => this.move(current, slot),
+      });
+      return;
+    }
+    if ((error.status === 409 && error.code === "slot_unavailable") || error.status === 400) {
+      this.state.slot = null;
+      this.goStep("time", { focus: false });
+      this.showNotice({
+        title: error.status === 409 ? MESSAGES.taken : "This time cannot be booked",
+        text: error.status === 409 ? MESSAGES.takenText : `${error.message} Please pick another time.`,
+        kind: "warning",
+      });
+      this.loadSlots({ keepNotice: true, live: error.status === 409, advance: false });
+      return;
+    }
+    this.showNotice({
+      title: "Your booking could not be moved",
+      text: `${error.message} It is still at ${this.describeSlot(current.booking)}.`,
+    });
   }
 
   async cancel() {
@@ -807,16 +1178,20 @@ export class CalendarBooking extends HTMLElement {
   }
 
   bookAnother() {
+    if (this.state.rescheduling) this.endReschedule();
     this.state.booking = null;
     this.state.slot = null;
+    this.goStep(this.steps[0], { focus: false });
     this.ref.result.hidden = true;
     this.ref.form.hidden = false;
     this.clearNotice();
     this.ref.title.focus();
-    this.loadSlots();
+    // Back to the person booked before (a reschedule may have switched to another one's calendar).
+    if (this.state.calendar && this.state.calendars.includes(this.state.calendar)) this.renderCalendars(this.state.calendar);
+    else this.loadSlots();
   }
 
-  /** `#booking=ID&token=TOKEN` (the link on the confirmation) opens that booking, to cancel it. */
+  /** `#booking=ID&token=TOKEN` (the link on the confirmation) opens that booking, to cancel or reschedule it. */
   async openManageLink() {
     const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
     const id = params.get("booking");

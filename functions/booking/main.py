@@ -18,7 +18,11 @@ _METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
 def list_calendars(request: flask.Request) -> Any:
-    return {"calendars": get_runtime().booking.calendars()}
+    runtime = get_runtime()
+    calendars = runtime.booking.calendars()
+    for calendar in calendars:  # how far ahead the page may let visitors browse (slots start before now + this)
+        calendar.setdefault("horizonDays", runtime.config.slot_rules(calendar["id"]).horizon.days)
+    return {"calendars": calendars}
 
 
 def list_slots(request: flask.Request) -> Any:
