@@ -3,8 +3,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
+# axe-core for the accessibility scan of the booking page (tests/test_browser.py), from npm at this exact version,
+# into a git-ignored cache; the tests read it from there and never reach the network.
+AXE_VERSION := 4.14.1
+AXE_DIR := .cache/npm
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean
+.PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean axe
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,7 +17,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP) provider-schema
+$(AXE): Makefile
+	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION)
+	touch $@
+
+axe: $(AXE)
+
+test: $(STAMP) provider-schema $(AXE)
 	scripts/install-browser.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -49,4 +60,4 @@ schema-check: provider-schema
 	$(PY) -m tfschema
 
 clean:
-	rm -rf $(VENV) .checkov-venv .cache/provider-schema dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .checkov-venv .cache/provider-schema .cache/npm dist .pytest_cache .mypy_cache .ruff_cache

@@ -118,3 +118,26 @@ def events_starting_at(
         if when and datetime.fromisoformat(when) == moment and event.get("status", "confirmed") == status:
             found.append(event)
     return found
+
+
+AXE_DIR = ROOT / ".cache" / "npm" / "node_modules" / "axe-core"
+AXE_INSTALL_HINT = "run `make axe` (`make test` does this; it needs npm)"
+
+
+def axe_source() -> str:
+    """axe-core's script, at the exact version the Makefile pins (installed from npm into a git-ignored cache).
+
+    Missing or another version fails the test (never skips) with how to install it."""
+    import json
+    import re
+
+    pinned = re.search(r"^AXE_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert pinned, "the Makefile no longer pins AXE_VERSION"
+    script, manifest = AXE_DIR / "axe.min.js", AXE_DIR / "package.json"
+    if not script.is_file() or not manifest.is_file():
+        pytest.fail(f"axe-core is not installed at {AXE_DIR}: {AXE_INSTALL_HINT}.", pytrace=False)
+    installed = json.loads(manifest.read_text()).get("version")
+    if installed != pinned.group(1):
+        pytest.fail(f"axe-core {installed} is installed, the Makefile pins {pinned.group(1)}: {AXE_INSTALL_HINT}.",
+                    pytrace=False)
+    return script.read_text()

@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -22,6 +26,7 @@ from tests.browser_support import (
     ARTIFACTS,
     DEEP_FOCUS_JS,
     Gateway,
+    axe_source,
     calendar_events,
     events_starting_at,
     launched_browser,
@@ -39,6 +44,8 @@ CONFIRMED = "You\u2019re booked"
 UNAVAILABLE = "The booking service is not available right now"
 INVALID = "Please check the highlighted fields"
 EMAIL_HINT = "Enter a valid email address, such as name@example.com."
+DESKTOP = {"width": 1000, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -74,11 +81,11 @@ def stack(installed_runtime: Any, emulator: Any, gateway: Gateway) -> Stack:
     return Stack(gateway.url, emulator)
 
 
-@pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:
-    context = browser.new_context(
-        locale="en-GB", timezone_id=VISITOR_ZONE, viewport={"width": 1000, "height": 900}, reduced_motion="reduce"
-    )
+@contextmanager
+def visitor_page(browser: Any, *, zone: str = VISITOR_ZONE, phone: bool = False) -> Iterator[Any]:
+    """A fresh browser context (desktop, or a 390x844 touch phone) in `zone`; page errors fail the test."""
+    size = {"viewport": PHONE, "is_mobile": True, "has_touch": True} if phone else {"viewport": DESKTOP}
+    context = browser.new_context(locale="en-GB", timezone_id=zone, reduced_motion="reduce", **size)
     # The page's "today" is the browser's: the same pinned instant as the functions' and the emulator's clocks.
     context.clock.set_fixed_time(current_clock().now())
     page = context.new_page()
@@ -95,6 +102,12 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     yield page
     context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
+    with visitor_page(browser) as page:
+        yield page
 
 
 def open_booking_page(page: Any, stack: Stack) -> None:
@@ -154,7 +167,8 @@ def test_books_a_slot_end_to_end_and_cancels_it(page: Any, stack: Stack) -> None
     result = page.locator(".cb-result")
     expect(result).to_contain_text("with Alice Example")
     expect(result).to_contain_text(f"({VISITOR_ZONE_SHOWN})")  # friendly names, not IANA ids
-    expect(result).to_contain_text(re.compile(r"That is \d{1,2}:\d\d for Alice Example \(Berlin \u2014 Central European Time\)"))
+    berlin = "Berlin \u2014 Central European Time"
+    expect(result).to_contain_text(re.compile(rf"That is \d{{1,2}}:\d\d for Alice Example \({berlin}\)"))
     expect(result).to_contain_text(booking["id"])
     manage_link = page.get_by_role("link", name="manage this booking").get_attribute("href") or ""
     assert f"#booking={booking['id']}&token=" in manage_link, manage_link
@@ -292,3 +306,215 @@ def test_lost_answer_is_retried_with_the_same_key_and_books_once(page: Any, stac
     expect(page.get_by_role("heading", name=CONFIRMED)).to_be_focused()
     assert len(keys) == 2 and keys[0] == keys[1] and keys[0], keys
     assert len(events_starting_at(stack.emulator, ALICE, start)) == 1
+
+
+# --- time zones, months, phones, rescheduling, accessibility ---------------------------------------------------
+
+
+def slots_requests(page: Any) -> list[dict[str, str]]:
+    """The query of every `GET /booking/slots` the page sends from now on (the list fills as it goes)."""
+    seen: list[dict[str, str]] = []
+
+    def record(request: Any) -> None:
+        if "/booking/slots?" in request.url:
+            seen.append({k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()})
+
+    page.on("request", record)
+    return seen
+
+
+def fits_one_screen(page: Any) -> dict[str, int]:
+    size = dict(page.evaluate("() => ({width: document.documentElement.scrollWidth, "
+                              "height: document.documentElement.scrollHeight})"))
+    assert size["width"] <= PHONE["width"] and size["height"] <= PHONE["height"], f"the step overflows: {size}"
+    return size
+
+
+def test_time_zone_picker_shows_canonical_names_and_reloads_times(browser: Any, stack: Stack) -> None:
+    with visitor_page(browser, zone="Asia/Calcutta") as page:  # the id Chromium reports for India
+        sent = slots_requests(page)
+        page.goto(f"{stack.url}/")
+        picker = page.get_by_label("Times are shown in")
+        expect(picker).to_have_value("Asia/Kolkata")
+        label = picker.locator("option:checked").text_content() or ""
+        assert "Kolkata" in label and "(GMT+5:30)" in label and "India" in label, label
+        assert picker.locator('option[value="Asia/Calcutta"]').count() == 0, "a legacy id is offered"
+        assert picker.locator("option").count() > 300, "the browser's zones are not all offered"
+        expect(page.locator("button.cb-slot").first).to_be_visible()
+        assert sent[-1]["timezone"] == "Asia/Kolkata", sent
+        assert (page.locator("button.cb-slot").first.get_attribute("data-start") or "").endswith("+05:30")
+
+        picker.select_option("America/Los_Angeles")
+        expect(page.locator("button.cb-slot").first).to_have_attribute("data-start", re.compile(r"-08:00$"))
+        assert sent[-1]["timezone"] == "America/Los_Angeles", sent
+        pacific = re.compile(r"^Los Angeles \u2014 Pacific Time \(GMT-8\)$")
+        expect(picker.locator("option:checked")).to_have_text(pacific)
+        expect(page.locator(".cb-keys").first).to_be_visible()  # desktop: the keyboard hints are there
+
+
+def test_month_navigation_reaches_the_horizon_and_stops(page: Any, stack: Stack) -> None:
+    sent = slots_requests(page)
+    open_booking_page(page, stack)
+    horizon = requests.get(f"{stack.url}/booking/calendars", timeout=10).json()["calendars"][0]["horizonDays"]
+    today = current_clock().now().astimezone(ZoneInfo(VISITOR_ZONE)).date()
+    last = today + timedelta(days=horizon)
+    assert sent and sent[0]["from"] == today.isoformat(), sent
+    previous = page.get_by_role("button", name="Previous month")
+    following = page.get_by_role("button", name="Next month")
+    expect(previous).to_be_disabled()
+    months = 0
+    while following.is_enabled():
+        following.click()
+        months += 1
+        expect(page.locator(".cb-month-name")).to_have_text(re.compile(r"^\w+ \d{4}$"))
+        expect(page.locator("ul.cb-days")).not_to_have_attribute("aria-busy", "true")
+        assert months <= 13, "next month never stops"
+    shown = sent[-1]
+    assert shown["to"] == last.isoformat(), f"the last month is not cut at the horizon ({last}): {shown}"
+    assert shown["from"] == f"{last:%Y-%m}-01" or shown["from"] == today.isoformat(), shown
+    assert months == (last.year - today.year) * 12 + last.month - today.month, (months, today, last)
+    expect(page.locator(".cb-month-name")).to_have_text(f"{last:%B %Y}")
+    beyond = page.locator(f'button.cb-day[data-date="{last + timedelta(days=1)}"]')
+    if beyond.count():
+        expect(beyond).to_be_disabled()
+    expect(previous).to_be_enabled()
+    previous.click()
+    expect(page.locator("ul.cb-days")).not_to_have_attribute("aria-busy", "true")
+    assert sent[-1]["to"] < shown["from"], "Previous month did not go back"
+    expect(following).to_be_enabled()
+
+
+def test_phone_layout_fits_one_screen_per_step_without_key_hints(browser: Any, stack: Stack) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with visitor_page(browser, phone=True) as page:
+        page.goto(f"{stack.url}/")
+        steps = page.locator(".cb-step:visible")
+        expect(page.get_by_role("radio", name=re.compile("Alice Example"))).to_be_visible()
+        expect(steps).to_have_count(1)
+        page.get_by_role("radio", name="30 min").check()
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-1-who.png"))
+
+        page.get_by_role("button", name="Choose a day").click()
+        expect(steps).to_have_attribute("data-step", "day")
+        day = page.locator("button.cb-day:not([disabled])").first
+        expect(day).to_be_visible()
+        expect(page.locator("#cb-days-hint")).to_be_hidden()  # no arrow keys to press on a touch screen
+        expect(page.get_by_text("Use the arrow keys")).to_have_count(2)
+        assert page.get_by_text("Use the arrow keys").evaluate_all("els => els.every(e => e.hidden)")
+        assert page.locator("ul.cb-days").get_attribute("aria-describedby") is None
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-2-day.png"))
+
+        day.tap()
+        expect(steps).to_have_attribute("data-step", "time")
+        slot = page.locator("button.cb-slot").first
+        expect(slot).to_be_visible()
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-3-time.png"))
+
+        page.get_by_role("button", name="Back").click()
+        expect(steps).to_have_attribute("data-step", "day")
+        page.locator("button.cb-day[aria-pressed='true']").tap()
+        slot.tap()
+        expect(steps).to_have_attribute("data-step", "details")
+        fill_details(page, "Phone Visitor", "phone@visitor.test")
+        expect(page.locator(".cb-summary")).to_contain_text("with Alice Example")
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-4-details.png"))
+
+        with page.expect_response(is_booking_post) as answer:
+            page.get_by_role("button", name="Book this time").tap()
+        assert answer.value.status == 201
+        expect(page.get_by_role("heading", name=CONFIRMED)).to_be_visible()
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-5-confirmed.png"))
+
+
+def test_reschedule_from_the_confirmation_moves_the_booking(page: Any, stack: Stack) -> None:
+    open_booking_page(page, stack)
+    choose_alice_30(page)
+    old_start = page.locator("button.cb-slot").first.get_attribute("data-start") or ""
+    page.locator("button.cb-slot").first.click()
+    fill_details(page, "Moving Visitor", "moving@visitor.test")
+    with page.expect_response(is_booking_post) as answer:
+        page.get_by_role("button", name="Book this time").click()
+    first = answer.value.json()
+    expect(page.get_by_role("heading", name=CONFIRMED)).to_be_focused()
+
+    page.get_by_role("button", name="Reschedule").click()
+    expect(page.get_by_role("heading", name="Reschedule your meeting with Alice Example")).to_be_focused()
+    expect(page.get_by_label("Name", exact=True)).to_be_hidden()  # the same picker, without the details again
+    expect(page.get_by_role("radio", name=re.compile("Alice Example"))).to_be_hidden()
+    expect(page.locator(".cb-summary")).to_contain_text("Now: ")
+    later_day = page.locator("button.cb-day:not([disabled])").nth(1)
+    later_day.click()
+    new_slot = page.locator("button.cb-slot").first
+    new_start = new_slot.get_attribute("data-start") or ""
+    new_slot.click()
+    expect(page.locator(".cb-summary")).to_contain_text("New time: ")
+
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/booking/bookings/" in r.url) as moved:
+        page.get_by_role("button", name="Move to this time").click()
+    assert moved.value.status == 200, moved.value.json()
+    assert moved.value.request.headers.get("authorization") == f"Bearer {first['token']}"
+    body = moved.value.json()
+    expect(page.get_by_role("heading", name="Your booking is moved")).to_be_focused()
+    expect(page.locator(".cb-result")).to_contain_text(body["booking"]["id"])
+    assert events_starting_at(stack.emulator, ALICE, old_start) == []
+    assert [e["id"] for e in events_starting_at(stack.emulator, ALICE, new_start)] == [body["booking"]["id"]]
+
+    manage_link = page.get_by_role("link", name="manage this booking").get_attribute("href") or ""
+    assert f"#booking={body['booking']['id']}&token=" in manage_link, manage_link
+    later = page.context.new_page()  # the new manage link shows the moved booking, which can be moved again
+    later.goto(manage_link)
+    expect(later.get_by_role("heading", name="Your booking")).to_be_visible()
+    expect(later.get_by_role("button", name="Reschedule")).to_be_visible()
+    later.close()
+
+    page.get_by_role("button", name="Reschedule").click()  # and "Keep the current time" leaves it where it is
+    page.get_by_role("button", name="Keep the current time").click()
+    expect(page.get_by_role("heading", name="Your booking")).to_be_focused()
+    assert len(events_starting_at(stack.emulator, ALICE, new_start)) == 1
+
+
+AXE_BLOCKING = ("serious", "critical")
+
+
+def axe_scan(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations of serious or critical impact on the page as it is now (open shadow roots included)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(content=axe_source())
+    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [(n["target"], n.get("failureSummary", "")[:300]) for n in v["nodes"]][:5]}
+        for v in result if v.get("impact") in AXE_BLOCKING
+    ]
+
+
+def test_accessibility_scan_finds_no_serious_issue(browser: Any, stack: Stack) -> None:
+    found: dict[str, list[dict[str, Any]]] = {}
+    with visitor_page(browser) as page:
+        open_booking_page(page, stack)
+        choose_alice_30(page)
+        found["desktop: choosing"] = axe_scan(page)
+        page.locator("button.cb-slot").first.click()
+        page.get_by_role("button", name="Book this time").click()  # empty details: the error summary
+        expect(page.get_by_role("heading", name=INVALID)).to_be_visible()
+        found["desktop: errors"] = axe_scan(page)
+        fill_details(page, "Axe Visitor", "axe@visitor.test")
+        page.get_by_role("button", name="Book this time").click()
+        expect(page.get_by_role("heading", name=CONFIRMED)).to_be_visible()
+        found["desktop: confirmed"] = axe_scan(page)
+        page.get_by_role("button", name="Reschedule").click()
+        expect(page.locator("button.cb-slot").first).to_be_visible()
+        found["desktop: rescheduling"] = axe_scan(page)
+    with visitor_page(browser, phone=True) as page:
+        page.goto(f"{stack.url}/")
+        expect(page.get_by_role("radio", name=re.compile("Alice Example"))).to_be_visible()
+        found["phone: who"] = axe_scan(page)
+        page.get_by_role("button", name="Choose a day").click()
+        expect(page.locator("button.cb-day:not([disabled])").first).to_be_visible()
+        found["phone: day"] = axe_scan(page)
+    assert all(not violations for violations in found.values()), {k: v for k, v in found.items() if v}
