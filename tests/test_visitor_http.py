@@ -167,3 +167,12 @@ def test_every_function_answers_json_without_the_trailing_slash(
         assert headers["Content-Type"] == "application/json", (where, headers)
         assert "error" in json.loads(body), where
     assert json.loads(answers[f"gateway /{name}"][2]) == json.loads(answers["/"][2])  # the same request
+
+
+def test_calendars_report_the_booking_horizon_for_month_navigation(booking_client: Any) -> None:
+    from tests.booking_support import assert_matches_openapi
+
+    response = booking_client.get("/calendars")
+    assert_matches_openapi(response, "/calendars", "GET")
+    horizons = {c["id"]: c["horizonDays"] for c in response.get_json()["calendars"]}
+    assert horizons == {"alice": 60, "bob": 60, "carol": 60}  # [booking] horizon_days of the example config
