@@ -430,6 +430,14 @@ def test_phone_layout_fits_one_screen_per_step_without_key_hints(browser: Any, s
         fits_one_screen(page)
         page.screenshot(path=str(ARTIFACTS / "phone-5-confirmed.png"))
 
+        page.get_by_role("button", name="Reschedule").tap()  # the same steps, from the day on
+        expect(steps).to_have_attribute("data-step", "day")
+        expect(page.locator("button.cb-day:not([disabled])").first).to_be_visible()
+        fits_one_screen(page)
+        page.screenshot(path=str(ARTIFACTS / "phone-6-reschedule-day.png"))
+        page.get_by_role("button", name="Back").tap()  # back from the first step: the booking, unchanged
+        expect(page.get_by_role("heading", name="Your booking")).to_be_visible()
+
 
 def test_reschedule_from_the_confirmation_moves_the_booking(page: Any, stack: Stack) -> None:
     open_booking_page(page, stack)
@@ -453,6 +461,8 @@ def test_reschedule_from_the_confirmation_moves_the_booking(page: Any, stack: St
     new_start = new_slot.get_attribute("data-start") or ""
     new_slot.click()
     expect(page.locator(".cb-summary")).to_contain_text("New time: ")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "booking-reschedule.png"), full_page=True)
 
     with page.expect_response(lambda r: r.request.method == "PATCH" and "/booking/bookings/" in r.url) as moved:
         page.get_by_role("button", name="Move to this time").click()
@@ -461,6 +471,7 @@ def test_reschedule_from_the_confirmation_moves_the_booking(page: Any, stack: St
     body = moved.value.json()
     expect(page.get_by_role("heading", name="Your booking is moved")).to_be_focused()
     expect(page.locator(".cb-result")).to_contain_text(body["booking"]["id"])
+    page.screenshot(path=str(ARTIFACTS / "booking-moved.png"), full_page=True)
     assert events_starting_at(stack.emulator, ALICE, old_start) == []
     assert [e["id"] for e in events_starting_at(stack.emulator, ALICE, new_start)] == [body["booking"]["id"]]
 

@@ -72,7 +72,7 @@ const TEMPLATE = `
       <legend>Day</legend>
       <div class="cb-month">
         <button type="button" class="cb-month-nav" data-ref="prevMonth"><span aria-hidden="true">\u2039</span><span class="cb-sr">Previous month</span></button>
-        <p class="cb-month-name" data-ref="monthName" aria-live="polite"></p>
+        <p class="cb-month-name" data-ref="monthName"></p>
         <button type="button" class="cb-month-nav" data-ref="nextMonth"><span aria-hidden="true">\u203a</span><span class="cb-sr">Next month</span></button>
       </div>
       <p class="cb-hint cb-keys" id="cb-days-hint">Use the arrow keys to move between days, Enter to choose one.</p>
@@ -539,7 +539,9 @@ export class CalendarBooking extends HTMLElement {
     if (!steps.includes(this.state.step)) this.state.step = steps[0];
     for (const step of this.shadowRoot.querySelectorAll(".cb-step")) {
       step.hidden = !steps.includes(step.dataset.step) || (paged && step.dataset.step !== this.state.step);
-      for (const back of step.querySelectorAll("[data-back]")) back.hidden = !paged || step.dataset.step === steps[0];
+      // Back from the first step only while rescheduling, where it returns to the booking unchanged.
+      const first = step.dataset.step === steps[0] && !this.state.rescheduling;
+      for (const back of step.querySelectorAll("[data-back]")) back.hidden = !paged || first;
     }
     for (const next of this.shadowRoot.querySelectorAll("[data-go]")) next.hidden = !paged;
   }
@@ -553,6 +555,7 @@ export class CalendarBooking extends HTMLElement {
   stepBack() {
     const index = this.steps.indexOf(this.state.step);
     if (index > 0) this.goStep(this.steps[index - 1]);
+    else if (this.state.rescheduling) this.keepTime();
   }
 
   /** No arrow-key hints on touch screens: they have no arrow keys to press. */
