@@ -543,3 +543,11 @@ def test_accessibility_scan_finds_no_serious_issue(browser: Any, stack: Stack) -
         expect(page.locator("button.cb-day:not([disabled])").first).to_be_visible()
         found["phone: day"] = axe_scan(page)
     assert all(not violations for violations in found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_a_missing_axe_core_fails_with_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from tests import browser_support
+
+    monkeypatch.setattr(browser_support, "AXE_DIR", tmp_path / "axe-core")
+    with pytest.raises(pytest.fail.Exception, match=r"make axe"):
+        browser_support.axe_source()
