@@ -3,11 +3,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
-# axe-core for the accessibility scan of the booking page (tests/test_browser.py), from npm at this exact version,
-# into a git-ignored cache; the tests read it from there and never reach the network.
+# axe-core for the accessibility scan of the booking page (tests/test_browser.py): this exact version, fetched
+# once with `npm pack` (the tarball only, no install scripts, checked against the registry's integrity hash) into
+# .cache/axe-core@VERSION; the tests read it from there and never reach the network.
 AXE_VERSION := 4.14.1
-AXE_DIR := .cache/npm
-AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+AXE_DIR := .cache/axe-core@$(AXE_VERSION)
+AXE := $(AXE_DIR)/axe.min.js
 
 .PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean axe
 
@@ -17,9 +18,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-$(AXE): Makefile
-	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION)
-	touch $@
+$(AXE):
+	mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz --strip-components=1 package/axe.min.js package/package.json package/LICENSE \
+	  && rm axe-core-$(AXE_VERSION).tgz
 
 axe: $(AXE)
 
@@ -60,4 +63,4 @@ schema-check: provider-schema
 	$(PY) -m tfschema
 
 clean:
-	rm -rf $(VENV) .checkov-venv .cache/provider-schema .cache/npm dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .checkov-venv .cache/provider-schema .cache/axe-core@* dist .pytest_cache .mypy_cache .ruff_cache

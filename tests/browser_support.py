@@ -120,8 +120,18 @@ def events_starting_at(
     return found
 
 
-AXE_DIR = ROOT / ".cache" / "npm" / "node_modules" / "axe-core"
-AXE_INSTALL_HINT = "run `make axe` (`make test` does this; it needs npm)"
+AXE_INSTALL_HINT = "run `make axe` (`make test` does this; it needs npm once)"
+
+
+def _pinned_axe_version() -> str:
+    import re
+
+    pinned = re.search(r"^AXE_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert pinned, "the Makefile no longer pins AXE_VERSION"
+    return pinned.group(1)
+
+
+AXE_DIR = ROOT / ".cache" / f"axe-core@{_pinned_axe_version()}"
 
 
 def axe_source() -> str:
@@ -129,15 +139,15 @@ def axe_source() -> str:
 
     Missing or another version fails the test (never skips) with how to install it."""
     import json
-    import re
 
-    pinned = re.search(r"^AXE_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert pinned, "the Makefile no longer pins AXE_VERSION"
+    pinned = _pinned_axe_version()
+    where = AXE_DIR.relative_to(ROOT) if AXE_DIR.is_relative_to(ROOT) else AXE_DIR
     script, manifest = AXE_DIR / "axe.min.js", AXE_DIR / "package.json"
     if not script.is_file() or not manifest.is_file():
-        pytest.fail(f"axe-core is not installed at {AXE_DIR}: {AXE_INSTALL_HINT}.", pytrace=False)
+        pytest.fail(f"axe-core {pinned} is not installed in {where}: {AXE_INSTALL_HINT}.",
+                    pytrace=False)
     installed = json.loads(manifest.read_text()).get("version")
-    if installed != pinned.group(1):
-        pytest.fail(f"axe-core {installed} is installed, the Makefile pins {pinned.group(1)}: {AXE_INSTALL_HINT}.",
+    if installed != pinned:
+        pytest.fail(f"{where} holds axe-core {installed}, not {pinned}: {AXE_INSTALL_HINT}.",
                     pytrace=False)
     return script.read_text()
