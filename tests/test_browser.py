@@ -82,10 +82,12 @@ def stack(installed_runtime: Any, emulator: Any, gateway: Gateway) -> Stack:
 
 
 @contextmanager
-def visitor_page(browser: Any, *, zone: str = VISITOR_ZONE, phone: bool = False) -> Iterator[Any]:
+def visitor_page(
+    browser: Any, *, zone: str = VISITOR_ZONE, phone: bool = False, locale: str = "en-GB"
+) -> Iterator[Any]:
     """A fresh browser context (desktop, or a 390x844 touch phone) in `zone`; page errors fail the test."""
     size = {"viewport": PHONE, "is_mobile": True, "has_touch": True} if phone else {"viewport": DESKTOP}
-    context = browser.new_context(locale="en-GB", timezone_id=zone, reduced_motion="reduce", **size)
+    context = browser.new_context(locale=locale, timezone_id=zone, reduced_motion="reduce", **size)
     # The page's "today" is the browser's: the same pinned instant as the functions' and the emulator's clocks.
     context.clock.set_fixed_time(current_clock().now())
     page = context.new_page()
@@ -402,7 +404,7 @@ def test_month_navigation_reaches_the_horizon_and_stops(page: Any, stack: Stack)
 
 def test_phone_layout_fits_one_screen_per_step_without_key_hints(browser: Any, stack: Stack) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with visitor_page(browser, phone=True) as page:
+    with visitor_page(browser, phone=True, locale="en-US") as page:  # 12-hour times: the widest buttons
         page.goto(f"{stack.url}/")
         steps = page.locator(".cb-step:visible")
         expect(page.get_by_role("radio", name=re.compile("Alice Example"))).to_be_visible()
@@ -427,6 +429,9 @@ def test_phone_layout_fits_one_screen_per_step_without_key_hints(browser: Any, s
         slot = page.locator("button.cb-slot").first
         expect(slot).to_be_visible()
         fits_one_screen(page)
+        clipped = page.locator("button.cb-slot").evaluate_all(
+            "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)")
+        assert not clipped, f"times wider than their buttons: {clipped}"
         page.screenshot(path=str(ARTIFACTS / "phone-3-time.png"))
 
         page.get_by_role("button", name="Back").click()
