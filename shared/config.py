@@ -348,6 +348,11 @@ class SharingConfig(_Model):
     allow_public: Bool = False
     allow_owner: Bool = False
     iam_protected: Bool = False
+    # Accepted ID-token `aud` values for this function (its URL as callers mint for); else identity.audiences.
+    audiences: tuple[NonEmptyStr, ...] = ()
+    # With IAP in front: the `aud` of IAP's assertion (/projects/NUMBER/global/backendServices/ID). The identity
+    # is then read from `x-goog-iap-jwt-assertion` only.
+    iap_audience: NonEmptyStr | None = None
 
 
 class SyncConfig(_Model):
@@ -359,6 +364,9 @@ class SyncConfig(_Model):
     act_as: Email | None = None
     iam_protected: Bool = False
     horizon_days: Annotated[Int, Field(ge=1, le=FREEBUSY_MAX_DAYS)] | None = None
+    audiences: tuple[NonEmptyStr, ...] = ()
+    # X-CloudScheduler-ScheduleTime further than this from now (either way) is refused (400).
+    max_schedule_skew_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
 
 
 class SnapshotConfig(_Model):
@@ -387,6 +395,8 @@ class IdentityConfig(_Model):
     issuer: HttpUrl = "https://accounts.google.com"
     certs_url: HttpUrl = "https://www.googleapis.com/oauth2/v1/certs"
     audiences: tuple[NonEmptyStr, ...] = ()
+    clock_skew_seconds: Annotated[Int, Field(ge=0, le=300)] = 30
+    iap_keys_url: HttpUrl = "https://www.gstatic.com/iap/verify/public_key-jwk"
 
 
 class Config(_Model):
@@ -413,6 +423,11 @@ class Config(_Model):
     def durations_for(self, calendar: CalendarConfig) -> tuple[int, ...]:
         """The durations (minutes) a calendar offers: its own list, else ``booking.durations``."""
         return calendar.durations or self.booking.durations
+
+    def audiences_for(self, function: Literal["sharing", "sync"]) -> tuple[str, ...]:
+        """The ID-token audiences a function accepts: its own list, else ``identity.audiences``."""
+        own = self.sharing.audiences if function == "sharing" else self.sync.audiences
+        return own or self.identity.audiences
 
     def slot_rules(self, slug: str) -> SlotRules:
         """The :class:`~shared.slots.SlotRules` of a configured calendar. ``KeyError`` if unknown."""
@@ -463,6 +478,7 @@ def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _calendar_problems(data.get("calendars"))
     yield from _role_problems(data.get("sharing"))
     yield from _notice_problems(data.get("booking", {}))
+    yield from _audience_problems(data)
 
 
 def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
@@ -518,6 +534,22 @@ def _notice_problems(booking: object) -> Iterable[ConfigProblem]:
             f"expected less than the horizon ({horizon} days = {horizon * 1440} minutes), "
             "or no slot can ever be booked",
         )
+
+
+def _audience_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
+    """An IAM-protected function must know its own audience: it is never derived from request headers."""
+    identity = data.get("identity")
+    shared = identity.get("audiences") if isinstance(identity, dict) else None
+    for function in ("sharing", "sync"):
+        table = data.get(function)
+        if not isinstance(table, dict) or table.get("iam_protected") is not True:
+            continue
+        if not table.get("audiences") and not shared and not (function == "sharing" and table.get("iap_audience")):
+            yield ConfigProblem(
+                f"{function}.audiences",
+                f"missing; required when {function}.iam_protected = true: the function's URL as its callers "
+                "mint ID tokens for (or set identity.audiences)",
+            )
 
 
 # --- turning pydantic errors into problems -----------------------------------------------------------------

@@ -191,16 +191,6 @@ def cors_headers(origin: str | None, allowed: Iterable[str], *, methods: str) ->
     }
 
 
-def own_url(request: flask.Request) -> str:
-    """This function's URL as its callers name it (the ID-token audience). Cloud Run ends TLS in front of the
-    function, so the request arrives as http with `X-Forwarded-Proto: https`."""
-    root = str(request.url_root)
-    scheme = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    if scheme in ("http", "https") and not root.startswith(f"{scheme}://"):
-        root = f"{scheme}://{root.split('://', 1)[1]}"
-    return root
-
-
 def query_param(request: flask.Request, name: str) -> str | None:
     value = request.args.get(name)
     return value if value else None

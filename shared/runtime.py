@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from .availability import Availability, SnapshotReader
 from .booking import BookingService
@@ -22,7 +23,8 @@ from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import SecretError
-from .identity import IdentityVerifier
+from .identity import IapVerifier, IdentityVerifier
+from .jwt_keys import KeySet
 from .secrets import Accessor, SecretSource, secret_manager_accessor
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key
@@ -69,19 +71,31 @@ class Runtime:
 
     @cached_property
     def sharing_identity(self) -> IdentityVerifier:
-        return self._identity_verifier(iam_protected=self.config.sharing.iam_protected)
+        return self._identity_verifier("sharing", iam_protected=self.config.sharing.iam_protected)
 
     @cached_property
     def sync_identity(self) -> IdentityVerifier:
-        return self._identity_verifier(iam_protected=self.config.sync.iam_protected)
+        return self._identity_verifier("sync", iam_protected=self.config.sync.iam_protected)
 
-    def _identity_verifier(self, *, iam_protected: bool) -> IdentityVerifier:
+    @cached_property
+    def _id_token_keys(self) -> KeySet:
+        return KeySet(self.config.identity.certs_url, algorithms=("RS256",), now=self.now)
+
+    def _identity_verifier(self, function: Literal["sharing", "sync"], *, iam_protected: bool) -> IdentityVerifier:
         identity = self.config.identity
+        iap = None
+        if function == "sharing" and self.config.sharing.iap_audience:
+            keys = KeySet(identity.iap_keys_url, algorithms=("ES256",), now=self.now)
+            iap = IapVerifier(keys=keys, audience=self.config.sharing.iap_audience, now=self.now,
+                              skew_seconds=identity.clock_skew_seconds)
         return IdentityVerifier(
             issuer=identity.issuer,
-            certs_url=identity.certs_url,
-            audiences=identity.audiences,
+            keys=self._id_token_keys,
+            audiences=self.config.audiences_for(function),
             iam_protected=iam_protected,
+            now=self.now,
+            skew_seconds=identity.clock_skew_seconds,
+            iap=iap,
         )
 
 

@@ -30,7 +30,7 @@ What GAM's `calendar ... add|update|delete|showacl` commands do, behind an allow
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,10 +88,10 @@ class SharingService:
         self._service_account_email = service_account_email
 
     # --- who is calling ---------------------------------------------------------------------------------------
-    def authorize(self, authorization: str | None, *, own_url: str) -> str:
+    def authorize(self, headers: Mapping[str, str]) -> str:
         """The caller's email if it is a sharing admin; else 401 (no or bad token) or 403 (not an admin)."""
         try:
-            email = self._verifier.caller_email(authorization, own_url=own_url)
+            email = self._verifier.caller_email(headers)
         except Unauthenticated as error:
             log("sharing request refused", severity="WARNING", function="sharing", outcome="unauthenticated",
                 detail=error.message)

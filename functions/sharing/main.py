@@ -42,7 +42,7 @@ def _service() -> SharingService:
 
 
 def _admin(service: SharingService, request: flask.Request) -> str:
-    return service.authorize(request.headers.get("Authorization"), own_url=http.own_url(request))
+    return service.authorize(request.headers)
 
 
 def share(request: flask.Request) -> Any:
