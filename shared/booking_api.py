@@ -90,13 +90,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     def ok(schema_ref: str, description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
 
-    token_param = {
-        "name": "token",
-        "in": "query",
-        "required": False,
-        "description": "the booking's token; better sent as `Authorization: Bearer <token>`, which stays out of logs",
-        "schema": {"type": "string", "maxLength": 512},
-    }
+    token_security = [{"bookingToken": []}]  # `Authorization: Bearer <token>`; `?token=` only if config allows
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
     common = errors(400, 403, 404, 502, 503)
     return {
@@ -141,17 +135,20 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 }
             },
             "/bookings/{id}": {
-                "parameters": [id_param, token_param],
+                "parameters": [id_param],
                 "get": {
                     "operationId": "getBooking",
+                    "security": token_security,
                     "responses": {"200": ok("#/components/schemas/BookingEnvelope", "The booking"), **common},
                 },
                 "delete": {
                     "operationId": "cancelBooking",
+                    "security": token_security,
                     "responses": {"200": ok("#/components/schemas/BookingEnvelope", "Cancelled"), **common},
                 },
                 "patch": {
                     "operationId": "rescheduleBooking",
+                    "security": token_security,
                     "requestBody": json_body(RescheduleRequest.model_json_schema()),
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "Rescheduled"),
@@ -161,6 +158,13 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {
+                "bookingToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the booking's token from its confirmation (HMAC-SHA256 signed, expiring)",
+                }
+            },
             "responses": {
                 "Error": {
                     "description": "An error",

@@ -291,6 +291,13 @@ class BookingConfig(_Model):
     cors_origins: tuple[Origin, ...] = ()
     company_domains: tuple[Domain, ...] = ()
     token_ttl_days: Annotated[Int, Field(ge=1, le=365)] = 90
+    # Accept the booking token as `?token=` too (it then lands in access logs); else only Authorization: Bearer.
+    token_in_query: Bool = False
+    # Scope an Idempotency-Key to the client's address, so that another client's guess of it finds nothing.
+    idempotency_per_client: Bool = True
+    # Which X-Forwarded-For entry, counted from the right, is the client: 1 behind Cloud Run, 2 behind an
+    # external HTTPS load balancer, 0 for the socket's peer (local stack).
+    trusted_proxy_hops: Annotated[Int, Field(ge=0, le=5)] = 1
 
 
 class WeeklyHours(_Model):

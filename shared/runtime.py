@@ -66,7 +66,7 @@ class Runtime:
             if self._tokens is None or self._tokens[0] != material.version:
                 key = derive_signing_key(material.info)
                 ttl = self.config.booking.token_ttl_days * 86400
-                self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl))
+                self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl, now=self.now))
             return self._tokens[1]
 
     @cached_property

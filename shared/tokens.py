@@ -1,14 +1,21 @@
 """Signed, expiring capabilities for one booking: whoever holds the token may look it up, cancel or move it.
 
 No database: the token is the booking's event id signed with a key only the functions know (itsdangerous,
-HMAC-SHA256, timestamped). The key is derived from the credentials secret, so there is nothing extra to
-provision; rotating the credentials key therefore also invalidates outstanding tokens (a documented trade-off).
+HMAC-SHA256, timestamped). itsdangerous signs with HMAC-SHA1 unless told otherwise; the signer is given
+`digest_method=hashlib.sha256` here, and its timestamps come from the injected clock. The key is derived from
+the credentials secret, so there is nothing extra to provision; rotating the credentials key therefore also
+invalidates outstanding tokens (a documented trade-off).
+
+A token names one event id. A move makes a new event with a new id, so the token from before the move reads
+the old (cancelled, `movedTo`) booking only; the moved booking's token is handed out with the move.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from .errors import Forbidden
@@ -27,10 +34,16 @@ def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
 
 
 class BookingTokens:
-    def __init__(self, key: bytes, *, max_age_seconds: int) -> None:
-        from itsdangerous import URLSafeTimedSerializer
+    def __init__(self, key: bytes, *, max_age_seconds: int, now: Callable[[], datetime]) -> None:
+        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-        self._serializer = URLSafeTimedSerializer(key, salt=_SALT)
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(now().timestamp())
+
+        self._serializer = URLSafeTimedSerializer(
+            key, salt=_SALT, signer=ClockSigner, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self._max_age = max_age_seconds
 
     def issue(self, booking_id: str, calendar_slug: str) -> str:

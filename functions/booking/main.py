@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from shared import http
 from shared.booking import NewBooking
 from shared.booking_api import BookingRequest, RescheduleRequest, SlotsQuery, openapi_document
+from shared.client_address import client_address
 from shared.errors import InvalidRequest
 from shared.runtime import get_runtime
 
@@ -34,7 +35,7 @@ def create_booking(request: flask.Request) -> Any:
     if key is not None and not 0 < len(key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", fields={"Idempotency-Key": "1-255 chars"})
     runtime = get_runtime()
-    result = runtime.booking.book(NewBooking(**body.model_dump()), key)
+    result = runtime.booking.book(NewBooking(**body.model_dump()), key, _client(request))
     zone = runtime.booking.answer_zone(body.calendar, body.timezone)
     return {"booking": result.booking.to_json(zone), "token": result.token}, 201 if result.created else 200
 
@@ -52,16 +53,28 @@ def cancel_booking(request: flask.Request, booking_id: str) -> Any:
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     body = http.validate(RescheduleRequest, http.read_json(request))
     token = _token(request)
-    result, calendar = get_runtime().booking.reschedule(booking_id, token, body.start, body.duration)
+    result, calendar = get_runtime().booking.reschedule(booking_id, token, body.start, body.duration,
+                                                        _client(request))
     return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
 
 
 def _token(request: flask.Request) -> str | None:
-    """The booking's token: `Authorization: Bearer <token>` (kept out of access logs), else `?token=`."""
+    """The booking's token: `Authorization: Bearer <token>` (kept out of access logs); `?token=` only where
+    config allows it (booking.token_in_query), since a URL lands in every access log on the way."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
+    if "token" in request.args and not get_runtime().config.booking.token_in_query:
+        raise InvalidRequest(
+            "Send the booking token as `Authorization: Bearer <token>`, not in the URL.",
+            fields={"token": "not allowed in the query; use the Authorization header"},
+        )
     return request.args.get("token")
+
+
+def _client(request: flask.Request) -> str:
+    hops = get_runtime().config.booking.trusted_proxy_hops
+    return client_address(request.headers.get("X-Forwarded-For"), request.remote_addr, trusted_hops=hops)
 
 
 def openapi(request: flask.Request) -> Any:
