@@ -90,7 +90,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     def ok(schema_ref: str, description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
 
-    token_security: list[dict[str, list[str]]] = [{"bookingToken": []}]  # `Authorization: Bearer <token>`; `?token=` only if config allows
+    # `Authorization: Bearer <token>`; `?token=` only where config allows it
+    token_security: list[dict[str, list[str]]] = [{"bookingToken": []}]
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
     common = errors(400, 403, 404, 502, 503)
     return {
