@@ -25,10 +25,8 @@ import hashlib
 import hmac
 import html
 import json
-import re
 import secrets
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -57,6 +55,7 @@ from .events import (
     P_MOVED_TO,
     P_OUTCOME,
     P_REQUEST,
+    P_VISITOR,
     blocks_time,
     event_interval,
     is_booking,
@@ -69,6 +68,7 @@ from .events import (
 from .logs import log
 from .slots import Interval, SlotProblem, SlotRules, check_slot, free_slots
 from .tokens import BookingTokens
+from .visitor_text import clean_block, clean_line, in_domains, visitor_digest
 
 MAX_SLOTS_SPAN_DAYS = 62
 _GENERATIONS = 5
@@ -76,7 +76,6 @@ _GENERATIONS = 5
 
 class _AlreadyDecided(Exception):
     """The event judged is cancelled or marked already: its verdict stands and is not written again."""
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
 
 
@@ -665,12 +664,11 @@ class BookingService:
         return "all" if self._invites(calendar, email) else "none"
 
     def _invites(self, calendar: CalendarConfig, email: str) -> bool:
-        domain = email.rpartition("@")[2].lower()
         return (
             self._config.booking.invite_visitor
             and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
             and bool(email)
-            and domain not in self._config.booking.company_domains
+            and not in_domains(email, self._config.booking.company_domains)
         )
 
     def _event_body(
@@ -685,7 +683,7 @@ class BookingService:
         if request.timezone:
             lines.append(f"Visitor's time zone: {clean_text(request.timezone, 64)}")
         if request.notes:
-            lines += ["", "Notes:", clean_text(request.notes, 1000)]
+            lines += ["", "Notes:", clean_text(request.notes, 1000, multiline=True)]
         body: dict[str, Any] = {
             "summary": f"Meeting with {name}",
             "description": html.escape("\n".join(lines), quote=False),
@@ -694,7 +692,8 @@ class BookingService:
             "guestsCanInviteOthers": False,
             "guestsCanSeeOtherGuests": False,
             "extendedProperties": {
-                "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower()}
+                "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower(),
+                            P_VISITOR: visitor_digest(request.email)}
             },
         }
         if self._invites(calendar, request.email):
@@ -773,10 +772,9 @@ def _times(calendar: CalendarConfig, start: datetime, end: datetime) -> dict[str
     }
 
 
-def clean_text(value: str, limit: int) -> str:
-    """Visitor text as it may reach a calendar: normalized, control characters removed, length-limited."""
-    text = _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", value)).strip()
-    return text[:limit]
+def clean_text(value: str, limit: int, *, multiline: bool = False) -> str:
+    """Visitor text as it may reach a calendar: no control, bidirectional or zero-width characters, limited."""
+    return (clean_block(value) if multiline else clean_line(value))[:limit]
 
 
 def _digest(*parts: str) -> str:

@@ -45,6 +45,7 @@ from .slots import MIDNIGHT, SlotRules, TimeRange
 
 __all__ = [
     "BookingConfig",
+    "BotCheckConfig",
     "CalendarConfig",
     "Config",
     "ConfigError",
@@ -52,6 +53,7 @@ __all__ = [
     "CredentialsConfig",
     "GoogleConfig",
     "IdentityConfig",
+    "LimitsConfig",
     "SharingConfig",
     "SnapshotConfig",
     "SyncConfig",
@@ -298,6 +300,10 @@ class BookingConfig(_Model):
     # Which X-Forwarded-For entry, counted from the right, is the client: 1 behind Cloud Run, 2 behind an
     # external HTTPS load balancer, 0 for the socket's peer (local stack).
     trusted_proxy_hops: Annotated[Int, Field(ge=0, le=5)] = 1
+    # Visitors with an address in company_domains (or a subdomain): refused, or booked without an invitation.
+    company_visitors: Literal["refuse", "allow"] = "refuse"
+    # International email domains: refused, or accepted and kept in their xn-- (ASCII) form.
+    allow_idn_emails: Bool = False
 
 
 class WeeklyHours(_Model):
@@ -406,6 +412,20 @@ class IdentityConfig(_Model):
     iap_keys_url: HttpUrl = "https://www.gstatic.com/iap/verify/public_key-jwk"
 
 
+class LimitsConfig(_Model):
+    bookings_per_client_per_minute: Annotated[Int, Field(ge=1, le=10_000)] = 10
+    live_slots_per_client_per_minute: Annotated[Int, Field(ge=1, le=10_000)] = 10
+    # Per-visitor limits cost one more Google call per booking (an events.list): off unless set.
+    future_bookings_per_visitor: Annotated[Int, Field(ge=1)] | None = None
+    bookings_per_visitor_per_day: Annotated[Int, Field(ge=1)] | None = None
+
+
+class BotCheckConfig(_Model):
+    provider: Literal["turnstile"] = "turnstile"
+    secret: SecretVersion
+    verify_url: HttpUrl = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+
+
 class Config(_Model):
     google: GoogleConfig | None = None
     credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
@@ -415,6 +435,8 @@ class Config(_Model):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     snapshot: SnapshotConfig | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    bot_check: BotCheckConfig | None = None
 
     _by_slug: dict[str, CalendarConfig] = PrivateAttr(default_factory=dict)
     _rules: dict[str, SlotRules] = PrivateAttr(default_factory=dict)

@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from .abuse import BookingGuard
 from .availability import Availability, SnapshotReader
 from .booking import BookingService
 from .calendar_client import CalendarClient, RetryPolicy
@@ -68,6 +69,12 @@ class Runtime:
                 ttl = self.config.booking.token_ttl_days * 86400
                 self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl, now=self.now))
             return self._tokens[1]
+
+    @cached_property
+    def guard(self) -> BookingGuard:
+        endpoints = self.endpoints
+        return BookingGuard(self.config, self.calendar, self.now,
+                            secret_accessor=lambda: secret_manager_accessor(endpoints))
 
     @cached_property
     def sharing_identity(self) -> IdentityVerifier:

@@ -21,7 +21,7 @@ TEST_CLIENT_URL = "http://localhost/"  # request.url_root of Flask's test client
 def config_text(server: Any, snapshot_dir: Path | None = None, *, replace: dict[str, str] | None = None) -> str:
     text = EXAMPLE_CONFIG.read_text().replace("http://127.0.0.1:8090", server.url)
     # Older tests send the booking token as ?token=; tests/security checks the default, which refuses it.
-    text = text.replace("token_ttl_days = 90\n", "token_ttl_days = 90\ntoken_in_query = true\n", 1)
+    text = text.replace("token_in_query = false", "token_in_query = true", 1)
     for function in ("sharing", "sync"):  # Flask's test client calls every function at http://localhost/
         own = f'audiences = ["http://127.0.0.1:8080/{function}"]'
         text = text.replace(own, f'audiences = ["http://127.0.0.1:8080/{function}", "{TEST_CLIENT_URL}"]')

@@ -9,6 +9,7 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from shared import http
+from shared.abuse import BOT_TOKEN_HEADER
 from shared.booking import NewBooking
 from shared.booking_api import BookingRequest, RescheduleRequest, SlotsQuery, openapi_document
 from shared.client_address import client_address
@@ -24,6 +25,8 @@ def list_calendars(request: flask.Request) -> Any:
 
 def list_slots(request: flask.Request) -> Any:
     query = http.validate(SlotsQuery, request.args.to_dict())
+    if query.live:
+        get_runtime().guard.before_live_slots(_client(request))
     return get_runtime().booking.slots(
         query.calendar, query.from_, query.to, query.duration, query.timezone, live=query.live
     )
@@ -35,7 +38,9 @@ def create_booking(request: flask.Request) -> Any:
     if key is not None and not 0 < len(key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", fields={"Idempotency-Key": "1-255 chars"})
     runtime = get_runtime()
-    result = runtime.booking.book(NewBooking(**body.model_dump()), key, _client(request))
+    visitor, client = NewBooking(**body.model_dump()), _client(request)
+    runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER))
+    result = runtime.booking.book(visitor, key, client)
     zone = runtime.booking.answer_zone(body.calendar, body.timezone)
     return {"booking": result.booking.to_json(zone), "token": result.token}, 201 if result.created else 200
 

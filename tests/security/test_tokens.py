@@ -17,7 +17,8 @@ from tests.security.support import client, install
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM = {"X-Forwarded-For": "198.51.100.10"}
 ATTACKER = {"X-Forwarded-For": "203.0.113.66"}
-QUERY_OFF = {"token_in_query = true\n": "token_in_query = false\n"}
+# As on Cloud Run: the front end appends the peer's address to X-Forwarded-For; the last entry is the client.
+QUERY_OFF = {"token_in_query = true": "token_in_query = false", "trusted_proxy_hops = 0": "trusted_proxy_hops = 1"}
 
 
 @pytest.fixture
@@ -41,6 +42,9 @@ def test_a_guessed_idempotency_key_from_another_client_returns_no_token(booking:
     assert guess.status_code == 409 and "token" not in guess.get_json()
     same_body = booking.post("/bookings", json=body, headers={"Idempotency-Key": "booking-1", **ATTACKER})
     assert same_body.status_code == 409 and "token" not in same_body.get_json()
+    spoofed = {"X-Forwarded-For": f"{VICTIM['X-Forwarded-For']}, {ATTACKER['X-Forwarded-For']}"}
+    claimed = booking.post("/bookings", json=body, headers={"Idempotency-Key": "booking-1", **spoofed})
+    assert claimed.status_code == 409 and "token" not in claimed.get_json()
     assert len(confirmed_bookings(emulator)) == 1
 
 
