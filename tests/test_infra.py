@@ -464,7 +464,9 @@ def test_scheduler_calls_sync_with_oidc_within_its_timeout(infra: Module) -> Non
     assert expr(target["uri"]) == sync_url
     assert target["http_method"] == "POST"
     oidc = block(target, "oidc_token")
-    assert expr(oidc["audience"]) == sync_url
+    # The audience the sync function's config accepts (sync.audiences), rendered from the same local.
+    assert expr(oidc["audience"]) == "local.sync_audience"
+    assert infra.locals["sync_audience"] == "${local.function_url_base}/${var.name_prefix}-sync"
     assert expr(oidc["service_account_email"]) == "google_service_account.scheduler.email"
     assert "oauth_token" not in target
     retry = block(job, "retry_config")
@@ -523,6 +525,8 @@ def test_example_config_template_renders_to_valid_toml(infra: Module) -> None:
         "snapshot_uri": "gs://demo-project-wcb-snapshots/availability/snapshot.json",
         "dwd_service_account": "wcb-dwd@demo-project.iam.gserviceaccount.com",
         "keyless_dwd": False,
+        "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
+        "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
     }
     assert names == set(values), "the test's template values must match what config.tf passes"
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
@@ -546,6 +550,8 @@ def test_example_config_is_accepted_by_the_functions_config_loader() -> None:
         "sharing_admins": ["admin@example.com", "ops-bot@demo-project.iam.gserviceaccount.com"],
         "scheduler_identity": "wcb-scheduler@demo-project.iam.gserviceaccount.com",
         "snapshot_uri": "gs://demo-project-wcb-snapshots/availability/snapshot.json",
+        "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
+        "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
     }
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
     config = parse_config(rendered, "examples/basic/booking.toml.tftpl (rendered)")
