@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -179,11 +180,9 @@ def with_bot_check(emulator: Any, tmp_path: Any) -> Any:
 
     sm = secret_manager_client(emulator)
     parent = "projects/demo-project"
-    try:
+    with contextlib.suppress(Exception):  # created by an earlier test in this emulator
         sm.create_secret(request={"parent": parent, "secret_id": "turnstile-secret",
                                   "secret": {"replication": {"automatic": {}}}})
-    except Exception:  # noqa: S110 - created by an earlier test in this emulator
-        pass
     sm.add_secret_version(request={"parent": f"{parent}/secrets/turnstile-secret",
                                    "payload": {"data": TURNSTILE_SECRET.encode()}})
     clear_events(emulator)
