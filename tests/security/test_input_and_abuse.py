@@ -126,7 +126,7 @@ def test_one_client_cannot_flood_live_availability(booking: Any, emulator: Any) 
 def test_the_relay_sends_at_most_the_configured_number_of_mails(emulator: Any, tmp_path: Any) -> None:
     clear_events(emulator)
     limits = {"# bookings_per_visitor_per_day = 5": "bookings_per_visitor_per_day = 3",
-              "bookings_per_client_per_minute = 10": "bookings_per_client_per_minute = 100"}
+              "bookings_per_client_per_minute = 10000": "bookings_per_client_per_minute = 100"}
     install(emulator, tmp_path, limits)
     booking = client("booking")
     requests.delete(f"{emulator.url}/_emulator/mailbox", timeout=10).raise_for_status()
@@ -141,6 +141,17 @@ def test_the_relay_sends_at_most_the_configured_number_of_mails(emulator: Any, t
     assert statuses.count(201) == 3 and set(statuses[3:]) == {429}
     mailbox = requests.get(f"{emulator.url}/_emulator/mailbox", timeout=10).json()
     assert mailbox["count"] <= 2 * 3
+
+
+def test_one_client_cannot_flood_bookings(emulator: Any, tmp_path: Any) -> None:
+    clear_events(emulator)
+    install(emulator, tmp_path, {"bookings_per_client_per_minute = 10000": "bookings_per_client_per_minute = 3"})
+    booking, day = client("booking"), workday()
+    answers = [booking.post("/bookings", json=booking_body(at(day, 9 + hour), email=f"v{hour}@visitor.test"))
+               for hour in range(5)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429, 429]
+    assert answers[3].get_json()["error"]["code"] == "rate_limited" and answers[3].headers["Retry-After"]
+    assert len(confirmed_bookings(emulator)) == 3
 
 
 def test_future_bookings_per_visitor(emulator: Any, tmp_path: Any) -> None:
