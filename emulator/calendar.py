@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from werkzeug.wrappers import Response
 
+from .clock import CLOCK
 from .errors import GoogleError
 from .routing import Ctx, RouteTable
 from .state import ROLE_ORDER, AccessToken, AclRule, Calendar, State, rfc3339
@@ -186,7 +186,7 @@ def _time_range_empty(location: str | None = None) -> GoogleError:
 # --- small helpers ------------------------------------------------------------------------------------------
 def new_etag() -> str:
     """A quoted, ever-changing entity tag in the shape Google uses (`"3412345678901234000"`)."""
-    return f'"{time.time_ns() // 1000}{next(_counter) % 1000:03d}"'
+    return f'"{int(CLOCK.now() * 1_000_000)}{next(_counter) % 1000:03d}"'
 
 
 def new_event_id() -> str:

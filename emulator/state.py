@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from .clock import CLOCK
+
 ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 
 
@@ -127,6 +129,11 @@ class State:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group email -> member emails
     domains: list[str] = field(default_factory=list)
     service_accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by email
+    # IAM on service accounts: target account email -> members holding roles/iam.serviceAccountTokenCreator on it
+    # (as "serviceAccount:<email>" / "user:<email>", the way IAM policies name members).
+    token_creators: dict[str, list[str]] = field(default_factory=dict)
+    # What the metadata server answers: the runtime identity of "this instance" (a service account email).
+    metadata_identity: str = ""
     dwd_grants: dict[str, list[str]] = field(default_factory=dict)  # client id -> granted scopes
     oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
@@ -193,6 +200,8 @@ class State:
             domains=list(data.get("domains", [])),
             service_accounts=table("service_accounts", ServiceAccount),
             dwd_grants=dict(data.get("dwd_grants", {})),
+            token_creators={k: list(v) for k, v in data.get("token_creators", {}).items()},
+            metadata_identity=str(data.get("metadata_identity", "")),
             oauth_clients=table("oauth_clients", OAuthClient),
             refresh_tokens=table("refresh_tokens", RefreshToken),
             access_tokens=table("access_tokens", AccessToken),
@@ -218,11 +227,13 @@ def _plain(value: Any) -> Any:
 
 
 def now() -> float:
-    return time.time()
+    """Seconds since the epoch on the emulator's clock (see `emulator.clock`)."""
+    return CLOCK.now()
 
 
 _clock_lock = threading.Lock()
 _last_ms = 0
+_last_epoch = 0
 
 
 def _monotonic_ms() -> int:
@@ -232,9 +243,11 @@ def _monotonic_ms() -> int:
     stamps, as they do at Google where a round trip takes far longer than a millisecond; a local round trip
     can take less, and equal stamps would make the emulator order writes differently from Google.
     """
-    global _last_ms
+    global _last_ms, _last_epoch
     with _clock_lock:
-        _last_ms = max(_last_ms + 1, int(time.time() * 1000))
+        if _last_epoch != CLOCK.epoch:  # the clock was moved (pinned, advanced, reset): follow it, also backwards
+            _last_ms, _last_epoch = 0, CLOCK.epoch
+        _last_ms = max(_last_ms + 1, int(CLOCK.now() * 1000))
         return _last_ms
 
 

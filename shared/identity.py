@@ -19,10 +19,11 @@ The rule: authorize only on a token whose signature was verified, here or by Goo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from .clock import Clock
 from .errors import Unauthenticated
 from .jwt_keys import KeySet, unverified_parts
 
@@ -41,7 +42,7 @@ class IdentityVerifier:
         keys: KeySet,
         audiences: Sequence[str],
         iam_protected: bool,
-        now: Callable[[], datetime],
+        clock: Clock,
         skew_seconds: int = 30,
         iap: IapVerifier | None = None,
     ) -> None:
@@ -49,7 +50,7 @@ class IdentityVerifier:
         self.keys = keys
         self.audiences = tuple(audiences)
         self.iam_protected = iam_protected
-        self._now = now
+        self._clock = clock
         self._skew = skew_seconds
         self._iap = iap
 
@@ -87,7 +88,7 @@ class IdentityVerifier:
             raise Unauthenticated("The ID token was issued by an issuer this function does not trust.")
         if not _audience_ok(claims.get("aud"), self.audiences):
             raise Unauthenticated("The ID token is meant for another audience.")
-        check_times(claims, self._now(), self._skew)
+        check_times(claims, self._clock.now(), self._skew)
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise Unauthenticated("The ID token has no `email` claim; mint it with the email included.")
@@ -99,10 +100,10 @@ class IdentityVerifier:
 class IapVerifier:
     """The caller as Identity-Aware Proxy asserts it, in `x-goog-iap-jwt-assertion` (ES256, IAP's own keys)."""
 
-    def __init__(self, *, keys: KeySet, audience: str, now: Callable[[], datetime], skew_seconds: int = 30) -> None:
+    def __init__(self, *, keys: KeySet, audience: str, clock: Clock, skew_seconds: int = 30) -> None:
         self.keys = keys
         self.audience = audience
-        self._now = now
+        self._clock = clock
         self._skew = skew_seconds
 
     def caller_email(self, headers: Mapping[str, str]) -> str:
@@ -114,7 +115,7 @@ class IapVerifier:
             raise Unauthenticated("The IAP assertion was issued by an issuer this function does not trust.")
         if not _audience_ok(claims.get("aud"), (self.audience,)):
             raise Unauthenticated("The IAP assertion is meant for another backend.")
-        check_times(claims, self._now(), self._skew)
+        check_times(claims, self._clock.now(), self._skew)
         email = claims.get("email")
         if not isinstance(email, str) or "@" not in email:
             raise Unauthenticated("The IAP assertion has no `email` claim.")

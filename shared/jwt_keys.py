@@ -5,7 +5,7 @@ Google publishes ID-token keys as PEM certificates by key id (`oauth2/v1/certs`)
 keys (`iap/verify/public_key`). `KeySet` reads all four formats. Only the algorithms a key set was built for are
 accepted, so a token cannot choose `none` or HS256 with a public key as the secret.
 
-Time (key cache age) is read through the injected `now`, like everything in `shared/`.
+Time (key cache age) is read through the injected clock, like everything in `shared/`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from .clock import Clock
 from .errors import Unauthenticated
 
 _KEYS_TTL_SECONDS = 3600.0
@@ -24,10 +23,10 @@ _REFETCH_AFTER_SECONDS = 30.0  # an unknown key id refetches at most this often 
 
 
 class KeySet:
-    def __init__(self, url: str, *, algorithms: tuple[str, ...], now: Callable[[], datetime]) -> None:
+    def __init__(self, url: str, *, algorithms: tuple[str, ...], clock: Clock) -> None:
         self.url = url
         self.algorithms = algorithms
-        self._now = now
+        self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
@@ -46,7 +45,7 @@ class KeySet:
         return header, _json_part(payload_b64, "payload")
 
     def _key(self, key_id: str) -> Any:
-        moment = self._now().timestamp()
+        moment = self._clock.monotonic()
         with self._lock:
             age = None if self._fetched_at is None else moment - self._fetched_at
             key = self._keys.get(key_id)

@@ -2,9 +2,9 @@
 
 No database: the token is the booking's event id signed with a key only the functions know (itsdangerous,
 HMAC-SHA256, timestamped). itsdangerous signs with HMAC-SHA1 unless told otherwise; the signer is given
-`digest_method=hashlib.sha256` here, and its timestamps come from the injected clock. The key is derived from
-the credentials secret, so there is nothing extra to provision; rotating the credentials key therefore also
-invalidates outstanding tokens (a documented trade-off).
+`digest_method=hashlib.sha256` here, and its timestamps come from the injected clock. The key comes from the
+booking-token key secret (`credentials.token_key_secret`, readable by the booking function only); without one it
+is derived from the credentials secret, and rotating that key then also invalidates outstanding tokens.
 
 A token names one event id. A move makes a new event with a new id, so the token from before the move reads
 the old (cancelled, `movedTo`) booking only; the moved booking's token is handed out with the move.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .clock import SYSTEM_CLOCK
 from .errors import Forbidden
 
 _SALT = "booking-capability-v1"
@@ -33,16 +34,23 @@ def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
     return hmac.new(material.encode(), b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
 
 
+def key_from_secret(payload: bytes) -> bytes:
+    """A key for booking tokens from the booking-token key secret (random bytes only the booking function reads)."""
+    return hmac.new(payload, b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
+
+
 class BookingTokens:
-    def __init__(self, key: bytes, *, max_age_seconds: int, now: Callable[[], datetime]) -> None:
+    def __init__(self, key: bytes, *, max_age_seconds: int, now: Callable[[], datetime] = SYSTEM_CLOCK.now) -> None:
         from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-        class ClockSigner(TimestampSigner):
+        class ClockedSigner(TimestampSigner):
+            """Stamps and ages tokens on the instance's clock (itsdangerous would read the machine's)."""
+
             def get_timestamp(self) -> int:
                 return int(now().timestamp())
 
         self._serializer = URLSafeTimedSerializer(
-            key, salt=_SALT, signer=ClockSigner, signer_kwargs={"digest_method": hashlib.sha256}
+            key, salt=_SALT, signer=ClockedSigner, signer_kwargs={"digest_method": hashlib.sha256}
         )
         self._max_age = max_age_seconds
 

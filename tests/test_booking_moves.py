@@ -8,10 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shared.booking import NewBooking
 from tests.booking_support import add_busy, at, clear_events, confirmed_bookings, workday
 from tests.interleave import Paused, is_move_commit, outcome
 from tests.support import make_config, make_runtime, set_faults
+
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
 
 
 def _move(runtime: Any, made: Any, start: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday
+from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday, workdays
 from tests.conftest import function_app
 from tests.support import ROOT, config_text, make_config, make_runtime, requests_log, set_faults
 
@@ -125,6 +125,7 @@ def test_race_across_separate_instances(emulator: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.every_day
 def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emulator: Any, tmp_path: Path) -> None:
     from shared.runtime import set_runtime
 
@@ -134,13 +135,9 @@ def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emula
     set_runtime(make_runtime(emulator, config=config))
     try:
         client = function_app("booking").test_client()
-        starts = []
-        day = workday(3)
-        while len(starts) < 200:
-            if day.weekday() < 4:
-                starts += [at(day, hour, minute) for hour in (9, 10, 11, 13, 14, 15, 16) for minute in (0, 30)]
-            day += timedelta(days=1)
-        starts = starts[:200]
+        starts = [
+            at(day, hour, minute) for day in workdays(15) for hour in (9, 10, 11, 13, 14, 15, 16) for minute in (0, 30)
+        ][:200]
         set_faults(emulator, [
             {"method": "calendar.*", "kind": "503", "rate": 0.08},
             {"method": "calendar.*", "kind": "429", "rate": 0.07},

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
+from shared.clock import PinnedClock
 from shared.config import ConfigError
-from shared.runtime import set_runtime, utc_now
+from shared.runtime import set_runtime
 from tests.clients import control, id_token
+from tests.pinned_time import current_clock
 from tests.security.support import (
     ADMIN,
     AUDIENCE,
@@ -59,7 +61,7 @@ def outsider_role(server: Any) -> str | None:
 def test_a_forged_unsigned_admin_token_with_a_foreign_issuer_is_refused(emulator: Any, tmp_path: Any,
                                                                         replace: dict[str, str]) -> None:
     install(emulator, tmp_path, replace)
-    forged = stripped(claims_for(emulator, ADMIN, utc_now(), iss="evil"))
+    forged = stripped(claims_for(emulator, ADMIN, current_clock().now(), iss="evil"))
     answer = share_outsider(client("sharing"), bearer(forged))
     assert answer.status_code == 401, answer.get_json()
     assert outsider_role(emulator) is None
@@ -67,7 +69,7 @@ def test_a_forged_unsigned_admin_token_with_a_foreign_issuer_is_refused(emulator
 
 def test_without_iam_a_stripped_token_with_perfect_claims_is_refused(emulator: Any, tmp_path: Any) -> None:
     install(emulator, tmp_path)
-    answer = share_outsider(client("sharing"), bearer(stripped(claims_for(emulator, ADMIN, utc_now()))))
+    answer = share_outsider(client("sharing"), bearer(stripped(claims_for(emulator, ADMIN, current_clock().now()))))
     assert answer.status_code == 401
     assert outsider_role(emulator) is None
 
@@ -76,14 +78,15 @@ def test_without_iam_a_stripped_token_with_perfect_claims_is_refused(emulator: A
 def test_an_empty_or_made_up_signature_is_refused_even_behind_iam(emulator: Any, tmp_path: Any,
                                                                   signature: str) -> None:
     install(emulator, tmp_path, IAM_ON)
-    answer = share_outsider(client("sharing"), bearer(stripped(claims_for(emulator, ADMIN, utc_now()), signature)))
+    forged = stripped(claims_for(emulator, ADMIN, current_clock().now()), signature)
+    answer = share_outsider(client("sharing"), bearer(forged))
     assert answer.status_code == 401
     assert outsider_role(emulator) is None
 
 
 def test_behind_iam_a_stripped_token_in_the_verified_header_is_believed(emulator: Any, tmp_path: Any) -> None:
     install(emulator, tmp_path, IAM_ON)
-    answer = share_outsider(client("sharing"), bearer(stripped(claims_for(emulator, ADMIN, utc_now()))))
+    answer = share_outsider(client("sharing"), bearer(stripped(claims_for(emulator, ADMIN, current_clock().now()))))
     assert answer.status_code == 201, answer.get_json()
     assert outsider_role(emulator) == "writer"
 
@@ -92,8 +95,8 @@ def test_with_x_serverless_authorization_an_unsigned_authorization_header_is_ref
                                                                                     tmp_path: Any) -> None:
     """Cloud Run verified bob's token in X-Serverless-Authorization and passed `Authorization` on untouched."""
     install(emulator, tmp_path, IAM_ON)
-    verified_bob = stripped(claims_for(emulator, BOB, utc_now()))
-    forged_admin = stripped(claims_for(emulator, ADMIN, utc_now()))
+    verified_bob = stripped(claims_for(emulator, BOB, current_clock().now()))
+    forged_admin = stripped(claims_for(emulator, ADMIN, current_clock().now()))
     headers = {"X-Serverless-Authorization": f"Bearer {verified_bob}", **bearer(forged_admin)}
     answer = share_outsider(client("sharing"), headers)
     assert answer.status_code == 401
@@ -104,10 +107,10 @@ def test_with_x_serverless_authorization_an_unsigned_authorization_header_is_ref
 def test_the_identity_is_read_from_x_serverless_authorization_when_present(emulator: Any, tmp_path: Any) -> None:
     install(emulator, tmp_path, IAM_ON)
     sharing = client("sharing")
-    bob = {"X-Serverless-Authorization": f"Bearer {stripped(claims_for(emulator, BOB, utc_now()))}",
+    bob = {"X-Serverless-Authorization": f"Bearer {stripped(claims_for(emulator, BOB, current_clock().now()))}",
            **bearer(id_token(emulator, ADMIN, AUDIENCE))}  # a signed admin token in the unverified header
     assert share_outsider(sharing, bob).status_code == 403
-    admin = {"X-Serverless-Authorization": f"Bearer {stripped(claims_for(emulator, ADMIN, utc_now()))}",
+    admin = {"X-Serverless-Authorization": f"Bearer {stripped(claims_for(emulator, ADMIN, current_clock().now()))}",
              "Authorization": "Bearer app-token-for-something-else"}
     assert share_outsider(sharing, admin).status_code == 201
     assert outsider_role(emulator) == "writer"
@@ -121,7 +124,7 @@ def test_an_alg_none_token_is_refused(emulator: Any, tmp_path: Any) -> None:
     def b64(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
-    token = f"{b64({'alg': 'none'})}.{b64(claims_for(emulator, ADMIN, utc_now()))}.x"
+    token = f"{b64({'alg': 'none'})}.{b64(claims_for(emulator, ADMIN, current_clock().now()))}.x"
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
 
 
@@ -195,7 +198,7 @@ def test_identity_audiences_satisfy_every_iam_protected_function(emulator: Any) 
 @pytest.mark.parametrize("form", ["signed", "stripped-behind-iam"])
 def test_a_token_with_bad_claims_is_refused(emulator: Any, tmp_path: Any, overrides: dict[str, Any],
                                             form: str) -> None:
-    moment = utc_now()
+    moment = current_clock().now()
     times = {"LATER": int((moment + timedelta(minutes=10)).timestamp()),
              "PAST": int((moment - timedelta(minutes=10)).timestamp())}
     claims = claims_for(emulator, ADMIN, moment, **{k: times.get(v, v) if isinstance(v, str) else v
@@ -208,20 +211,20 @@ def test_a_token_with_bad_claims_is_refused(emulator: Any, tmp_path: Any, overri
 
 
 def test_times_are_judged_by_the_runtime_clock_with_a_small_skew(emulator: Any, tmp_path: Any) -> None:
-    moment = utc_now()
+    moment = current_clock().now()
     token = signed(claims_for(emulator, ADMIN, moment))  # valid for one hour from now
-    install(emulator, tmp_path, now=lambda: moment + timedelta(hours=1, seconds=20))  # within the 30 s skew
+    install(emulator, tmp_path, clock=PinnedClock(moment + timedelta(hours=1, seconds=20)))  # within the 30 s skew
     assert share_outsider(client("sharing"), bearer(token)).status_code == 201
-    install(emulator, tmp_path, now=lambda: moment + timedelta(hours=1, minutes=2))
+    install(emulator, tmp_path, clock=PinnedClock(moment + timedelta(hours=1, minutes=2)))
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
-    install(emulator, tmp_path, now=lambda: moment - timedelta(minutes=5))  # the token looks issued later
+    install(emulator, tmp_path, clock=PinnedClock(moment - timedelta(minutes=5)))  # the token looks issued later
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
 
 
 # --- sync ----------------------------------------------------------------------------------------------------------
 def test_a_forged_scheduler_token_does_not_run_the_sync(emulator: Any, tmp_path: Any) -> None:
     runtime = install(emulator, tmp_path, SYNC_IAM_ON)
-    forged = stripped(claims_for(emulator, SCHEDULER, utc_now(), iss="evil"))
+    forged = stripped(claims_for(emulator, SCHEDULER, current_clock().now(), iss="evil"))
     assert client("sync").post("/", headers=bearer(forged)).status_code == 401
     assert runtime.store is not None and runtime.store.read() is None
 
@@ -278,7 +281,7 @@ def test_behind_iap_an_assertion_signed_by_another_key_is_refused(emulator: Any,
     from emulator.iap import iap_key
 
     install(emulator, tmp_path, iap_config(emulator))
-    moment = int(utc_now().timestamp())
+    moment = int(current_clock().now().timestamp())
     claims = {"iss": "https://cloud.google.com/iap", "aud": IAP_AUDIENCE, "email": ADMIN, "sub": "x",
               "iat": moment, "exp": moment + 600}
     forged = jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.runtime import set_runtime
-from shared.tokens import _SALT, derive_signing_key
+from shared.tokens import _SALT, derive_signing_key, key_from_secret
 from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, workday
 from tests.security.support import client, install
 
@@ -107,7 +107,10 @@ def test_tokens_are_hmac_sha256(booking: Any, installed_runtime_key: bytes) -> N
 def installed_runtime_key(booking: Any) -> bytes:
     from shared.runtime import get_runtime
 
-    return derive_signing_key(get_runtime().secrets.get().info)
+    runtime = get_runtime()
+    if runtime.token_key is not None:  # the booking-token key secret
+        return key_from_secret(runtime.token_key.get()[1])
+    return derive_signing_key(runtime.secrets.get().info)
 
 
 def test_a_token_in_the_query_is_refused_by_default_and_never_logged(booking: Any, emulator: Any,
