@@ -7,7 +7,8 @@ is expected there. Unknown keys are errors, so a typo is never silently ignored.
 
 Validation runs in two passes whose problems are reported together: pydantic checks each value where it
 stands (types, ranges, formats), then :func:`_relation_problems` checks rules that relate several keys (unique
-slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner``, notice shorter than horizon)
+slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner`` or ``owner_scopes``, sharing
+inside the company's domains unless ``allow_outside_domain``, notice shorter than horizon)
 on the raw TOML data, so they are reported even when other values are wrong.
 """
 
@@ -42,6 +43,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from .slots import MIDNIGHT, SlotRules, TimeRange
+from .visitor_text import in_domains
 
 __all__ = [
     "BookingConfig",
@@ -125,6 +127,13 @@ def _domain(value: str) -> str:
     if not _DOMAIN.fullmatch(value):
         raise ValueError('expected a domain name like "example.com"')
     return value.lower()
+
+
+def _owner_scope(value: str) -> str:
+    kind, _, email = value.partition(":")
+    if kind not in ("user", "group") or not _EMAIL.fullmatch(email):
+        raise ValueError('expected "user:EMAIL" or "group:EMAIL", like "user:alice@example.com"')
+    return f"{kind}:{email.lower()}"
 
 
 def _split_url(value: str) -> SplitResult | None:
@@ -244,6 +253,7 @@ def _unique_durations(values: tuple[int, ...]) -> tuple[int, ...]:
 Slug = Annotated[Str, AfterValidator(_slug)]
 Email = Annotated[Str, AfterValidator(_email)]
 Domain = Annotated[Str, AfterValidator(_domain)]
+OwnerScope = Annotated[Str, AfterValidator(_owner_scope)]
 HttpUrl = Annotated[Str, AfterValidator(_http_url)]
 BaseUrl = Annotated[Str, AfterValidator(_base_url)]
 Origin = Annotated[Str, AfterValidator(_origin)]
@@ -367,6 +377,12 @@ class SharingConfig(_Model):
     allowed_roles: tuple[Role, ...] = ("none", "freeBusyReader", "reader", "writer")
     allow_public: Bool = False
     allow_owner: Bool = False
+    # Who may be given the owner role ("user:EMAIL" / "group:EMAIL"); empty: anyone, when allow_owner = true.
+    owner_scopes: tuple[OwnerScope, ...] = ()
+    # Share with users and groups outside the company's domains, other domains or the public; off: refused (403).
+    allow_outside_domain: Bool = False
+    # The company's domains for sharing; empty: booking.company_domains.
+    company_domains: tuple[Domain, ...] = ()
     iam_protected: Bool = False
     # Accepted ID-token `aud` values for this function (its URL as callers mint for); else identity.audiences.
     audiences: tuple[NonEmptyStr, ...] = ()
@@ -465,6 +481,11 @@ class Config(_Model):
         own = self.sharing.audiences if function == "sharing" else self.sync.audiences
         return own or self.identity.audiences
 
+    @property
+    def sharing_domains(self) -> tuple[str, ...]:
+        """The domains sharing counts as the company's: ``sharing.company_domains``, else the booking's."""
+        return self.sharing.company_domains or self.booking.company_domains
+
     def slot_rules(self, slug: str) -> SlotRules:
         """The :class:`~shared.slots.SlotRules` of a configured calendar. ``KeyError`` if unknown."""
         return self._rules[slug]
@@ -512,7 +533,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
 
 def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _calendar_problems(data.get("calendars"))
-    yield from _role_problems(data.get("sharing"))
+    yield from _role_problems(data.get("sharing"), data.get("booking"))
     yield from _notice_problems(data.get("booking", {}))
     yield from _audience_problems(data)
 
@@ -544,17 +565,41 @@ def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
             )
 
 
-def _role_problems(sharing: object) -> Iterable[ConfigProblem]:
-    if not isinstance(sharing, dict) or sharing.get("allow_owner") is True:
+def _role_problems(sharing: object, booking: object) -> Iterable[ConfigProblem]:
+    if not isinstance(sharing, dict):
         return
     roles = sharing.get("allowed_roles")
-    if isinstance(roles, list):
+    owner_scopes = sharing.get("owner_scopes")
+    owner_listed = isinstance(owner_scopes, list) and bool(owner_scopes)
+    if isinstance(roles, list) and sharing.get("allow_owner") is not True and not owner_listed:
         for index, role in enumerate(roles):
             if role == "owner":
                 yield ConfigProblem(
                     f"sharing.allowed_roles[{index}]",
-                    '"owner" is allowed only with sharing.allow_owner = true (owners can delete the calendar '
-                    "and share it further)",
+                    '"owner" is allowed only with sharing.allow_owner = true or sharing.owner_scopes (owners can '
+                    "delete the calendar and share it further)",
+                )
+    if owner_listed and isinstance(roles, list) and "owner" not in roles:
+        yield ConfigProblem("sharing.owner_scopes", 'has no effect unless "owner" is in sharing.allowed_roles')
+    if sharing.get("allow_outside_domain") is True:
+        return
+    if sharing.get("allow_public") is True:
+        yield ConfigProblem(
+            "sharing.allow_public",
+            "the public is outside the company's domains: set sharing.allow_outside_domain = true as well",
+        )
+    domains = sharing.get("company_domains") or (booking.get("company_domains") if isinstance(booking, dict) else None)
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        domains = []
+    if domains and owner_listed and isinstance(owner_scopes, list):
+        wanted = tuple(d.lower() for d in domains)
+        for index, scope in enumerate(owner_scopes):
+            email = scope.partition(":")[2] if isinstance(scope, str) else ""
+            if "@" in email and not in_domains(email, wanted):
+                yield ConfigProblem(
+                    f"sharing.owner_scopes[{index}]",
+                    f"{email} is outside the company's domains ({', '.join(wanted)}) and "
+                    "sharing.allow_outside_domain is false",
                 )
 
 

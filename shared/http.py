@@ -191,7 +191,7 @@ def guarded(function: str, request: flask.Request, handle: Callable[[], Any]) ->
             function=function,
             path=request.path,
             error=type(error).__name__,
-            where=_where(error),
+            where=where_raised(error),
         )
         return json_response(
             {"error": {"code": "internal", "message": "Something went wrong on our side; try again later."}}, 500
@@ -204,7 +204,7 @@ def guarded(function: str, request: flask.Request, handle: Callable[[], Any]) ->
     return json_response(result)
 
 
-def _where(error: BaseException) -> str:
+def where_raised(error: BaseException) -> str:
     """Where an unexpected error was raised, as `module:line in function` (no file system paths)."""
     frames = list(traceback.walk_tb(error.__traceback__))
     if not frames:

@@ -38,6 +38,7 @@ def _service() -> SharingService:
         runtime.sharing_client,
         runtime.sharing_identity,
         service_account_email=service_account_email,
+        domains=runtime.config.sharing_domains,
     )
 
 

@@ -25,16 +25,23 @@ from tests.security.support import (
     bearer,
     claims_for,
     client,
-    install,
     signed,
     stripped,
 )
+from tests.security.support import install as _install
 from tests.support import config_text
 
 BOB = "bob@example.com"
 OUTSIDER = "mallory@outside.test"
 IAM_ON = {"allow_owner = false\niam_protected = false": "allow_owner = false\niam_protected = true"}
 SYNC_IAM_ON = {"iam_protected = false\nhorizon_days = 28": "iam_protected = true\nhorizon_days = 28"}
+# The attack shares with an outsider; sharing outside the company's domains is allowed here so that only the
+# identity decides (tests/security/test_sharing_policy.py keeps the domain rule).
+OUTSIDE_ALLOWED = {"allow_public = false\n": "allow_public = false\nallow_outside_domain = true\n"}
+
+
+def install(server: Any, tmp_path: Any, replace: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    return _install(server, tmp_path, {**OUTSIDE_ALLOWED, **(replace or {})}, **kwargs)
 
 
 @pytest.fixture(autouse=True)
