@@ -12,6 +12,10 @@ Layers, cheapest first, all before anything is written to Google:
    counts the visitor's future bookings and the bookings made for them in the last 24 hours, cancelled or not.
    That bounds book-and-cancel cycles, and so the invitation and cancellation mails Google sends to one
    address: at most 2 x `limits.bookings_per_visitor_per_day` a day per calendar.
+
+A move (PATCH) counts as a booking: it takes from the same per-client bucket, and a moved booking is a new event
+made for the same visitor, so moves count under `bookings_per_visitor_per_day` (a visitor at the limit can no
+longer move; cancelling stays possible). It does not change the visitor's number of future bookings.
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .availability import identity_for
-from .errors import Forbidden, InvalidRequest, TooManyRequests, UpstreamUnavailable
-from .events import P_VISITOR, is_decided, parse_rfc3339
+from .errors import Forbidden, GoogleApiError, InvalidRequest, TooManyRequests, UpstreamUnavailable
+from .events import P_VISITOR, is_decided, parse_rfc3339, private_properties
 from .logs import log
 from .visitor_text import in_domains, visitor_digest
 
 if TYPE_CHECKING:
     from .booking import NewBooking
     from .calendar_client import CalendarClient
-    from .config import BotCheckConfig, Config
+    from .config import BotCheckConfig, CalendarConfig, Config
     from .secrets import Accessor
+    from .tokens import BookingTokens
 
 BOT_TOKEN_HEADER = "X-Turnstile-Token"  # noqa: S105 - a header name, not a secret
 _MAX_KEYS = 10_000
@@ -90,6 +95,25 @@ class BookingGuard:
     def before_live_slots(self, client: str) -> None:
         self._take(self._live, client, "live availability reads")
 
+    def before_move(self, booking_id: str, token: str | None, client: str, tokens: Callable[[], BookingTokens]) -> None:
+        """A move's limits. A token or booking that is not good is left for the move itself to refuse."""
+        self._take(self._bookings, client, "bookings")
+        if self._config.limits.bookings_per_visitor_per_day is None:
+            return
+        try:
+            calendar = self._config.calendar_by_slug(tokens().check(token, booking_id))
+        except Forbidden:
+            return
+        if calendar is None:
+            return
+        try:
+            event = self._client.get_event(identity_for(calendar), calendar.calendar_id, booking_id)
+        except GoogleApiError:
+            return
+        digest = private_properties(event).get(P_VISITOR)
+        if digest and not is_decided(event):
+            self._visitor_limits_for(calendar, digest, future=False)
+
     def before_booking(self, request: NewBooking, client: str, bot_token: str | None) -> None:
         self._take(self._bookings, client, "bookings")
         booking = self._config.booking
@@ -123,25 +147,29 @@ class BookingGuard:
         calendar = self._config.calendar_by_slug(request.calendar)
         if calendar is None:
             return  # the booking itself answers 404
+        self._visitor_limits_for(calendar, visitor_digest(request.email), future=True)
+
+    def _visitor_limits_for(self, calendar: CalendarConfig, digest: str, *, future: bool) -> None:
+        limits = self._config.limits
         now = self._now()
         events = self._client.list_events(
             identity_for(calendar), calendar.calendar_id, time_min=now - timedelta(days=1),
             time_max=now + timedelta(days=self._config.booking.horizon_days + 1),
-            private_properties={P_VISITOR: visitor_digest(request.email)}, show_deleted=True,
+            private_properties={P_VISITOR: digest}, show_deleted=True,
         )
-        future = sum(1 for e in events if not is_decided(e) and _end(e) > now)
+        upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now)
         day_ago = now - timedelta(days=1)
         recent = sum(1 for e in events if e.get("created") and parse_rfc3339(str(e["created"])) > day_ago)
-        if limits.future_bookings_per_visitor is not None and future >= limits.future_bookings_per_visitor:
+        if future and limits.future_bookings_per_visitor is not None and upcoming >= limits.future_bookings_per_visitor:
             log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="future_bookings")
             raise TooManyRequests(
-                f"This address already has {future} upcoming bookings here; cancel one to book another.",
+                f"This address already has {upcoming} upcoming bookings here; cancel one to book another.",
                 retry_after=3600, details={"limit": "future_bookings_per_visitor"},
             )
         if limits.bookings_per_visitor_per_day is not None and recent >= limits.bookings_per_visitor_per_day:
             log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="bookings_per_day")
             raise TooManyRequests(
-                "This address made too many bookings here today; try again tomorrow.",
+                "This address made too many bookings (or moves) here today; try again tomorrow.",
                 retry_after=3600, details={"limit": "bookings_per_visitor_per_day"},
             )
 

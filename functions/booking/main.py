@@ -57,9 +57,9 @@ def cancel_booking(request: flask.Request, booking_id: str) -> Any:
 
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     body = http.validate(RescheduleRequest, http.read_json(request))
-    token = _token(request)
-    result, calendar = get_runtime().booking.reschedule(booking_id, token, body.start, body.duration,
-                                                        _client(request))
+    token, client, runtime = _token(request), _client(request), get_runtime()
+    runtime.guard.before_move(booking_id, token, client, runtime.tokens)  # a move counts as a booking
+    result, calendar = runtime.booking.reschedule(booking_id, token, body.start, body.duration, client)
     return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
 
 
