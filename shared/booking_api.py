@@ -236,7 +236,15 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                                     "durations": {"type": "array", "items": {"type": "integer"}},
                                 },
                             },
-                        }
+                        },
+                        "botCheck": {
+                            "description": "Present when bookings need a bot check: the page renders the widget "
+                                           "with this public site key and sends its token in X-Turnstile-Token.",
+                            "type": "object",
+                            "required": ["provider", "siteKey"],
+                            "properties": {"provider": {"type": "string", "enum": ["turnstile"]},
+                                           "siteKey": {"type": "string"}},
+                        },
                     },
                 },
                 "Slots": {

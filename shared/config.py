@@ -445,6 +445,8 @@ class LimitsConfig(_Model):
 
 class BotCheckConfig(_Model):
     provider: Literal["turnstile"] = "turnstile"
+    # The widget's site key: public (it is in every page that shows the widget); GET /calendars hands it out.
+    site_key: NonEmptyStr
     secret: SecretVersion
     verify_url: HttpUrl = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 

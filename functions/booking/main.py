@@ -20,7 +20,12 @@ _METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
 def list_calendars(request: flask.Request) -> Any:
-    return {"calendars": get_runtime().booking.calendars()}
+    runtime = get_runtime()
+    answer: dict[str, Any] = {"calendars": runtime.booking.calendars()}
+    check = runtime.config.bot_check
+    if check is not None:  # the site key is public: the page needs it to render the widget
+        answer["botCheck"] = {"provider": check.provider, "siteKey": check.site_key}
+    return answer
 
 
 def list_slots(request: flask.Request) -> Any:

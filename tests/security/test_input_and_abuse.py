@@ -183,6 +183,7 @@ def test_the_token_bucket_is_thread_safe() -> None:
 
 # --- bot check (Cloudflare Turnstile against the emulator) --------------------------------------------------------
 TURNSTILE_SECRET = "0x4AAAAAAAtestsecret"
+TURNSTILE_SITE_KEY = "0x4AAAAAAAtestsitekey"
 
 
 @pytest.fixture
@@ -198,6 +199,7 @@ def with_bot_check(emulator: Any, tmp_path: Any) -> Any:
                                    "payload": {"data": TURNSTILE_SECRET.encode()}})
     clear_events(emulator)
     text = {"# [bot_check]": "[bot_check]",
+            '# site_key = "1x00000000000000000000AA"': f'site_key = "{TURNSTILE_SITE_KEY}"',
             '# secret = "projects/demo-project/secrets/turnstile-secret/versions/1"':
             'secret = "projects/demo-project/secrets/turnstile-secret/versions/latest"',
             f'# verify_url = "{emulator.url}/turnstile/v0/siteverify"':
@@ -209,6 +211,17 @@ def with_bot_check(emulator: Any, tmp_path: Any) -> Any:
 def turnstile_token(server: Any, secret: str = TURNSTILE_SECRET) -> str:
     answer = requests.post(f"{server.url}/_emulator/turnstile-token", json={"secret": secret}, timeout=10)
     return str(answer.json()["token"])
+
+
+def test_the_page_learns_the_public_site_key_and_never_the_secret(with_bot_check: Any) -> None:
+    answer = with_bot_check.get("/calendars")
+    assert answer.status_code == 200
+    assert answer.get_json()["botCheck"] == {"provider": "turnstile", "siteKey": TURNSTILE_SITE_KEY}
+    assert TURNSTILE_SECRET not in answer.get_data(as_text=True)
+
+
+def test_without_a_bot_check_the_page_hears_of_none(booking: Any) -> None:
+    assert "botCheck" not in booking.get("/calendars").get_json()
 
 
 def test_the_bot_check_is_verified_server_side(with_bot_check: Any, emulator: Any) -> None:
