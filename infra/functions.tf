@@ -30,7 +30,7 @@ resource "google_cloudfunctions2_function" "booking" {
     min_instance_count             = var.booking_min_instances
     available_memory               = var.function_memory
     timeout_seconds                = var.booking_timeout_seconds
-    ingress_settings               = "ALLOW_ALL"
+    ingress_settings               = local.booking_ingress
     all_traffic_on_latest_revision = true
     environment_variables          = local.function_env["booking"]
 

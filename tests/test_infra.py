@@ -196,7 +196,8 @@ def test_every_output_is_described(where: str, infra: Module, example: Module) -
 
 def test_inputs_are_validated_where_sensible(infra: Module) -> None:
     # Booleans and free-form paths/locations need no validation; every other input has one.
-    exempt = {"enable_apis", "keyless_dwd", "sync_paused", "force_destroy_buckets", "bundle_dir", "bucket_location"}
+    exempt = {"enable_apis", "keyless_dwd", "sync_paused", "force_destroy_buckets", "bundle_dir", "bucket_location",
+              "edge_enabled", "edge_sharing_iap"}
     assert exempt <= set(infra.variables)
     must_validate = set(infra.variables) - exempt
     assert len(must_validate) >= 25
@@ -429,12 +430,81 @@ def test_function_settings(infra: Module) -> None:
     services = {
         fn: block(infra.resources[("google_cloudfunctions2_function", fn)], "service_config") for fn in FUNCTIONS
     }
-    assert services["booking"]["ingress_settings"] == "ALLOW_ALL"
+    # Public, unless the edge (edge.tf) is in front: then only through the load balancer and its Cloud Armor policy.
+    assert expr(services["booking"]["ingress_settings"]) == "local.booking_ingress"
+    ingress = expr(infra.locals["booking_ingress"])
+    assert ingress == 'var.edge_enabled ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"', ingress
     assert expr(services["booking"]["max_instance_count"]) == "var.booking_max_instances"
     assert services["sync"]["max_instance_count"] == 1
     assert infra.variables["sync_ingress"]["default"] == "ALLOW_INTERNAL_ONLY"
     for fn in FUNCTIONS:
         assert expr(services[fn]["timeout_seconds"]) == f"var.{fn}_timeout_seconds"
+
+
+def test_the_edge_is_off_by_default_and_reaches_the_functions_through_one_local(infra: Module) -> None:
+    for name in ("edge_enabled", "edge_sharing_iap"):
+        assert infra.variables[name]["default"] is False, name
+    assert infra.variables["edge_domains"]["default"] == []
+    functions = expr(infra.locals["edge_functions"])
+    assert "google_cloudfunctions2_function.booking" in functions
+    assert "google_cloudfunctions2_function.sharing" in functions
+    lines = (INFRA / "edge.tf").read_text(encoding="utf-8").splitlines()
+    referring = [line for line in lines if "google_cloudfunctions2_function." in line and "#" not in line[:4]]
+    assert len(referring) == 1 and referring[0].strip().startswith("edge_functions ="), referring
+    # Every resource of edge.tf exists only when its switch is on: count or for_each over an edge local/variable.
+    for entry in parse_hcl(INFRA / "edge.tf")["resource"] + parse_hcl(INFRA / "edge.tf").get("data", []):
+        for type_, named in entry.items():
+            for name, body in named.items():
+                switch = expr(body.get("count", body.get("for_each", "")))
+                assert "edge" in switch, f"{type_}.{name} is not behind an edge switch: {switch!r}"
+
+
+def test_the_edge_serves_booking_through_a_serverless_neg_behind_cloud_armor(infra: Module) -> None:
+    neg = infra.resources[("google_compute_region_network_endpoint_group", "edge")]
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert expr(block(neg, "cloud_run")["service"]) == "local.edge_functions[each.key].service_config[0].service"
+    backend = infra.resources[("google_compute_backend_service", "edge")]
+    assert backend["load_balancing_scheme"] == "EXTERNAL_MANAGED"
+    assert expr(backend["security_policy"]) == "google_compute_security_policy.edge[0].id"
+    assert expr(block(backend, "backend")["group"]) == "google_compute_region_network_endpoint_group.edge[each.key].id"
+    rule = infra.resources[("google_compute_global_forwarding_rule", "edge")]
+    assert rule["port_range"] == "443" and rule["load_balancing_scheme"] == "EXTERNAL_MANAGED"
+    assert infra.resources[("google_compute_ssl_policy", "edge")]["min_tls_version"] == "TLS_1_2"
+
+    policy = infra.resources[("google_compute_security_policy", "edge")]
+    rules = policy["rule"]
+    throttles = {}
+    for rule in rules:
+        if rule["action"] != "throttle":
+            continue
+        options = block(rule, "rate_limit_options")
+        assert options["exceed_action"] == "deny(429)" and options["enforce_on_key"] == "IP"
+        threshold = block(options, "rate_limit_threshold")
+        assert threshold["interval_sec"] == 60
+        match = block(rule, "match")
+        key = expr(block(match, "expr")["expression"]) if "expr" in match else "everything"
+        throttles[key] = expr(threshold["count"])
+    live = "request.path.startsWith('/slots') && request.query.contains('live=true')"
+    assert throttles == {
+        "request.path.startsWith('/bookings') && request.method != 'GET'": "var.edge_bookings_per_ip_per_minute",
+        live: "var.edge_live_slots_per_ip_per_minute",
+        "everything": "var.edge_requests_per_ip_per_minute",
+    }
+    assert max(rule["priority"] for rule in rules) == 2147483647  # the default rule
+    assert any("cve-canary" in str(rule) for rule in rules)
+
+
+def test_iap_in_front_of_sharing_admits_the_sharing_admins_only(infra: Module) -> None:
+    backend = infra.resources[("google_compute_backend_service", "edge")]
+    (iap,) = backend["dynamic"]
+    assert expr(iap["iap"]["for_each"]) == 'each.key == "sharing" ? [true] : []'
+    assert iap["iap"]["content"][0]["enabled"] is True
+    assert "oauth2_client_secret" not in str(backend)  # the Google-managed OAuth client: no secret in the state
+    member = infra.resources[("google_iap_web_backend_service_iam_member", "sharing_admins")]
+    assert member["role"] == "roles/iap.httpsResourceAccessor"
+    assert "var.sharing_admins" in expr(member["for_each"])
+    invoker = infra.resources[("google_cloud_run_v2_service_iam_member", "sharing_iap_invoker")]
+    assert invoker["role"] == "roles/run.invoker" and "gcp-sa-iap.iam.gserviceaccount.com" in invoker["member"]
 
 
 def test_function_env_holds_names_not_secrets(infra: Module) -> None:
@@ -472,7 +542,8 @@ def test_booking_is_the_only_public_invoker(infra: Module, example: Module) -> N
 
 def test_sharing_and_sync_invokers(infra: Module) -> None:
     invokers = infra.of_type("google_cloud_run_v2_service_iam_member")
-    assert set(invokers) == {"booking_public", "sharing_admins", "sync_scheduler"}
+    # sharing_iap_invoker: IAP's service agent, only with the optional edge (edge.tf)
+    assert set(invokers) == {"booking_public", "sharing_admins", "sync_scheduler", "sharing_iap_invoker"}
     sharing = invokers["sharing_admins"]
     assert expr(sharing["name"]) == "google_cloudfunctions2_function.sharing.service_config[0].service"
     assert expr(sharing["for_each"]) == "toset(var.sharing_admins)"
