@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
 
-.PHONY: test run emulator lint typecheck bench package checkov clean
+.PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) provider-schema
 	scripts/install-browser.sh
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -39,5 +39,14 @@ package: $(STAMP)
 checkov:
 	scripts/checkov.sh
 
+# The google providers' schemas, once: the pinned @cdktf packages (about 65 MB of tarballs, under 20 s) of which
+# only the .jsii manifests are kept, in .cache/provider-schema (200 MB); tests/test_provider_schema.py reads
+# them offline.
+provider-schema: $(STAMP)
+	$(PY) -m tfschema --fetch-only
+
+schema-check: provider-schema
+	$(PY) -m tfschema
+
 clean:
-	rm -rf $(VENV) .checkov-venv dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .checkov-venv .cache/provider-schema dist .pytest_cache .mypy_cache .ruff_cache

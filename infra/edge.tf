@@ -14,11 +14,10 @@
 #                             the config is the output edge_sharing_iap_audience (known after the first apply).
 #                             Needs google provider 6.x (the backend service's `iap.enabled`).
 #
-# The functions are referenced through local.edge_functions only, so that folding infra/functions.tf into one
-# for_each resource changes one line here.
+# The functions are referenced through local.edge_functions only (the for_each function resource).
 
 locals {
-  edge_functions = { booking = google_cloudfunctions2_function.booking, sharing = google_cloudfunctions2_function.sharing }
+  edge_functions = google_cloudfunctions2_function.function
 
   edge_backends = toset(concat(
     var.edge_enabled ? ["booking"] : [],
@@ -28,6 +27,13 @@ locals {
   booking_ingress = var.edge_enabled ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
   edge_apis       = var.edge_enabled && var.enable_apis ? toset(concat(["compute.googleapis.com"], var.edge_sharing_iap ? ["iap.googleapis.com"] : [])) : toset([])
   edge_domains    = concat(var.edge_domains, var.edge_enabled && var.edge_sharing_iap ? [var.edge_sharing_domain] : [])
+  # IAP's service agent invokes the (IAM-only) sharing function for the admins it let through (iam.tf).
+  edge_invokers = var.edge_enabled && var.edge_sharing_iap ? {
+    iap-service-agent = {
+      function = "sharing"
+      member   = "serviceAccount:service-${data.google_project.edge[0].number}@gcp-sa-iap.iam.gserviceaccount.com"
+    }
+  } : {}
 }
 
 resource "google_project_service" "edge" {
@@ -267,7 +273,7 @@ resource "google_compute_global_forwarding_rule" "edge" {
   labels                = local.labels
 }
 
-# IAP: only the sharing admins get through, and IAP's service agent may invoke the (IAM-only) sharing function.
+# IAP: only the sharing admins get through; IAP's service agent is an invoker of sharing (local.edge_invokers).
 data "google_project" "edge" {
   count = var.edge_enabled && var.edge_sharing_iap ? 1 : 0
 
@@ -281,14 +287,4 @@ resource "google_iap_web_backend_service_iam_member" "sharing_admins" {
   web_backend_service = google_compute_backend_service.edge["sharing"].name
   role                = "roles/iap.httpsResourceAccessor"
   member              = endswith(each.value, ".gserviceaccount.com") ? "serviceAccount:${each.value}" : "user:${each.value}"
-}
-
-resource "google_cloud_run_v2_service_iam_member" "sharing_iap_invoker" {
-  count = var.edge_enabled && var.edge_sharing_iap ? 1 : 0
-
-  project  = var.project_id
-  location = var.region
-  name     = local.edge_functions["sharing"].service_config[0].service
-  role     = "roles/run.invoker"
-  member   = "serviceAccount:service-${data.google_project.edge[0].number}@gcp-sa-iap.iam.gserviceaccount.com"
 }

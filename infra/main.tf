@@ -2,8 +2,9 @@
 # functions, iam, scheduler.
 
 locals {
-  # The three functions. Entry points are the function names exported by functions/<name>/main.py.
-  function_names = toset(["booking", "sharing", "sync"])
+  # The three functions (their settings: local.functions in functions.tf). Entry points are the function names
+  # exported by functions/<name>/main.py.
+  function_names = toset(keys(local.functions))
 
   labels = merge(var.labels, {
     app        = "workspace-calendar-booking"

@@ -2,26 +2,22 @@
 
 output "booking_url" {
   description = "HTTPS URL of the public booking function; point the website's frontend at it."
-  value       = google_cloudfunctions2_function.booking.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["booking"].service_config[0].uri
 }
 
 output "sharing_url" {
   description = "HTTPS URL of the sharing function (IAM-only: call with an ID token of one of sharing_admins)."
-  value       = google_cloudfunctions2_function.sharing.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["sharing"].service_config[0].uri
 }
 
 output "sync_url" {
   description = "HTTPS URL of the sync function (IAM-only: the scheduler service account invokes it)."
-  value       = google_cloudfunctions2_function.sync.service_config[0].uri
+  value       = google_cloudfunctions2_function.function["sync"].service_config[0].uri
 }
 
 output "function_urls" {
   description = "Map of function name (booking, sharing, sync) to its HTTPS URL."
-  value = {
-    booking = google_cloudfunctions2_function.booking.service_config[0].uri
-    sharing = google_cloudfunctions2_function.sharing.service_config[0].uri
-    sync    = google_cloudfunctions2_function.sync.service_config[0].uri
-  }
+  value       = { for name, function in google_cloudfunctions2_function.function : name => function.service_config[0].uri }
 }
 
 output "dwd_client_id" {

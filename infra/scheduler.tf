@@ -22,7 +22,7 @@ resource "google_cloud_scheduler_job" "sync" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.sync.service_config[0].uri
+    uri         = google_cloudfunctions2_function.function["sync"].service_config[0].uri
     body        = base64encode("{}")
     headers = {
       "Content-Type" = "application/json"
@@ -41,5 +41,5 @@ resource "google_cloud_scheduler_job" "sync" {
     }
   }
 
-  depends_on = [google_project_service.this, google_cloud_run_v2_service_iam_member.sync_scheduler]
+  depends_on = [google_project_service.this, google_cloud_run_v2_service_iam_member.invoker]
 }

@@ -235,7 +235,8 @@ PUBLIC_INVOKER_RESOURCES = (
 )
 
 # The functions allowed to be public, by name: "booking", "<prefix>-booking", ".../services/<prefix>-booking",
-# or a reference to a resource named booking (google_cloudfunctions2_function.booking.name and the like).
+# or a reference to a resource named booking (google_cloudfunctions2_function.booking.name and the like) or to
+# the booking instance of a for_each resource (google_cloudfunctions2_function.function["booking"].name).
 PUBLIC_FUNCTIONS = ("booking",)
 _TARGET_ATTRIBUTES = ("name", "service", "cloud_function")
 
@@ -244,7 +245,8 @@ def _is_public_function(target: str) -> bool:
     for name in PUBLIC_FUNCTIONS:
         if re.search(rf"(^|[-/.]){re.escape(name)}$", target):
             return True
-        if re.match(rf"^google_(cloudfunctions2?_function|cloud_run(_v2)?_service)\.{re.escape(name)}\.", target):
+        resource = r"^google_(cloudfunctions2?_function|cloud_run(_v2)?_service)\."
+        if re.match(rf'{resource}({re.escape(name)}|\w+\["{re.escape(name)}"\])\.', target):
             return True
     return False
 
