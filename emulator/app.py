@@ -22,7 +22,7 @@ from .routing import Ctx, Route, to_response
 from .state import State
 
 # Modules that declare a `routes` RouteTable; each owns one API.
-HANDLER_MODULES = ("oauth", "iam", "calendar", "batch", "secretmanager", "storage", "control")
+HANDLER_MODULES = ("oauth", "iam", "calendar", "batch", "secretmanager", "storage", "control", "iap", "turnstile")
 
 
 class RateLimiter:

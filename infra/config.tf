@@ -9,6 +9,8 @@
 #   scheduler_identity                 the scheduler service account (also the sync function's only invoker)
 #   snapshot_bucket, snapshot_uri      the snapshot bucket and var.snapshot_object
 #   dwd_service_account, keyless_dwd   the DWD service account and the keyless switch
+#   sharing_audience, sync_audience    the functions' ID-token audiences (their cloudfunctions.net URLs, known
+#                                      before the functions exist; the scheduler mints for sync_audience)
 #
 # The rendered file is stored as the single version of a dedicated config secret and mounted read-only into
 # every function (secret_volumes) at /etc/booking-config/booking.toml. That keeps config out of the code
@@ -19,6 +21,10 @@
 
 locals {
   config_mount_path = "/etc/booking-config"
+  # The functions check `aud` against these (never against request headers); deterministic, so no cycle.
+  function_url_base = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+  sharing_audience  = "${local.function_url_base}/${var.name_prefix}-sharing"
+  sync_audience     = "${local.function_url_base}/${var.name_prefix}-sync"
   config_file_name  = "booking.toml"
 
   booking_config = templatefile(var.booking_config_template, {
@@ -32,6 +38,8 @@ locals {
     snapshot_uri        = "gs://${google_storage_bucket.snapshots.name}/${var.snapshot_object}"
     dwd_service_account = google_service_account.dwd.email
     keyless_dwd         = var.keyless_dwd
+    sharing_audience    = local.sharing_audience
+    sync_audience       = local.sync_audience
   })
 
   # Environment of each function: where the config is and the versions of the secrets it (and only it) may read

@@ -12,7 +12,7 @@ locals {
       max_instances   = var.booking_max_instances
       min_instances   = var.booking_min_instances
       timeout_seconds = var.booking_timeout_seconds
-      ingress         = "ALLOW_ALL"
+      ingress         = local.booking_ingress # ALLOW_ALL, or only through the load balancer (edge.tf)
     }
     sharing = {
       description     = "Admin-only calendar sharing (ACL) API (workspace-calendar-booking). IAM invokers only."

@@ -2,7 +2,7 @@
 # the function's service (roles/cloudfunctions.invoker does not cover gen2 HTTP calls).
 #
 #   booking  public: allUsers (the website's visitors are anonymous)
-#   sharing  the admins in var.sharing_admins only
+#   sharing  the admins in var.sharing_admins only (and IAP's service agent when IAP is in front, edge.tf)
 #   sync     the scheduler service account only
 #
 # The custom checkov policy CKV_WCB_4 (infra/policies) fails any allUsers / allAuthenticatedUsers grant on
@@ -22,7 +22,7 @@ locals {
       member   = endswith(admin, ".gserviceaccount.com") ? "serviceAccount:${admin}" : "user:${admin}"
     }
   }
-  invokers = merge(local.service_invokers, local.admin_invokers)
+  invokers = merge(local.service_invokers, local.admin_invokers, local.edge_invokers) # edge: IAP's agent (edge.tf)
 }
 
 resource "google_cloud_run_v2_service_iam_member" "invoker" {

@@ -99,3 +99,13 @@ output "scheduler_job" {
   description = "ID of the Cloud Scheduler job that runs the sync."
   value       = google_cloud_scheduler_job.sync.id
 }
+
+output "edge_ip_address" {
+  description = "The load balancer's IP address (point edge_domains, and edge_sharing_domain, at it); null without edge_enabled."
+  value       = var.edge_enabled ? google_compute_global_address.edge[0].address : null
+}
+
+output "edge_sharing_iap_audience" {
+  description = "The `aud` of IAP's assertion for the sharing backend: set sharing.iap_audience in the config to it; null without edge_sharing_iap."
+  value       = contains(local.edge_backends, "sharing") ? "/projects/${data.google_project.edge[0].number}/global/backendServices/${google_compute_backend_service.edge["sharing"].generated_id}" : null
+}

@@ -30,7 +30,7 @@ resource "google_cloud_scheduler_job" "sync" {
 
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.function["sync"].service_config[0].uri
+      audience              = local.sync_audience # what the sync function's config accepts (sync.audiences)
     }
   }
 

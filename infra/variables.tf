@@ -409,3 +409,72 @@ variable "force_destroy_buckets" {
   description = "Let `terraform destroy` delete the buckets with their objects. Keep false in production."
   default     = false
 }
+
+# --- Optional edge (edge.tf): HTTPS load balancer, Cloud Armor, IAP in front of sharing; all off by default ---
+
+variable "edge_enabled" {
+  type        = bool
+  description = "Put a global external HTTPS load balancer (serverless NEG) with a Cloud Armor rate-limiting policy in front of the booking function. Its ingress then becomes internal-and-load-balancer only. Needs edge_domains."
+  default     = false
+}
+
+variable "edge_domains" {
+  type        = list(string)
+  description = "Host names the booking API is served at behind the load balancer (a Google-managed certificate is issued for them; point their DNS at the output edge_ip_address)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.edge_domains : can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,63}$", d))])
+    error_message = "edge_domains must be lower-case host names like book.example.com."
+  }
+}
+
+variable "edge_bookings_per_ip_per_minute" {
+  type        = number
+  description = "Cloud Armor: most booking writes (POST, PATCH, DELETE under /bookings) one client IP may make a minute; more are answered 429."
+  default     = 20
+
+  validation {
+    condition     = var.edge_bookings_per_ip_per_minute >= 1 && var.edge_bookings_per_ip_per_minute <= 10000
+    error_message = "edge_bookings_per_ip_per_minute must be between 1 and 10000."
+  }
+}
+
+variable "edge_live_slots_per_ip_per_minute" {
+  type        = number
+  description = "Cloud Armor: most /slots?live=true reads one client IP may make a minute; more are answered 429."
+  default     = 30
+
+  validation {
+    condition     = var.edge_live_slots_per_ip_per_minute >= 1 && var.edge_live_slots_per_ip_per_minute <= 10000
+    error_message = "edge_live_slots_per_ip_per_minute must be between 1 and 10000."
+  }
+}
+
+variable "edge_requests_per_ip_per_minute" {
+  type        = number
+  description = "Cloud Armor: most requests of any kind one client IP may make a minute; more are answered 429."
+  default     = 300
+
+  validation {
+    condition     = var.edge_requests_per_ip_per_minute >= 1 && var.edge_requests_per_ip_per_minute <= 100000
+    error_message = "edge_requests_per_ip_per_minute must be between 1 and 100000."
+  }
+}
+
+variable "edge_sharing_iap" {
+  type        = bool
+  description = "With edge_enabled: serve the sharing function behind Identity-Aware Proxy at edge_sharing_domain, for sharing_admins only (Google-managed OAuth client; google provider 6.x). Set sharing.iap_audience in the config to the output edge_sharing_iap_audience, and sharing_ingress to ALLOW_INTERNAL_AND_GCLB."
+  default     = false
+}
+
+variable "edge_sharing_domain" {
+  type        = string
+  description = "Host name admins reach the sharing function at behind IAP (with edge_sharing_iap)."
+  default     = null
+
+  validation {
+    condition     = var.edge_sharing_domain == null ? true : can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,63}$", var.edge_sharing_domain))
+    error_message = "edge_sharing_domain must be a lower-case host name like share.example.com."
+  }
+}

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import html
-import re
+import json
 import secrets
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -50,9 +50,12 @@ from .events import (
     P_CALENDAR,
     P_EMAIL,
     P_INVITED,
+    P_MOVE_CLIENT,
     P_MOVED_FROM,
     P_MOVED_TO,
     P_OUTCOME,
+    P_REQUEST,
+    P_VISITOR,
     blocks_time,
     event_interval,
     is_booking,
@@ -65,6 +68,7 @@ from .events import (
 from .logs import log
 from .slots import Interval, SlotProblem, SlotRules, check_slot, free_slots
 from .tokens import BookingTokens
+from .visitor_text import clean_block, clean_line, in_domains, visitor_digest
 
 MAX_SLOTS_SPAN_DAYS = 62
 _GENERATIONS = 5
@@ -72,7 +76,6 @@ _GENERATIONS = 5
 
 class _AlreadyDecided(Exception):
     """The event judged is cancelled or marked already: its verdict stands and is not written again."""
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
 
 
@@ -203,7 +206,9 @@ class BookingService:
         return _zone(visitor_zone) if visitor_zone else self.calendar(slug).zone
 
     # --- booking ----------------------------------------------------------------------------------------------
-    def book(self, request: NewBooking, idempotency_key: str | None) -> BookingResult:
+    def book(self, request: NewBooking, idempotency_key: str | None, client: str = "") -> BookingResult:
+        """`client` names the caller (its address): an Idempotency-Key is scoped to it and to the whole body."""
+        scope = self._key_scope(client)
         if self._unsettled:
             self._settle_leftovers()
         calendar = self.calendar(request.calendar)
@@ -216,7 +221,7 @@ class BookingService:
         try:
             from_snapshot = self._precheck(calendar, start, end)
         except SlotUnavailable:
-            earlier = self._earlier_answer(calendar, request, idempotency_key) if idempotency_key else None
+            earlier = self._earlier_answer(calendar, request, idempotency_key, scope) if idempotency_key else None
             if earlier is None:
                 raise
             return earlier  # the slot is busy because this very request booked it before
@@ -226,7 +231,9 @@ class BookingService:
         if later:
             send = "none"  # nothing to tell a visitor whose booking may yet yield
         body = self._event_body(calendar, request, start, end)
-        for event_id in _event_ids(calendar, request, idempotency_key):
+        if idempotency_key is not None:
+            body["extendedProperties"]["private"][P_REQUEST] = _request_digest(request, scope)
+        for event_id in _event_ids(calendar, request, idempotency_key, scope):
             try:
                 event = self._client.insert_event(
                     identity, calendar.calendar_id, {**body, "id": event_id}, send_updates=send,
@@ -239,7 +246,7 @@ class BookingService:
                 if idempotency_key is None:
                     event = existing  # an unguessable id: our own insert, retried after a lost answer
                 else:
-                    outcome = self._replay(calendar, request, existing, idempotency_key)
+                    outcome = self._replay(calendar, request, existing, scope)
                     if outcome is None:
                         continue  # that id's attempt was aborted: take the next one
                     return outcome
@@ -251,32 +258,34 @@ class BookingService:
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
-    def _earlier_answer(self, calendar: CalendarConfig, request: NewBooking, key: str) -> BookingResult | None:
+    def _key_scope(self, client: str) -> str:
+        """What an Idempotency-Key is scoped to besides the calendar: the client, unless config says otherwise."""
+        return client if self._config.booking.idempotency_per_client else ""
+
+    def _earlier_answer(
+        self, calendar: CalendarConfig, request: NewBooking, key: str, scope: str
+    ) -> BookingResult | None:
         """The booking an earlier request with this Idempotency-Key made, if there is one."""
         identity = identity_for(calendar)
-        for event_id in _event_ids(calendar, request, key):
+        for event_id in _event_ids(calendar, request, key, scope):
             try:
                 existing = self._client.get_event(identity, calendar.calendar_id, event_id)
             except NotFound:
                 return None
-            outcome = self._replay(calendar, request, existing, key)
+            outcome = self._replay(calendar, request, existing, scope)
             if outcome is not None:
                 return outcome
         return None
 
     def _replay(
-        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str
+        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], scope: str
     ) -> BookingResult | None:
-        """The answer to a repeated request (same Idempotency-Key): the same booking, a 409, or None when the
-        earlier attempt was aborted and a new id should be tried. Only the key's holder gets here, so handing
-        back the booking's token is safe."""
+        """The answer to a repeated request (same Idempotency-Key, same client): the same booking, a 409, or None
+        when the earlier attempt was aborted and a new id should be tried. The booking's token is handed back
+        only for the very same request: every field of the body, from the same client (`scope`)."""
         props = private_properties(existing)
-        zone = calendar.zone
-        same = (
-            is_booking(existing)
-            and props.get(P_EMAIL) == request.email.lower()
-            and event_interval(existing, zone).start == request.start
-            and event_interval(existing, zone).end == request.start + timedelta(minutes=request.duration)
+        same = is_booking(existing) and hmac.compare_digest(
+            props.get(P_REQUEST, ""), _request_digest(request, scope)
         )
         if not same:
             raise Conflict(
@@ -479,7 +488,7 @@ class BookingService:
         return self._view(calendar, event), calendar
 
     def reschedule(
-        self, booking_id: str, token: str | None, start: datetime, duration: int | None
+        self, booking_id: str, token: str | None, start: datetime, duration: int | None, client: str = ""
     ) -> tuple[BookingResult, CalendarConfig]:
         """Move a booking. The booking is claimed for one new event (a conditional write, so two different moves
         cannot both proceed); the new time is booked with the same checks; then the old booking is cancelled
@@ -497,6 +506,11 @@ class BookingService:
         if is_decided(old):
             if props.get(P_OUTCOME) == "moved" and props.get(P_MOVED_TO) in candidates:
                 done = self._client.get_event(identity, calendar.calendar_id, props[P_MOVED_TO])
+                if private_properties(done).get(P_MOVE_CLIENT, "") != _digest("client", client):
+                    # The token from before the move reads the old booking only: the moved booking's token
+                    # goes to nobody but the client that moved it, repeating its own request.
+                    raise Conflict("This booking was moved; use the moved booking's link.",
+                                   details={"movedTo": props.get(P_MOVED_TO)})
                 token_for_done = self._tokens().issue(done["id"], calendar.slug)
                 return BookingResult(self._view(calendar, done), token_for_done, False), calendar  # moved already
             if props.get(P_OUTCOME) == "moved":
@@ -515,7 +529,9 @@ class BookingService:
             if key in old
         }
         kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED)}
-        body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id}}
+        kept.pop(P_REQUEST, None)
+        body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id,
+                                                  P_MOVE_CLIENT: _digest("client", client)}}
         body.update(_times(calendar, start, end))
         claimed: dict[str, Any] = old
         moved: dict[str, Any] | None = None
@@ -648,12 +664,11 @@ class BookingService:
         return "all" if self._invites(calendar, email) else "none"
 
     def _invites(self, calendar: CalendarConfig, email: str) -> bool:
-        domain = email.rpartition("@")[2].lower()
         return (
             self._config.booking.invite_visitor
             and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
             and bool(email)
-            and domain not in self._config.booking.company_domains
+            and not in_domains(email, self._config.booking.company_domains)
         )
 
     def _event_body(
@@ -668,7 +683,7 @@ class BookingService:
         if request.timezone:
             lines.append(f"Visitor's time zone: {clean_text(request.timezone, 64)}")
         if request.notes:
-            lines += ["", "Notes:", clean_text(request.notes, 1000)]
+            lines += ["", "Notes:", clean_text(request.notes, 1000, multiline=True)]
         body: dict[str, Any] = {
             "summary": f"Meeting with {name}",
             "description": html.escape("\n".join(lines), quote=False),
@@ -677,7 +692,8 @@ class BookingService:
             "guestsCanInviteOthers": False,
             "guestsCanSeeOtherGuests": False,
             "extendedProperties": {
-                "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower()}
+                "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower(),
+                            P_VISITOR: visitor_digest(request.email)}
             },
         }
         if self._invites(calendar, request.email):
@@ -756,10 +772,9 @@ def _times(calendar: CalendarConfig, start: datetime, end: datetime) -> dict[str
     }
 
 
-def clean_text(value: str, limit: int) -> str:
-    """Visitor text as it may reach a calendar: normalized, control characters removed, length-limited."""
-    text = _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", value)).strip()
-    return text[:limit]
+def clean_text(value: str, limit: int, *, multiline: bool = False) -> str:
+    """Visitor text as it may reach a calendar: no control, bidirectional or zero-width characters, limited."""
+    return (clean_block(value) if multiline else clean_line(value))[:limit]
 
 
 def _digest(*parts: str) -> str:
@@ -768,13 +783,24 @@ def _digest(*parts: str) -> str:
     return base64.b32hexencode(raw).decode().lower().rstrip("=")
 
 
-def _event_ids(calendar: CalendarConfig, request: NewBooking, key: str | None) -> list[str]:
+def _event_ids(calendar: CalendarConfig, request: NewBooking, key: str | None, scope: str = "") -> list[str]:
     """The event ids a request may use, in order. With an Idempotency-Key they follow from the key (the client's
-    secret), so a repeat finds its booking; without one the id is random, so nobody can guess it and claim the
-    booking's token by repeating someone else's request."""
+    secret) and the client (`scope`), so a repeat finds its booking and another client's same key does not;
+    without one the id is random, so nobody can guess it and claim the booking's token by repeating someone
+    else's request."""
     if key is None:
         return ["b" + _digest("auto", calendar.slug, secrets.token_hex(16))[:31]]
-    return ["b" + _digest("key", calendar.slug, key, str(attempt))[:31] for attempt in range(_GENERATIONS)]
+    return ["b" + _digest("key", calendar.slug, scope, key, str(attempt))[:31] for attempt in range(_GENERATIONS)]
+
+
+def _request_digest(request: NewBooking, scope: str) -> str:
+    """A digest of every field of a booking request and its client: what a replay must match exactly."""
+    fields = {
+        "calendar": request.calendar, "start": request.start.astimezone(ZoneInfo("UTC")).isoformat(),
+        "duration": request.duration, "name": request.name, "email": request.email, "notes": request.notes,
+        "timezone": request.timezone, "client": scope,
+    }
+    return _digest("request", json.dumps(fields, sort_keys=True, ensure_ascii=False))
 
 
 def _move_ids(booking_id: str, start: datetime, minutes: int) -> list[str]:

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from .visitor_text import clean_block, clean_line, normalize_email
+
+# Dates and times a booking can have at all; anything else is a 400 (not an overflow in date arithmetic).
+MIN_YEAR, MAX_YEAR = 2000, 2999
+
+
+def _in_years(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"a date between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def _moment_in_years(value: datetime) -> datetime:
+    _in_years(value.date())
+    return value
+
+
+def _email(value: str) -> str:
+    return normalize_email(value, allow_idn=True)  # IDN kept as xn--; booking.allow_idn_emails decides
+
+
+def _name(value: str) -> str:
+    text = clean_line(value)
+    if not 1 <= len(text) <= 100:
+        raise ValueError("1 to 100 visible characters")
+    return text
+
+
+def _notes(value: str) -> str:
+    return clean_block(value)
+
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-_EMAIL_PATTERN = r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$"
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=_EMAIL_PATTERN)]
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_years)]
+Day = Annotated[date, AfterValidator(_in_years)]
+VisitorName = Annotated[str, StringConstraints(max_length=400), AfterValidator(_name)]
+Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_notes)]
 Minutes = Annotated[int, Field(strict=True, ge=5, le=480)]
 TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
 
@@ -20,23 +55,23 @@ class _Body(BaseModel):
 
 class BookingRequest(_Body):
     calendar: Slug
-    start: AwareDatetime
+    start: Moment
     duration: Minutes
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: VisitorName
     email: Email
-    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    notes: Notes | None = None
     timezone: TimeZoneName | None = None
 
 
 class RescheduleRequest(_Body):
-    start: AwareDatetime
+    start: Moment
     duration: Minutes | None = None
 
 
 class SlotsQuery(_Body):
     calendar: Slug
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
     duration: Annotated[int, Field(ge=5, le=480)]
     timezone: TimeZoneName | None = None
     live: bool = False  # ask Google now instead of the snapshot (e.g. after a 409 showed the snapshot was behind)
@@ -90,13 +125,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     def ok(schema_ref: str, description: str) -> dict[str, Any]:
         return {"description": description, "content": {"application/json": {"schema": {"$ref": schema_ref}}}}
 
-    token_param = {
-        "name": "token",
-        "in": "query",
-        "required": False,
-        "description": "the booking's token; better sent as `Authorization: Bearer <token>`, which stays out of logs",
-        "schema": {"type": "string", "maxLength": 512},
-    }
+    # `Authorization: Bearer <token>`; `?token=` only where config allows it
+    token_security: list[dict[str, list[str]]] = [{"bookingToken": []}]
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
     common = errors(400, 403, 404, 502, 503)
     return {
@@ -141,17 +171,20 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                 }
             },
             "/bookings/{id}": {
-                "parameters": [id_param, token_param],
+                "parameters": [id_param],
                 "get": {
                     "operationId": "getBooking",
+                    "security": token_security,
                     "responses": {"200": ok("#/components/schemas/BookingEnvelope", "The booking"), **common},
                 },
                 "delete": {
                     "operationId": "cancelBooking",
+                    "security": token_security,
                     "responses": {"200": ok("#/components/schemas/BookingEnvelope", "Cancelled"), **common},
                 },
                 "patch": {
                     "operationId": "rescheduleBooking",
+                    "security": token_security,
                     "requestBody": json_body(RescheduleRequest.model_json_schema()),
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "Rescheduled"),
@@ -161,6 +194,13 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {
+                "bookingToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the booking's token from its confirmation (HMAC-SHA256 signed, expiring)",
+                }
+            },
             "responses": {
                 "Error": {
                     "description": "An error",
@@ -198,7 +238,15 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                                                     "description": "slots start less than this many days ahead"},
                                 },
                             },
-                        }
+                        },
+                        "botCheck": {
+                            "description": "Present when bookings need a bot check: the page renders the widget "
+                                           "with this public site key and sends its token in X-Turnstile-Token.",
+                            "type": "object",
+                            "required": ["provider", "siteKey"],
+                            "properties": {"provider": {"type": "string", "enum": ["turnstile"]},
+                                           "siteKey": {"type": "string"}},
+                        },
                     },
                 },
                 "Slots": {

@@ -7,7 +7,8 @@ is expected there. Unknown keys are errors, so a typo is never silently ignored.
 
 Validation runs in two passes whose problems are reported together: pydantic checks each value where it
 stands (types, ranges, formats), then :func:`_relation_problems` checks rules that relate several keys (unique
-slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner``, notice shorter than horizon)
+slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner`` or ``owner_scopes``, sharing
+inside the company's domains unless ``allow_outside_domain``, notice shorter than horizon)
 on the raw TOML data, so they are reported even when other values are wrong.
 """
 
@@ -42,9 +43,11 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from .slots import MIDNIGHT, SlotRules, TimeRange
+from .visitor_text import in_domains
 
 __all__ = [
     "BookingConfig",
+    "BotCheckConfig",
     "CalendarConfig",
     "Config",
     "ConfigError",
@@ -52,6 +55,7 @@ __all__ = [
     "CredentialsConfig",
     "GoogleConfig",
     "IdentityConfig",
+    "LimitsConfig",
     "SharingConfig",
     "SnapshotConfig",
     "SyncConfig",
@@ -123,6 +127,13 @@ def _domain(value: str) -> str:
     if not _DOMAIN.fullmatch(value):
         raise ValueError('expected a domain name like "example.com"')
     return value.lower()
+
+
+def _owner_scope(value: str) -> str:
+    kind, _, email = value.partition(":")
+    if kind not in ("user", "group") or not _EMAIL.fullmatch(email):
+        raise ValueError('expected "user:EMAIL" or "group:EMAIL", like "user:alice@example.com"')
+    return f"{kind}:{email.lower()}"
 
 
 def _split_url(value: str) -> SplitResult | None:
@@ -242,6 +253,7 @@ def _unique_durations(values: tuple[int, ...]) -> tuple[int, ...]:
 Slug = Annotated[Str, AfterValidator(_slug)]
 Email = Annotated[Str, AfterValidator(_email)]
 Domain = Annotated[Str, AfterValidator(_domain)]
+OwnerScope = Annotated[Str, AfterValidator(_owner_scope)]
 HttpUrl = Annotated[Str, AfterValidator(_http_url)]
 BaseUrl = Annotated[Str, AfterValidator(_base_url)]
 Origin = Annotated[Str, AfterValidator(_origin)]
@@ -298,6 +310,17 @@ class BookingConfig(_Model):
     cors_origins: tuple[Origin, ...] = ()
     company_domains: tuple[Domain, ...] = ()
     token_ttl_days: Annotated[Int, Field(ge=1, le=365)] = 90
+    # Accept the booking token as `?token=` too (it then lands in access logs); else only Authorization: Bearer.
+    token_in_query: Bool = False
+    # Scope an Idempotency-Key to the client's address, so that another client's guess of it finds nothing.
+    idempotency_per_client: Bool = True
+    # Which X-Forwarded-For entry, counted from the right, is the client: 1 behind Cloud Run, 2 behind an
+    # external HTTPS load balancer, 0 for the socket's peer (local stack).
+    trusted_proxy_hops: Annotated[Int, Field(ge=0, le=5)] = 1
+    # Visitors with an address in company_domains (or a subdomain): refused, or booked without an invitation.
+    company_visitors: Literal["refuse", "allow"] = "refuse"
+    # International email domains: refused, or accepted and kept in their xn-- (ASCII) form.
+    allow_idn_emails: Bool = False
 
 
 class WeeklyHours(_Model):
@@ -354,7 +377,18 @@ class SharingConfig(_Model):
     allowed_roles: tuple[Role, ...] = ("none", "freeBusyReader", "reader", "writer")
     allow_public: Bool = False
     allow_owner: Bool = False
+    # Who may be given the owner role ("user:EMAIL" / "group:EMAIL"); empty: anyone, when allow_owner = true.
+    owner_scopes: tuple[OwnerScope, ...] = ()
+    # Share with users and groups outside the company's domains, other domains or the public; off: refused (403).
+    allow_outside_domain: Bool = False
+    # The company's domains for sharing; empty: booking.company_domains.
+    company_domains: tuple[Domain, ...] = ()
     iam_protected: Bool = False
+    # Accepted ID-token `aud` values for this function (its URL as callers mint for); else identity.audiences.
+    audiences: tuple[NonEmptyStr, ...] = ()
+    # With IAP in front: the `aud` of IAP's assertion (/projects/NUMBER/global/backendServices/ID). The identity
+    # is then read from `x-goog-iap-jwt-assertion` only.
+    iap_audience: NonEmptyStr | None = None
 
 
 class SyncConfig(_Model):
@@ -366,6 +400,9 @@ class SyncConfig(_Model):
     act_as: Email | None = None
     iam_protected: Bool = False
     horizon_days: Annotated[Int, Field(ge=1, le=FREEBUSY_MAX_DAYS)] | None = None
+    audiences: tuple[NonEmptyStr, ...] = ()
+    # X-CloudScheduler-ScheduleTime further than this from now (either way) is refused (400).
+    max_schedule_skew_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
 
 
 class SnapshotConfig(_Model):
@@ -394,6 +431,24 @@ class IdentityConfig(_Model):
     issuer: HttpUrl = "https://accounts.google.com"
     certs_url: HttpUrl = "https://www.googleapis.com/oauth2/v1/certs"
     audiences: tuple[NonEmptyStr, ...] = ()
+    clock_skew_seconds: Annotated[Int, Field(ge=0, le=300)] = 30
+    iap_keys_url: HttpUrl = "https://www.gstatic.com/iap/verify/public_key-jwk"
+
+
+class LimitsConfig(_Model):
+    bookings_per_client_per_minute: Annotated[Int, Field(ge=1, le=10_000)] = 10
+    live_slots_per_client_per_minute: Annotated[Int, Field(ge=1, le=10_000)] = 10
+    # Per-visitor limits cost one more Google call per booking (an events.list): off unless set.
+    future_bookings_per_visitor: Annotated[Int, Field(ge=1)] | None = None
+    bookings_per_visitor_per_day: Annotated[Int, Field(ge=1)] | None = None
+
+
+class BotCheckConfig(_Model):
+    provider: Literal["turnstile"] = "turnstile"
+    # The widget's site key: public (it is in every page that shows the widget); GET /calendars hands it out.
+    site_key: NonEmptyStr
+    secret: SecretVersion
+    verify_url: HttpUrl = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 
 
 class Config(_Model):
@@ -405,6 +460,8 @@ class Config(_Model):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     snapshot: SnapshotConfig | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    bot_check: BotCheckConfig | None = None
 
     _by_slug: dict[str, CalendarConfig] = PrivateAttr(default_factory=dict)
     _rules: dict[str, SlotRules] = PrivateAttr(default_factory=dict)
@@ -420,6 +477,16 @@ class Config(_Model):
     def durations_for(self, calendar: CalendarConfig) -> tuple[int, ...]:
         """The durations (minutes) a calendar offers: its own list, else ``booking.durations``."""
         return calendar.durations or self.booking.durations
+
+    def audiences_for(self, function: Literal["sharing", "sync"]) -> tuple[str, ...]:
+        """The ID-token audiences a function accepts: its own list, else ``identity.audiences``."""
+        own = self.sharing.audiences if function == "sharing" else self.sync.audiences
+        return own or self.identity.audiences
+
+    @property
+    def sharing_domains(self) -> tuple[str, ...]:
+        """The domains sharing counts as the company's: ``sharing.company_domains``, else the booking's."""
+        return self.sharing.company_domains or self.booking.company_domains
 
     def slot_rules(self, slug: str) -> SlotRules:
         """The :class:`~shared.slots.SlotRules` of a configured calendar. ``KeyError`` if unknown."""
@@ -468,8 +535,9 @@ def parse_config(text: str, source: str = "<string>") -> Config:
 
 def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _calendar_problems(data.get("calendars"))
-    yield from _role_problems(data.get("sharing"))
+    yield from _role_problems(data.get("sharing"), data.get("booking"))
     yield from _notice_problems(data.get("booking", {}))
+    yield from _audience_problems(data)
 
 
 def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
@@ -499,17 +567,41 @@ def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
             )
 
 
-def _role_problems(sharing: object) -> Iterable[ConfigProblem]:
-    if not isinstance(sharing, dict) or sharing.get("allow_owner") is True:
+def _role_problems(sharing: object, booking: object) -> Iterable[ConfigProblem]:
+    if not isinstance(sharing, dict):
         return
     roles = sharing.get("allowed_roles")
-    if isinstance(roles, list):
+    owner_scopes = sharing.get("owner_scopes")
+    owner_listed = isinstance(owner_scopes, list) and bool(owner_scopes)
+    if isinstance(roles, list) and sharing.get("allow_owner") is not True and not owner_listed:
         for index, role in enumerate(roles):
             if role == "owner":
                 yield ConfigProblem(
                     f"sharing.allowed_roles[{index}]",
-                    '"owner" is allowed only with sharing.allow_owner = true (owners can delete the calendar '
-                    "and share it further)",
+                    '"owner" is allowed only with sharing.allow_owner = true or sharing.owner_scopes (owners can '
+                    "delete the calendar and share it further)",
+                )
+    if owner_listed and isinstance(roles, list) and "owner" not in roles:
+        yield ConfigProblem("sharing.owner_scopes", 'has no effect unless "owner" is in sharing.allowed_roles')
+    if sharing.get("allow_outside_domain") is True:
+        return
+    if sharing.get("allow_public") is True:
+        yield ConfigProblem(
+            "sharing.allow_public",
+            "the public is outside the company's domains: set sharing.allow_outside_domain = true as well",
+        )
+    domains = sharing.get("company_domains") or (booking.get("company_domains") if isinstance(booking, dict) else None)
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        domains = []
+    if domains and owner_listed and isinstance(owner_scopes, list):
+        wanted = tuple(d.lower() for d in domains)
+        for index, scope in enumerate(owner_scopes):
+            email = scope.partition(":")[2] if isinstance(scope, str) else ""
+            if "@" in email and not in_domains(email, wanted):
+                yield ConfigProblem(
+                    f"sharing.owner_scopes[{index}]",
+                    f"{email} is outside the company's domains ({', '.join(wanted)}) and "
+                    "sharing.allow_outside_domain is false",
                 )
 
 
@@ -525,6 +617,22 @@ def _notice_problems(booking: object) -> Iterable[ConfigProblem]:
             f"expected less than the horizon ({horizon} days = {horizon * 1440} minutes), "
             "or no slot can ever be booked",
         )
+
+
+def _audience_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
+    """An IAM-protected function must know its own audience: it is never derived from request headers."""
+    identity = data.get("identity")
+    shared = identity.get("audiences") if isinstance(identity, dict) else None
+    for function in ("sharing", "sync"):
+        table = data.get(function)
+        if not isinstance(table, dict) or table.get("iam_protected") is not True:
+            continue
+        if not table.get("audiences") and not shared and not (function == "sharing" and table.get("iap_audience")):
+            yield ConfigProblem(
+                f"{function}.audiences",
+                f"missing; required when {function}.iam_protected = true: the function's URL as its callers "
+                "mint ID tokens for (or set identity.audiences)",
+            )
 
 
 # --- turning pydantic errors into problems -----------------------------------------------------------------

@@ -10,6 +10,7 @@
     ├── Gone                  410 gone
     ├── PayloadTooLarge       413 payload_too_large
     ├── UnsupportedMediaType  415 unsupported_media_type
+    ├── TooManyRequests       429 rate_limited       (a client or visitor limit; Retry-After)
     ├── UpstreamError         502 upstream_error     (Google answered something we cannot use)
     │   ├── SecretError       the credentials secret is missing, disabled or malformed (operator's fix)
     │   └── DelegationError   domain-wide delegation is not set up as needed (Admin console fix)
@@ -89,6 +90,17 @@ class PayloadTooLarge(AppError):
 
 class UnsupportedMediaType(AppError):
     status, code = 415, "unsupported_media_type"
+
+
+class TooManyRequests(AppError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UpstreamError(AppError):

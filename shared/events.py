@@ -16,6 +16,9 @@ P_OUTCOME = "wcbOutcome"  # "lost": yielded to an overlapping booking; "aborted"
 P_INVITED = "wcbInvited"  # "1" once the visitor was invited (with booking.confirm_before_inviting)
 P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 P_MOVED_TO = "wcbMovedTo"  # on a booking being (or having been) moved: the id of its replacement
+P_REQUEST = "wcbRequest"  # digest of the whole request (body and client) an Idempotency-Key was first used with
+P_MOVE_CLIENT = "wcbMoveClient"  # on a moved booking: digest of the client that moved it (who may repeat the move)
+P_VISITOR = "wcbVisitor"  # digest of the visitor's normalized email: what per-visitor limits count
 
 
 def parse_rfc3339(value: str) -> datetime:

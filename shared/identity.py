@@ -1,26 +1,37 @@
-"""Who is calling an IAM-protected function: the `email` of a Google ID token.
+"""Who is calling an IAM-protected function (sharing, sync): the `email` of a Google ID token, or of IAP's assertion.
 
-Cloud Run verifies ID tokens for IAM-protected services and strips their signature before the request arrives.
-A token that still carries a signature is verified here (issuer, audience, expiry, signature against the
-issuer's published certificates); a stripped one is accepted only where the config says IAM is in front.
-Time claims (`exp`, `iat`, `nbf`) are judged on the instance's clock, not the library's, so that a pinned clock
-and a pinned emulator agree; google-auth checks the signature.
+The rule: authorize only on a token whose signature was verified, here or by Google in front of the function.
+
+- A token that carries a signature is verified here against the issuer's published keys (RS256 only).
+- Cloud Run verifies the ID token of an IAM-protected service and hands it on with its signature replaced by
+  `SIGNATURE_REMOVED_BY_GOOGLE`. It verifies `X-Serverless-Authorization` when that header is present, else
+  `Authorization`, and passes the other header on untouched. So a stripped token proves something only where
+  config says Cloud Run IAM is in front (`iam_protected`) and only in the header Cloud Run verified; the claims
+  it carries are then Google's, checked again here. A stripped token anywhere else, or in the header Cloud Run
+  did not verify, is refused: it is exactly what a caller could have written.
+- Every token, signed or stripped: `iss` is the configured issuer, `aud` one of the configured audiences (never
+  derived from request headers such as Host or X-Forwarded-Proto), `exp`, `iat` and `nbf` hold against the
+  injected clock within a small skew, and `email_verified` is the JSON value `true`.
+- With IAP in front (`sharing.iap_audience`), the identity is read from `x-goog-iap-jwt-assertion` only: an
+  ES256 JWT from `https://cloud.google.com/iap` whose `aud` names the protected backend, verified against IAP's
+  published keys. Headers a caller can set (Authorization, X-Goog-Authenticated-User-Email) are not believed.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import Clock
 from .errors import Unauthenticated
+from .jwt_keys import KeySet, unverified_parts
 
-_STRIPPED_SIGNATURES = ("", "SIGNATURE_REMOVED_BY_GOOGLE")
-_CERTS_TTL = 3600.0
-_CLOCK_SKEW = 10
+STRIPPED_SIGNATURE = "SIGNATURE_REMOVED_BY_GOOGLE"
+SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization"
+IAP_ASSERTION = "x-goog-iap-jwt-assertion"
+IAP_ISSUER = "https://cloud.google.com/iap"
+_GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
 class IdentityVerifier:
@@ -28,115 +39,126 @@ class IdentityVerifier:
         self,
         *,
         issuer: str,
-        certs_url: str,
-        audiences: Sequence[str] = (),
+        keys: KeySet,
+        audiences: Sequence[str],
         iam_protected: bool,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock,
+        skew_seconds: int = 30,
+        iap: IapVerifier | None = None,
     ) -> None:
-        self._clock = clock
         self.issuer = issuer.rstrip("/")
-        self.certs_url = certs_url
+        self.keys = keys
         self.audiences = tuple(audiences)
         self.iam_protected = iam_protected
-        self._lock = threading.Lock()
-        self._certs: tuple[float, dict[str, str]] | None = None
+        self._clock = clock
+        self._skew = skew_seconds
+        self._iap = iap
 
-    def caller_email(self, authorization: str | None, *, own_url: str) -> str:
-        """The verified caller email, or `Unauthenticated` saying what is wrong."""
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Send `Authorization: Bearer <Google ID token>`.")
-        parts = token.strip().split(".")
-        if len(parts) != 3:
-            raise Unauthenticated("The bearer token is not a JWT.")
-        if parts[2] in _STRIPPED_SIGNATURES:
+    def caller_email(self, headers: Mapping[str, str]) -> str:
+        """The verified caller email (lower-case), or `Unauthenticated` saying what is wrong."""
+        if self._iap is not None:
+            return self._iap.caller_email(headers)
+        serverless = (headers.get(SERVERLESS_AUTHORIZATION) or "").strip()
+        authorization = (headers.get("Authorization") or "").strip()
+        if serverless:
+            if _is_unsigned_jwt(authorization):
+                raise Unauthenticated(
+                    "An unsigned token in `Authorization` is refused: the identity is read from "
+                    "`X-Serverless-Authorization`, the header Google verified."
+                )
+            token = _bearer(serverless, SERVERLESS_AUTHORIZATION)
+        else:
+            token = _bearer(authorization, "Authorization")
+        _, claims, signature = unverified_parts(token)
+        if signature == STRIPPED_SIGNATURE:
             if not self.iam_protected:
                 raise Unauthenticated("The ID token carries no signature; send a signed Google ID token.")
-            claims = _unverified_claims(parts[1])
-            self._check_times(claims)
+        elif not signature:
+            raise Unauthenticated("The ID token carries no signature; send a signed Google ID token.")
         else:
-            claims = self._verified_claims(token.strip(), own_url)
+            _, claims = self.keys.verify(token)
+        return self._checked(claims)
+
+    def _checked(self, claims: dict[str, Any]) -> str:
+        if not self.audiences:
+            raise Unauthenticated("This function has no configured ID-token audience, so it accepts no token.")
+        issuer = str(claims.get("iss", "")).rstrip("/")
+        trusted = (self.issuer,) if self.issuer not in _GOOGLE_ISSUERS else _GOOGLE_ISSUERS
+        if issuer not in trusted:
+            raise Unauthenticated("The ID token was issued by an issuer this function does not trust.")
+        if not _audience_ok(claims.get("aud"), self.audiences):
+            raise Unauthenticated("The ID token is meant for another audience.")
+        check_times(claims, self._clock.now(), self._skew)
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise Unauthenticated("The ID token has no `email` claim; mint it with the email included.")
-        if claims.get("email_verified") is False:
+        if claims.get("email_verified") is not True:
             raise Unauthenticated("The ID token's email is not verified.")
         return email.lower()
 
-    def _verified_claims(self, token: str, own_url: str) -> dict[str, Any]:
-        from google.auth import crypt
 
-        header_part, payload_part, signature_part = token.split(".")
-        header = _unverified_claims(header_part)
-        claims = _unverified_claims(payload_part)
-        if header.get("alg") != "RS256":
-            raise Unauthenticated("The ID token was refused: it is not signed with RS256, as Google signs ID tokens.")
-        certs = self._fetch_certs()
-        key_id = header.get("kid")
-        candidates = [certs[key_id]] if isinstance(key_id, str) and key_id in certs else []
-        try:
-            signature = base64.urlsafe_b64decode(signature_part + "=" * (-len(signature_part) % 4))
-            valid = bool(candidates) and crypt.verify_signature(  # type: ignore[no-untyped-call]
-                f"{header_part}.{payload_part}".encode(), signature, candidates
-            )
-        except ValueError:
-            valid = False
-        if not valid:
-            raise Unauthenticated("The ID token was refused: its signature does not verify.")
-        audiences = list(self.audiences) or _own_audiences(own_url)
-        if claims.get("aud") not in audiences:
-            raise Unauthenticated("The ID token was refused: it is meant for another audience.")
-        self._check_times(claims)
-        issuer = str(claims.get("iss", "")).rstrip("/")
-        google_alias = self.issuer == "https://accounts.google.com" and issuer == "accounts.google.com"
-        if issuer != self.issuer and not google_alias:
-            raise Unauthenticated("The ID token was issued by an issuer this function does not trust.")
-        return claims
+class IapVerifier:
+    """The caller as Identity-Aware Proxy asserts it, in `x-goog-iap-jwt-assertion` (ES256, IAP's own keys)."""
 
-    def _check_times(self, claims: dict[str, Any]) -> None:
-        now = self._clock.now().timestamp()
-        try:
-            expires, issued = float(claims["exp"]), float(claims.get("iat", 0))
-            not_before = float(claims.get("nbf", issued))
-        except (KeyError, TypeError, ValueError):
-            raise Unauthenticated("The ID token was refused: it carries no valid `exp`.") from None
-        if expires < now - _CLOCK_SKEW:
-            raise Unauthenticated("The ID token was refused: it has expired.")
-        if max(issued, not_before) > now + _CLOCK_SKEW:
-            raise Unauthenticated("The ID token was refused: it is not valid yet.")
+    def __init__(self, *, keys: KeySet, audience: str, clock: Clock, skew_seconds: int = 30) -> None:
+        self.keys = keys
+        self.audience = audience
+        self._clock = clock
+        self._skew = skew_seconds
 
-    def _fetch_certs(self) -> dict[str, str]:
-        with self._lock:
-            if self._certs is not None and self._clock.monotonic() - self._certs[0] < _CERTS_TTL:
-                return self._certs[1]
-        import requests
-
-        try:
-            response = requests.get(self.certs_url, timeout=5)
-            response.raise_for_status()
-            certs = response.json()
-        except (requests.RequestException, ValueError):
-            message = "The ID token cannot be checked now: the issuer's certificates are unreachable."
-            raise Unauthenticated(message) from None
-        if not isinstance(certs, dict) or "keys" in certs:
-            raise Unauthenticated("The configured certs_url must serve PEM certificates by key id (oauth2/v1/certs).")
-        with self._lock:
-            self._certs = (self._clock.monotonic(), {str(k): str(v) for k, v in certs.items()})
-        return self._certs[1]
+    def caller_email(self, headers: Mapping[str, str]) -> str:
+        assertion = (headers.get(IAP_ASSERTION) or "").strip()
+        if not assertion:
+            raise Unauthenticated("This function is behind Identity-Aware Proxy: sign in through IAP.")
+        _, claims = self.keys.verify(assertion)
+        if claims.get("iss") != IAP_ISSUER:
+            raise Unauthenticated("The IAP assertion was issued by an issuer this function does not trust.")
+        if not _audience_ok(claims.get("aud"), (self.audience,)):
+            raise Unauthenticated("The IAP assertion is meant for another backend.")
+        check_times(claims, self._clock.now(), self._skew)
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise Unauthenticated("The IAP assertion has no `email` claim.")
+        return email.removeprefix("accounts.google.com:").lower()
 
 
-def _own_audiences(own_url: str) -> list[str]:
-    base = own_url.rstrip("/")
-    return [base, base + "/"]
+def check_times(claims: Mapping[str, Any], now: datetime, skew: int) -> None:
+    """`exp` and `iat` required, `nbf` honoured, each within `skew` seconds of `now`."""
+    moment = now.timestamp()
+
+    def number(name: str) -> float | None:
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthenticated(f"The token's `{name}` claim is not a number.")
+        return float(value)
+
+    expires, issued, not_before = number("exp"), number("iat"), number("nbf")
+    if expires is None or issued is None:
+        raise Unauthenticated("The token has no `exp` or `iat` claim.")
+    if expires < moment - skew:
+        raise Unauthenticated("The token has expired.")
+    if issued > moment + skew:
+        raise Unauthenticated("The token was issued in the future; check the clocks.")
+    if not_before is not None and not_before > moment + skew:
+        raise Unauthenticated("The token is not valid yet (`nbf`).")
 
 
-def _unverified_claims(payload: str) -> dict[str, Any]:
-    try:
-        padded = payload + "=" * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, UnicodeDecodeError):
-        raise Unauthenticated("The ID token's payload cannot be read.") from None
-    if not isinstance(claims, dict):
-        raise Unauthenticated("The ID token's payload cannot be read.")
-    return claims
+def _audience_ok(audience: object, accepted: Sequence[str]) -> bool:
+    values = audience if isinstance(audience, list) else [audience]
+    wanted = {a.rstrip("/") for a in accepted}
+    return any(isinstance(value, str) and value and value.rstrip("/") in wanted for value in values)
 
+
+def _bearer(value: str, header: str) -> str:
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(f"Send `{header}: Bearer <Google ID token>`.")
+    return token.strip()
+
+
+def _is_unsigned_jwt(value: str) -> bool:
+    scheme, _, token = value.partition(" ")
+    parts = token.strip().split(".")
+    return scheme.lower() == "bearer" and len(parts) == 3 and parts[2] in ("", STRIPPED_SIGNATURE)

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
+from .abuse import BookingGuard
 from .availability import Availability, SnapshotReader
 from .booking import BookingService
 from .calendar_client import CalendarClient, RetryPolicy
@@ -27,7 +29,8 @@ from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import SecretError
-from .identity import IdentityVerifier
+from .identity import IapVerifier, IdentityVerifier
+from .jwt_keys import KeySet
 from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key, key_from_secret
@@ -96,21 +99,38 @@ class Runtime:
         return self.sharing_secrets or self.secrets
 
     @cached_property
+    def guard(self) -> BookingGuard:
+        endpoints = self.endpoints
+        return BookingGuard(self.config, self.calendar, self.now,
+                            secret_accessor=lambda: secret_manager_accessor(endpoints))
+
+    @cached_property
     def sharing_identity(self) -> IdentityVerifier:
-        return self._identity_verifier(iam_protected=self.config.sharing.iam_protected)
+        return self._identity_verifier("sharing", iam_protected=self.config.sharing.iam_protected)
 
     @cached_property
     def sync_identity(self) -> IdentityVerifier:
-        return self._identity_verifier(iam_protected=self.config.sync.iam_protected)
+        return self._identity_verifier("sync", iam_protected=self.config.sync.iam_protected)
 
-    def _identity_verifier(self, *, iam_protected: bool) -> IdentityVerifier:
+    @cached_property
+    def _id_token_keys(self) -> KeySet:
+        return KeySet(self.config.identity.certs_url, algorithms=("RS256",), clock=self.clock)
+
+    def _identity_verifier(self, function: Literal["sharing", "sync"], *, iam_protected: bool) -> IdentityVerifier:
         identity = self.config.identity
+        iap = None
+        if function == "sharing" and self.config.sharing.iap_audience:
+            keys = KeySet(identity.iap_keys_url, algorithms=("ES256",), clock=self.clock)
+            iap = IapVerifier(keys=keys, audience=self.config.sharing.iap_audience, clock=self.clock,
+                              skew_seconds=identity.clock_skew_seconds)
         return IdentityVerifier(
             issuer=identity.issuer,
-            certs_url=identity.certs_url,
-            audiences=identity.audiences,
+            keys=self._id_token_keys,
+            audiences=self.config.audiences_for(function),
             iam_protected=iam_protected,
             clock=self.clock,
+            skew_seconds=identity.clock_skew_seconds,
+            iap=iap,
         )
 
 

@@ -15,7 +15,10 @@ What GAM's `calendar ... add|update|delete|showacl` commands do, behind an allow
 - Share = upsert: if the calendar already has a rule for that scope, it is patched (200) instead of adding a
   second one; otherwise one is inserted (201). The same role again is a 200 with no write. `default` (public)
   scopes and the `owner` role are refused (403 `forbidden`) unless `sharing.allow_public` / `sharing.allow_owner`
-  are set, and every role must be in `sharing.allowed_roles`. Revoking (DELETE) is always allowed; Google itself
+  are set; `sharing.owner_scopes`, when set, names the only users and groups that may be made owner; scopes
+  outside the company's domains (users and groups elsewhere, other domains, the public) are refused unless
+  `sharing.allow_outside_domain`; and every role must be in `sharing.allowed_roles`. Each refusal names the
+  setting and the request `field`. Revoking (DELETE) is always allowed; Google itself
   refuses removing the last owner.
 - Google's refusals come back as the project's errors (by Google's HTTP status) with Google's `reason` in
   `details`, e.g. 403 `forbidden` / `cannotRemoveLastCalendarOwnerFromAcl`, 400 `invalid_request` /
@@ -29,8 +32,7 @@ What GAM's `calendar ... add|update|delete|showacl` commands do, behind an allow
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,10 +50,11 @@ from .errors import (
     NotFound,
     Unauthenticated,
 )
-from .http import validate
+from .http import validate, where_raised
 from .identity import IdentityVerifier
 from .logs import log
 from .sharing_api import ShareRequest, ShareScope
+from .visitor_text import in_domains
 
 _MAX_CANDIDATES = 20
 
@@ -81,17 +84,19 @@ class SharingService:
         verifier: IdentityVerifier,
         *,
         service_account_email: Callable[[], str | None] | None = None,
+        domains: tuple[str, ...] = (),
     ) -> None:
         self._config = config
+        self._domains = tuple(d.lower() for d in domains)
         self._client = client
         self._verifier = verifier
         self._service_account_email = service_account_email
 
     # --- who is calling ---------------------------------------------------------------------------------------
-    def authorize(self, authorization: str | None, *, own_url: str) -> str:
+    def authorize(self, headers: Mapping[str, str]) -> str:
         """The caller's email if it is a sharing admin; else 401 (no or bad token) or 403 (not an admin)."""
         try:
-            email = self._verifier.caller_email(authorization, own_url=own_url)
+            email = self._verifier.caller_email(headers)
         except Unauthenticated as error:
             log("sharing request refused", severity="WARNING", function="sharing", outcome="unauthenticated",
                 detail=error.message)
@@ -123,7 +128,7 @@ class SharingService:
                 results.append({"status": error.status, **error.to_body()})
             except Exception as error:  # one item's bug must not hide what the others did
                 log("unexpected error", severity="ERROR", function="sharing", item=index, error=type(error).__name__,
-                    where=repr(traceback.extract_tb(error.__traceback__)[-1:]))
+                    where=where_raised(error))
                 message = "Something went wrong on our side with this item; try it again later."
                 results.append({"status": 500, "error": {"code": "internal", "message": message}})
         return {"results": results}
@@ -228,20 +233,44 @@ class SharingService:
             raise Forbidden(
                 "Public sharing (scope type \"default\") is turned off: set sharing.allow_public = true in the config "
                 "to allow it, or share with a user, group or domain.",
-                details={"reason": "publicSharingDisabled", "setting": "sharing.allow_public"},
+                details={"reason": "publicSharingDisabled", "setting": "sharing.allow_public", "field": "scope.type"},
             )
-        if role == "owner" and not config.allow_owner:
+        if not config.allow_outside_domain and not self._inside(scope):
+            where = ", ".join(self._domains) or "none configured"
+            raise Forbidden(
+                f"Sharing with {_describe(scope)} is turned off: it is outside the company's domains ({where}). "
+                "Set sharing.allow_outside_domain = true in the config to allow it.",
+                details={"reason": "outsideDomainDisabled", "setting": "sharing.allow_outside_domain",
+                         "field": "scope.type" if scope.type == "default" else "scope.value"},
+            )
+        if role == "owner" and config.owner_scopes:
+            if f"{scope.type}:{scope.value}" not in config.owner_scopes:
+                raise Forbidden(
+                    f"{_describe(scope)} may not be given role \"owner\": sharing.owner_scopes names who may "
+                    "(owners can delete the calendar and share it further).",
+                    details={"reason": "ownerNotAllowedFor", "setting": "sharing.owner_scopes", "field": "scope"},
+                )
+        elif role == "owner" and not config.allow_owner:
             raise Forbidden(
                 "Sharing with role \"owner\" is turned off (owners can delete the calendar and share it further): set "
-                "sharing.allow_owner = true and add \"owner\" to sharing.allowed_roles to allow it.",
-                details={"reason": "ownerRoleDisabled", "setting": "sharing.allow_owner"},
+                "sharing.allow_owner = true (or name who may be owner in sharing.owner_scopes) and add \"owner\" to "
+                "sharing.allowed_roles to allow it.",
+                details={"reason": "ownerRoleDisabled", "setting": "sharing.allow_owner", "field": "role"},
             )
         if role not in config.allowed_roles:
             allowed = list(config.allowed_roles)
             raise Forbidden(
                 f"Role {role!r} is not allowed here; sharing.allowed_roles allows {', '.join(allowed) or 'none'}.",
-                details={"reason": "roleNotAllowed", "setting": "sharing.allowed_roles", "allowedRoles": allowed},
+                details={"reason": "roleNotAllowed", "setting": "sharing.allowed_roles", "allowedRoles": allowed,
+                         "field": "role"},
             )
+
+    def _inside(self, scope: ShareScope) -> bool:
+        """Whether the scope stays inside the company's domains (a user, group or domain there, or a subdomain)."""
+        if scope.type == "default" or not scope.value:
+            return False
+        value = scope.value if scope.type == "domain" else scope.value.rpartition("@")[2]
+        return in_domains("@" + value, self._domains)
 
     # --- acting identity ----------------------------------------------------------------------------------
     def _actor(self, owner: str | None) -> Actor:

@@ -390,8 +390,13 @@ def check_caller(config: Config, email: str) -> None:
         raise Forbidden(f"{email} may not run the sync; only the configured scheduler identity may.")
 
 
-def parse_schedule_time(value: str | None) -> datetime | None:
-    """The scheduled run's time from `X-CloudScheduler-ScheduleTime` (RFC 3339), None when absent."""
+def parse_schedule_time(
+    value: str | None, *, now: datetime | None = None, max_skew: timedelta = timedelta(hours=1)
+) -> datetime | None:
+    """The scheduled run's time from `X-CloudScheduler-ScheduleTime` (RFC 3339), None when absent.
+
+    With `now`, a time further than `max_skew` from it is refused: the snapshot records the latest schedule
+    time it covers, so one far-future value would make every later run a duplicate."""
     if value is None or not value.strip():
         return None
     try:
@@ -402,6 +407,12 @@ def parse_schedule_time(value: str | None) -> datetime | None:
         raise InvalidRequest(
             f"{SCHEDULE_TIME_HEADER} must be an RFC 3339 time with an offset, like 2026-10-16T12:00:00Z.",
             fields={SCHEDULE_TIME_HEADER: "an RFC 3339 time with an offset"},
+        )
+    if now is not None and abs(moment - now) > max_skew:
+        minutes = int(max_skew.total_seconds() // 60)
+        raise InvalidRequest(
+            f"{SCHEDULE_TIME_HEADER} must be within {minutes} minutes of now; this run is refused.",
+            fields={SCHEDULE_TIME_HEADER: f"a time within {minutes} minutes of now"},
         )
     return moment.astimezone(UTC)
 

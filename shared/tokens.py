@@ -1,8 +1,13 @@
 """Signed, expiring capabilities for one booking: whoever holds the token may look it up, cancel or move it.
 
 No database: the token is the booking's event id signed with a key only the functions know (itsdangerous,
-HMAC-SHA256, timestamped). The key is derived from the credentials secret, so there is nothing extra to
-provision; rotating the credentials key therefore also invalidates outstanding tokens (a documented trade-off).
+HMAC-SHA256, timestamped). itsdangerous signs with HMAC-SHA1 unless told otherwise; the signer is given
+`digest_method=hashlib.sha256` here, and its timestamps come from the injected clock. The key comes from the
+booking-token key secret (`credentials.token_key_secret`, readable by the booking function only); without one it
+is derived from the credentials secret, and rotating that key then also invalidates outstanding tokens.
+
+A token names one event id. A move makes a new event with a new id, so the token from before the move reads
+the old (cancelled, `movedTo`) booking only; the moved booking's token is handed out with the move.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ class BookingTokens:
             def get_timestamp(self) -> int:
                 return int(now().timestamp())
 
-        self._serializer = URLSafeTimedSerializer(key, salt=_SALT, signer=ClockedSigner)
+        self._serializer = URLSafeTimedSerializer(
+            key, salt=_SALT, signer=ClockedSigner, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self._max_age = max_age_seconds
 
     def issue(self, booking_id: str, calendar_slug: str) -> str:

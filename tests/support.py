@@ -14,11 +14,17 @@ from shared.runtime import Runtime, build_runtime
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
 SECRET = "projects/demo-project/secrets/calendar-credentials"
+TEST_CLIENT_URL = "http://localhost/"  # request.url_root of Flask's test client; an accepted audience in tests
 SHARING_SECRET = "projects/demo-project/secrets/sharing-credentials"
 
 
 def config_text(server: Any, snapshot_dir: Path | None = None, *, replace: dict[str, str] | None = None) -> str:
     text = EXAMPLE_CONFIG.read_text().replace("http://127.0.0.1:8090", server.url)
+    # Older tests send the booking token as ?token=; tests/security checks the default, which refuses it.
+    text = text.replace("token_in_query = false", "token_in_query = true", 1)
+    for function in ("sharing", "sync"):  # Flask's test client calls every function at http://localhost/
+        own = f'audiences = ["http://127.0.0.1:8080/{function}"]'
+        text = text.replace(own, f'audiences = ["http://127.0.0.1:8080/{function}", "{TEST_CLIENT_URL}"]')
     if snapshot_dir is not None:
         text = text.replace('location = "file://.local/snapshot"', f'location = "file://{snapshot_dir}"')
     for old, new in (replace or {}).items():

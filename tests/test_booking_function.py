@@ -139,8 +139,16 @@ def test_lookup_with_the_token(booking_client: Any, clean: Any) -> None:
     assert response.get_json()["booking"] == created["booking"]
 
 
-def test_company_addresses_are_never_attendees(booking_client: Any, clean: Any) -> None:
+def test_company_addresses_are_never_attendees(clean: Any, tmp_path: Any) -> None:
+    from shared.runtime import set_runtime
+    from tests.conftest import function_app
+    from tests.support import make_config, make_runtime
+
+    allow = {'company_visitors = "refuse"': 'company_visitors = "allow"'}
+    set_runtime(make_runtime(clean, config=make_config(clean, tmp_path / "snapshot", replace=allow)))
+    booking_client = function_app("booking").test_client()
     response = _book(booking_client, booking_body(at(workday(), 14), email="bob@example.com"))
+    set_runtime(None)
     assert response.status_code == 201
     [event] = confirmed_bookings(clean)
     assert not event.get("attendees")

@@ -278,7 +278,7 @@ def test_booking_bundle_books_against_the_emulator(emulator: Any, serve: Any) ->
 @pytest.mark.skipif("sharing" not in PRESENT, reason="functions/sharing/main.py does not exist yet")
 def test_sharing_bundle_shares_against_the_emulator(emulator: Any, serve: Any) -> None:
     served = serve("sharing")
-    token = id_token(emulator, "admin@example.com", audience=f"{served.url}/")
+    token = id_token(emulator, "admin@example.com", audience="http://127.0.0.1:8080/sharing")  # as configured
     body = {"calendar": "alice@example.com", "owner": "alice@example.com",
             "scope": {"type": "user", "value": "carol@example.com"}, "role": "reader"}
     answer = requests.post(f"{served.url}/shares", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -296,7 +296,7 @@ def test_sharing_bundle_shares_against_the_emulator(emulator: Any, serve: Any) -
 @pytest.mark.skipif("sync" not in PRESENT, reason="functions/sync/main.py does not exist yet")
 def test_sync_bundle_syncs_against_the_emulator(emulator: Any, serve: Any, tmp_path: Path) -> None:
     served = serve("sync")
-    token = id_token(emulator, "scheduler@demo-project.iam.gserviceaccount.com", audience=f"{served.url}/")
+    token = id_token(emulator, "scheduler@demo-project.iam.gserviceaccount.com", audience="http://127.0.0.1:8080/sync")
     answer = requests.post(f"{served.url}/", headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert answer.status_code == 200, answer.text + served.output()
     assert answer.json()["calendars"] == 3

@@ -197,7 +197,8 @@ def test_every_output_is_described(where: str, infra: Module, example: Module) -
 
 def test_inputs_are_validated_where_sensible(infra: Module) -> None:
     # Booleans and free-form paths/locations need no validation; every other input has one.
-    exempt = {"enable_apis", "keyless_dwd", "sync_paused", "force_destroy_buckets", "bundle_dir", "bucket_location"}
+    exempt = {"enable_apis", "keyless_dwd", "sync_paused", "force_destroy_buckets", "bundle_dir", "bucket_location",
+              "edge_enabled", "edge_sharing_iap"}
     assert exempt <= set(infra.variables)
     must_validate = set(infra.variables) - exempt
     assert len(must_validate) >= 25
@@ -467,7 +468,10 @@ def test_function(fn: str, infra: Module) -> None:
 
 def test_function_settings(infra: Module) -> None:
     settings = infra.locals["function_settings"]
-    assert settings["booking"]["ingress"] == "ALLOW_ALL"
+    # Public, unless the edge (edge.tf) is in front: then only through the load balancer and its Cloud Armor policy.
+    assert expr(settings["booking"]["ingress"]) == "local.booking_ingress"
+    ingress = expr(infra.locals["booking_ingress"])
+    assert ingress == 'var.edge_enabled ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"', ingress
     assert expr(settings["booking"]["max_instances"]) == "var.booking_max_instances"
     assert expr(settings["booking"]["min_instances"]) == "var.booking_min_instances"
     assert expr(settings["sharing"]["ingress"]) == "var.sharing_ingress"
@@ -500,6 +504,71 @@ def test_moved_blocks_keep_the_resources_of_earlier_deployments(infra: Module) -
     }
     assert set(infra.locals["service_invokers"]) == {"booking", "sync"}
     assert "for admin in toset(var.sharing_admins) : admin =>" in infra.locals["admin_invokers"]
+
+
+def test_the_edge_is_off_by_default_and_reaches_the_functions_through_one_local(infra: Module) -> None:
+    for name in ("edge_enabled", "edge_sharing_iap"):
+        assert infra.variables[name]["default"] is False, name
+    assert infra.variables["edge_domains"]["default"] == []
+    assert expr(infra.locals["edge_functions"]) == "google_cloudfunctions2_function.function"
+    lines = (INFRA / "edge.tf").read_text(encoding="utf-8").splitlines()
+    referring = [line for line in lines if "google_cloudfunctions2_function." in line and "#" not in line[:4]]
+    assert len(referring) == 1 and referring[0].strip().startswith("edge_functions ="), referring
+    # Every resource of edge.tf exists only when its switch is on: count or for_each over an edge local/variable.
+    for entry in parse_hcl(INFRA / "edge.tf")["resource"] + parse_hcl(INFRA / "edge.tf").get("data", []):
+        for type_, named in entry.items():
+            for name, body in named.items():
+                switch = expr(body.get("count", body.get("for_each", "")))
+                assert "edge" in switch, f"{type_}.{name} is not behind an edge switch: {switch!r}"
+
+
+def test_the_edge_serves_booking_through_a_serverless_neg_behind_cloud_armor(infra: Module) -> None:
+    neg = infra.resources[("google_compute_region_network_endpoint_group", "edge")]
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert expr(block(neg, "cloud_run")["service"]) == "local.edge_functions[each.key].service_config[0].service"
+    backend = infra.resources[("google_compute_backend_service", "edge")]
+    assert backend["load_balancing_scheme"] == "EXTERNAL_MANAGED"
+    assert expr(backend["security_policy"]) == "google_compute_security_policy.edge[0].id"
+    assert expr(block(backend, "backend")["group"]) == "google_compute_region_network_endpoint_group.edge[each.key].id"
+    rule = infra.resources[("google_compute_global_forwarding_rule", "edge")]
+    assert rule["port_range"] == "443" and rule["load_balancing_scheme"] == "EXTERNAL_MANAGED"
+    assert infra.resources[("google_compute_ssl_policy", "edge")]["min_tls_version"] == "TLS_1_2"
+
+    policy = infra.resources[("google_compute_security_policy", "edge")]
+    rules = policy["rule"]
+    throttles = {}
+    for rule in rules:
+        if rule["action"] != "throttle":
+            continue
+        options = block(rule, "rate_limit_options")
+        assert options["exceed_action"] == "deny(429)" and options["enforce_on_key"] == "IP"
+        threshold = block(options, "rate_limit_threshold")
+        assert threshold["interval_sec"] == 60
+        match = block(rule, "match")
+        key = expr(block(match, "expr")["expression"]) if "expr" in match else "everything"
+        throttles[key] = expr(threshold["count"])
+    live = "request.path.startsWith('/slots') && request.query.contains('live=true')"
+    assert throttles == {
+        "request.path.startsWith('/bookings') && request.method != 'GET'": "var.edge_bookings_per_ip_per_minute",
+        live: "var.edge_live_slots_per_ip_per_minute",
+        "everything": "var.edge_requests_per_ip_per_minute",
+    }
+    assert max(rule["priority"] for rule in rules) == 2147483647  # the default rule
+    assert any("cve-canary" in str(rule) for rule in rules)
+
+
+def test_iap_in_front_of_sharing_admits_the_sharing_admins_only(infra: Module) -> None:
+    backend = infra.resources[("google_compute_backend_service", "edge")]
+    (iap,) = backend["dynamic"]
+    assert expr(iap["iap"]["for_each"]) == 'each.key == "sharing" ? [true] : []'
+    assert iap["iap"]["content"][0]["enabled"] is True
+    assert "oauth2_client_secret" not in str(backend)  # the Google-managed OAuth client: no secret in the state
+    member = infra.resources[("google_iap_web_backend_service_iam_member", "sharing_admins")]
+    assert member["role"] == "roles/iap.httpsResourceAccessor"
+    assert "var.sharing_admins" in expr(member["for_each"])
+    edge_invokers = str(infra.locals["edge_invokers"])  # granted by the one invoker resource (iam.tf)
+    assert "{var.edge_enabled && var.edge_sharing_iap ?" in edge_invokers, edge_invokers
+    assert 'function = "sharing"' in edge_invokers and "@gcp-sa-iap.iam.gserviceaccount.com" in edge_invokers
 
 
 def test_function_env_holds_names_not_secrets(infra: Module) -> None:
@@ -545,7 +614,7 @@ def test_sharing_and_sync_invokers(infra: Module) -> None:
     assert set(invokers) == {"invoker"}
     invoker = invokers["invoker"]
     assert expr(invoker["for_each"]) == "local.invokers"
-    assert expr(infra.locals["invokers"]) == "merge(local.service_invokers, local.admin_invokers)"
+    assert expr(infra.locals["invokers"]) == "merge(local.service_invokers, local.admin_invokers, local.edge_invokers)"
     service = "google_cloudfunctions2_function.function[each.value.function].service_config[0].service"
     assert expr(invoker["name"]) == service
     assert expr(invoker["member"]) == "each.value.member"
@@ -564,7 +633,9 @@ def test_scheduler_calls_sync_with_oidc_within_its_timeout(infra: Module) -> Non
     assert expr(target["uri"]) == sync_url
     assert target["http_method"] == "POST"
     oidc = block(target, "oidc_token")
-    assert expr(oidc["audience"]) == sync_url
+    # The audience the sync function's config accepts (sync.audiences), rendered from the same local.
+    assert expr(oidc["audience"]) == "local.sync_audience"
+    assert infra.locals["sync_audience"] == "${local.function_url_base}/${var.name_prefix}-sync"
     assert expr(oidc["service_account_email"]) == "google_service_account.scheduler.email"
     assert "oauth_token" not in target
     retry = block(job, "retry_config")
@@ -623,6 +694,8 @@ def test_example_config_template_renders_to_valid_toml(infra: Module) -> None:
         "snapshot_uri": "gs://demo-project-wcb-snapshots/availability/snapshot.json",
         "dwd_service_account": "wcb-dwd@demo-project.iam.gserviceaccount.com",
         "keyless_dwd": False,
+        "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
+        "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
     }
     assert names == set(values), "the test's template values must match what config.tf passes"
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
@@ -646,6 +719,8 @@ def test_example_config_is_accepted_by_the_functions_config_loader() -> None:
         "sharing_admins": ["admin@example.com", "ops-bot@demo-project.iam.gserviceaccount.com"],
         "scheduler_identity": "wcb-scheduler@demo-project.iam.gserviceaccount.com",
         "snapshot_uri": "gs://demo-project-wcb-snapshots/availability/snapshot.json",
+        "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
+        "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
     }
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
     config = parse_config(rendered, "examples/basic/booking.toml.tftpl (rendered)")

@@ -352,7 +352,7 @@ def test_the_command_line_checks_infra_and_the_examples() -> None:
 def test_references_to_undeclared_resources_are_caught(tmp_path: Path, schemas: Schemas) -> None:
     # What terraform validate would refuse, e.g. a new file still naming a function by its pre-for_each address.
     infra = module_copy(tmp_path)
-    edge = infra / "edge.tf"
+    edge = infra / "stale.tf"  # beside the module's own edge.tf
     edge.write_text(
         'resource "google_compute_region_network_endpoint_group" "booking" {\n'
         '  name                  = "booking-neg"\n'
@@ -371,7 +371,7 @@ def test_references_to_undeclared_resources_are_caught(tmp_path: Path, schemas: 
     )
     report, _ = check([infra], schemas)
     assert rendered(report.problems, tmp_path) == {
-        "infra/edge.tf:6: google_compute_region_network_endpoint_group.booking: "
+        "infra/stale.tf:6: google_compute_region_network_endpoint_group.booking: "
         "google_cloudfunctions2_function.booking is not declared in this module",
-        "infra/edge.tf:12: output.neg: data.google_project.nope is not declared in this module",
+        "infra/stale.tf:12: output.neg: data.google_project.nope is not declared in this module",
     }

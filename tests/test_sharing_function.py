@@ -339,13 +339,14 @@ def test_public_is_refused_by_default(client: Any, emulator: Any) -> None:
     assert response.status_code == 403
     error = error_of(response)
     assert error["code"] == "forbidden"
-    assert error["details"] == {"reason": "publicSharingDisabled", "setting": "sharing.allow_public"}
+    assert error["details"] == {"reason": "publicSharingDisabled", "setting": "sharing.allow_public",
+                                "field": "scope.type"}
     assert "sharing.allow_public" in error["message"]
     assert acl(emulator, TEAM_HOLIDAYS_ID) == before
 
 
 def test_public_is_allowed_when_enabled(configure: Any, emulator: Any) -> None:
-    client = configure({"allow_public = false": "allow_public = true"})
+    client = configure({"allow_public = false": "allow_public = true\nallow_outside_domain = true"})
     response = post(client, emulator, share_body("Team Holidays", {"type": "default"}, "freeBusyReader"))
     assert response.status_code == 201
     assert response.get_json()["rule"] == {"id": "default", "scope": {"type": "default"}, "role": "freeBusyReader"}
@@ -386,7 +387,8 @@ def test_roles_outside_allowed_roles_are_refused(configure: Any, emulator: Any) 
     response = post(client, emulator, share_body("Team Holidays", {"type": "user", "value": BOB}, "writer"))
     assert response.status_code == 403
     assert error_of(response)["details"] == {
-        "reason": "roleNotAllowed", "setting": "sharing.allowed_roles", "allowedRoles": ["freeBusyReader", "reader"]
+        "reason": "roleNotAllowed", "setting": "sharing.allowed_roles", "allowedRoles": ["freeBusyReader", "reader"],
+        "field": "role",
     }
     assert f"user:{BOB}" not in acl(emulator, TEAM_HOLIDAYS_ID)
     assert post(client, emulator, share_body("Team Holidays", {"type": "user", "value": BOB}, "reader")).status_code \

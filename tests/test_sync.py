@@ -56,6 +56,15 @@ def post(client: Any, token: str | None, schedule_time: str | None = None) -> An
     return client.post("/", headers=headers)
 
 
+def stamp(runtime: Runtime, minutes: int = 0, offset_hours: int = 0) -> str:
+    """A schedule time near the runtime's now (the function refuses one far from it), on a whole minute."""
+    from datetime import timezone
+
+    moment = runtime.now().replace(second=0, microsecond=0) + timedelta(minutes=minutes)
+    text = moment.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    return text.replace("+00:00", "Z")
+
+
 def snapshot_bytes(runtime: Runtime) -> bytes | None:
     assert runtime.store is not None
     return runtime.store.read()
@@ -265,7 +274,7 @@ def test_a_failed_sync_keeps_the_last_good_snapshot(sync_client: Any, token: str
     before = snapshot_bytes(installed_runtime)
     set_faults(emulator, [{"method": "calendar.freebusy.query", "kind": "503", "rate": 1.0}])
 
-    answer = post(sync_client, token, "2030-01-01T00:00:00Z")
+    answer = post(sync_client, token, stamp(installed_runtime, 5))
 
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "upstream_unavailable"
@@ -273,7 +282,7 @@ def test_a_failed_sync_keeps_the_last_good_snapshot(sync_client: Any, token: str
     assert counts(emulator)["calendar.freebusy.query"] > 1  # retried before giving up
     assert snapshot_bytes(installed_runtime) == before
     set_faults(emulator, [])
-    assert post(sync_client, token, "2030-01-01T00:00:00Z").get_json()["duplicate"] is False  # not recorded
+    assert post(sync_client, token, stamp(installed_runtime, 5)).get_json()["duplicate"] is False  # not recorded
 
 
 def test_without_a_snapshot_location_the_sync_says_so(emulator: Any, token: str) -> None:
@@ -323,14 +332,14 @@ def test_slots_come_from_a_fresh_snapshot_and_live_when_it_is_stale_or_missing(
 # --- at-least-once delivery ---------------------------------------------------------------------------------------
 def test_a_duplicate_delivery_does_no_second_sync(sync_client: Any, token: str, installed_runtime: Runtime,
                                                    emulator: Any) -> None:
-    when = "2026-10-16T12:00:00Z"
+    when = stamp(installed_runtime)
     first = post(sync_client, token, when)
     assert first.status_code == 200 and first.get_json()["duplicate"] is False
     assert snapshot_json(installed_runtime)["scheduleTime"] == when
     written = snapshot_bytes(installed_runtime)
     clear_log(emulator)
 
-    again = post(sync_client, token, "2026-10-16T05:00:00-07:00")  # the same time, another offset
+    again = post(sync_client, token, stamp(installed_runtime, offset_hours=-7))  # the same time, another offset
 
     assert again.status_code == 200
     body = again.get_json()
@@ -339,15 +348,15 @@ def test_a_duplicate_delivery_does_no_second_sync(sync_client: Any, token: str, 
     assert google_calls(emulator) == {}
     assert snapshot_bytes(installed_runtime) == written
 
-    assert post(sync_client, token, "2026-10-16T11:55:00Z").get_json()["duplicate"] is True  # an older run
-    newer = post(sync_client, token, "2026-10-16T12:05:00Z").get_json()
+    assert post(sync_client, token, stamp(installed_runtime, -5)).get_json()["duplicate"] is True  # an older run
+    newer = post(sync_client, token, stamp(installed_runtime, 5)).get_json()
     assert newer["duplicate"] is False and counts(emulator)["calendar.freebusy.query"] == 1
 
 
 def test_a_run_without_schedule_time_always_syncs_and_keeps_the_recorded_time(
     sync_client: Any, token: str, installed_runtime: Runtime, emulator: Any
 ) -> None:
-    when = "2026-10-16T12:00:00Z"
+    when = stamp(installed_runtime)
     assert post(sync_client, token, when).get_json()["duplicate"] is False
     clear_log(emulator)
     manual = post(sync_client, token).get_json()
@@ -362,11 +371,12 @@ def test_concurrent_deliveries_of_one_run_sync_once(installed_runtime: Runtime, 
     app = function_app("sync")
     barrier = threading.Barrier(2)
     answers: list[Any] = []
+    when = stamp(installed_runtime)
 
     def deliver() -> None:
         client = app.test_client()
         barrier.wait()
-        answers.append(post(client, token, "2026-10-16T12:00:00Z"))
+        answers.append(post(client, token, when))
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
     for thread in threads:
@@ -412,7 +422,7 @@ def test_a_token_for_another_audience_is_401(sync_client: Any, emulator: Any) ->
     "email", ["admin@example.com", "alice@example.com", "intruder@demo-project.iam.gserviceaccount.com"]
 )
 def test_anyone_but_the_scheduler_is_403(sync_client: Any, emulator: Any, email: str) -> None:
-    answer = post(sync_client, id_token(emulator, email, AUDIENCE), "2026-10-16T12:00:00Z")
+    answer = post(sync_client, id_token(emulator, email, AUDIENCE))
     assert answer.status_code == 403
     assert answer.get_json()["error"]["code"] == "forbidden"
 
@@ -431,12 +441,15 @@ def test_a_malformed_schedule_time_is_400(sync_client: Any, token: str) -> None:
     assert "X-CloudScheduler-ScheduleTime" in answer.get_json()["error"]["details"]["fields"]
 
 
-def test_behind_tls_termination_the_audience_is_the_https_url(emulator: Any, installed_runtime: Any) -> None:
-    """Cloud Run hands the request over as http with X-Forwarded-Proto: https; callers mint for https."""
+def test_the_audience_is_configured_not_taken_from_x_forwarded_proto(emulator: Any, installed_runtime: Any) -> None:
+    """Cloud Run hands the request over as http with X-Forwarded-Proto: https; that header is the caller's to
+    set, so the accepted audiences come from config (sync.audiences) only."""
     from tests.clients import id_token
 
     token = id_token(emulator, "scheduler@demo-project.iam.gserviceaccount.com", "https://localhost/")
     client = function_app("sync").test_client()
     headers = {"Authorization": f"Bearer {token}"}
     assert client.post("/", headers=headers).status_code == 401
-    assert client.post("/", headers={**headers, "X-Forwarded-Proto": "https"}).status_code == 200
+    assert client.post("/", headers={**headers, "X-Forwarded-Proto": "https"}).status_code == 401
+    configured = id_token(emulator, "scheduler@demo-project.iam.gserviceaccount.com", "http://127.0.0.1:8080/sync")
+    assert client.post("/", headers={"Authorization": f"Bearer {configured}"}).status_code == 200

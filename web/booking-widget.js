@@ -8,6 +8,10 @@
 // the "who" step), days (how many days to offer; default: up to the booking horizon the API reports).
 // Events (bubbling, composed): "booking-confirmed", "booking-rescheduled" and "booking-cancelled", detail {booking}
 // (never the token).
+// Bot check: when GET /calendars names one ("botCheck": {"provider": "turnstile", "siteKey"}), the page loads
+// Cloudflare's Turnstile widget with that public site key into a light-DOM child (slot "bot-check") and sends
+// the widget's token in X-Turnstile-Token with each booking; a token verifies once, so the widget is reset after
+// every attempt.
 //
 // Everything the server says is put on the page with textContent or setAttribute, never as markup.
 
@@ -20,6 +24,27 @@ const PAGED_MEDIA = "(max-width: 40rem)";
 const TOUCH_MEDIA = "(hover: none) and (pointer: coarse)";
 const REQUEST_TIMEOUT_MS = 20000;
 const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+$/; // the browser's rule; the server's stricter one answers 400
+const TURNSTILE_SCRIPT = "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit";
+const BOT_TOKEN_HEADER = "X-Turnstile-Token";
+let turnstileLoading = null; // one script load per page, shared by every widget
+
+function loadTurnstile() {
+  if (window.turnstile) return Promise.resolve(window.turnstile);
+  if (!turnstileLoading) {
+    turnstileLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = TURNSTILE_SCRIPT;
+      script.async = true;
+      script.addEventListener("load", () => (window.turnstile ? resolve(window.turnstile) : reject(new Error("no turnstile"))));
+      script.addEventListener("error", () => {
+        turnstileLoading = null;
+        reject(new Error("The bot check could not be loaded."));
+      });
+      document.head.append(script);
+    });
+  }
+  return turnstileLoading;
+}
 
 const MESSAGES = {
   taken: "That time was just taken \u2014 please pick another",
@@ -29,6 +54,8 @@ const MESSAGES = {
     "Your booking is not confirmed yet. Check your connection and try again \u2014 trying again will never book twice.",
   unavailableLoad: "Available times could not be loaded. Check your connection and try again.",
   invalid: "Please check the highlighted fields",
+  botCheck: "Please complete the check below (it shows you are not a robot), then book again.",
+  botCheckFailed: "The check that you are not a robot could not be loaded. Reload the page and try again.",
 };
 
 const FIELD_HINTS = {
@@ -113,6 +140,11 @@ const TEMPLATE = `
         <p class="cb-error" id="cb-notes-error" hidden></p>
       </div>
     </fieldset>
+
+    <div class="cb-field" data-ref="botCheck" hidden>
+      <slot name="bot-check"></slot>
+      <p class="cb-error" id="cb-bot-error" data-ref="botError" hidden></p>
+    </div>
 
     <p class="cb-summary" data-ref="summary">Pick a day and a time.</p>
     <div class="cb-actions cb-submit-row">
@@ -372,6 +404,7 @@ export class CalendarBooking extends HTMLElement {
       busy: false,
     };
     this.attempt = null; // {fingerprint, key}: one Idempotency-Key per booking attempt, reused on retry
+    this.bot = { required: false, widget: null, token: null }; // the Turnstile widget, when the API asks for one
     this.slotsGeneration = 0;
     this.started = false;
   }
@@ -616,8 +649,9 @@ export class CalendarBooking extends HTMLElement {
   async loadCalendars() {
     this.ref.calendars.replaceChildren(h("p", { class: "cb-muted" }, "Loading\u2026"));
     let calendars;
+    let botCheck;
     try {
-      ({ data: { calendars } } = await this.api("GET", "calendars"));
+      ({ data: { calendars, botCheck } } = await this.api("GET", "calendars"));
       if (!Array.isArray(calendars)) throw new ApiError("bad_response", 502, "No calendars in the answer.");
     } catch (error) {
       this.ref.calendars.replaceChildren(h("p", { class: "cb-muted" }, "Not available."));
@@ -628,6 +662,7 @@ export class CalendarBooking extends HTMLElement {
       });
       return;
     }
+    this.setUpBotCheck(botCheck);
     const only = this.getAttribute("calendar");
     this.state.calendars = only ? calendars.filter((c) => c.id === only) : calendars;
     const single = Boolean(only) && this.state.calendars.length === 1;
@@ -932,20 +967,71 @@ export class CalendarBooking extends HTMLElement {
   }
 
   async book(payload, attempt) {
+    const headers = { "Idempotency-Key": attempt.key };
+    if (this.bot.required) {
+      if (!this.bot.token) {
+        this.setBotError(MESSAGES.botCheck);
+        this.showNotice({ title: MESSAGES.invalid, text: MESSAGES.botCheck });
+        return;
+      }
+      headers[BOT_TOKEN_HEADER] = this.bot.token;
+    }
     this.setBusy(true, "Booking\u2026");
     this.status("Booking your meeting\u2026");
     try {
-      const { data } = await this.api("POST", "bookings", {
-        body: payload,
-        headers: { "Idempotency-Key": attempt.key },
-      });
+      const { data } = await this.api("POST", "bookings", { body: payload, headers });
       this.attempt = null;
       this.showBooking(data.booking, data.token, "confirmed");
     } catch (error) {
       this.bookingFailed(error, payload, attempt);
     } finally {
+      this.resetBotCheck(); // the token was spent (or refused): the next attempt needs a fresh one
       this.setBusy(false);
     }
+  }
+
+  // --- bot check (Cloudflare Turnstile) ---------------------------------------------------------------------
+  setUpBotCheck(botCheck) {
+    const wanted = Boolean(botCheck && botCheck.provider === "turnstile" && typeof botCheck.siteKey === "string");
+    this.bot.required = wanted;
+    this.ref.botCheck.hidden = !wanted;
+    if (!wanted || this.bot.widget !== null) return;
+    let holder = this.querySelector(":scope > [slot='bot-check']");
+    if (!holder) {
+      holder = h("div", { slot: "bot-check", class: "cb-bot-check" });
+      this.append(holder); // light DOM: Cloudflare's iframe does not need to reach into the shadow root
+    }
+    this.bot.widget = "loading";
+    loadTurnstile()
+      .then((turnstile) => {
+        this.bot.widget = turnstile.render(holder, {
+          sitekey: botCheck.siteKey,
+          action: "booking",
+          callback: (token) => {
+            this.bot.token = token;
+            this.setBotError(null);
+          },
+          "expired-callback": () => { this.bot.token = null; },
+          "error-callback": () => { this.bot.token = null; },
+        });
+      })
+      .catch(() => {
+        this.bot.widget = null;
+        this.setBotError(MESSAGES.botCheckFailed);
+      });
+  }
+
+  resetBotCheck() {
+    if (!this.bot.required) return;
+    this.bot.token = null;
+    if (window.turnstile && this.bot.widget !== null && this.bot.widget !== "loading") {
+      window.turnstile.reset(this.bot.widget);
+    }
+  }
+
+  setBotError(message) {
+    this.ref.botError.textContent = message || "";
+    this.ref.botError.hidden = !message;
   }
 
   bookingFailed(error, payload, attempt) {

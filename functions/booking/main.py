@@ -9,8 +9,10 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from shared import http
+from shared.abuse import BOT_TOKEN_HEADER
 from shared.booking import NewBooking
 from shared.booking_api import BookingRequest, RescheduleRequest, SlotsQuery, openapi_document
+from shared.client_address import client_address
 from shared.errors import InvalidRequest
 from shared.runtime import get_runtime
 
@@ -19,14 +21,19 @@ _METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 def list_calendars(request: flask.Request) -> Any:
     runtime = get_runtime()
-    calendars = runtime.booking.calendars()
-    for calendar in calendars:  # how far ahead the page may let visitors browse (slots start before now + this)
+    answer: dict[str, Any] = {"calendars": runtime.booking.calendars()}
+    for calendar in answer["calendars"]:  # how far ahead the page may let visitors browse (slots start before now + this)
         calendar.setdefault("horizonDays", runtime.config.slot_rules(calendar["id"]).horizon.days)
-    return {"calendars": calendars}
+    check = runtime.config.bot_check
+    if check is not None:  # the site key is public: the page needs it to render the widget
+        answer["botCheck"] = {"provider": check.provider, "siteKey": check.site_key}
+    return answer
 
 
 def list_slots(request: flask.Request) -> Any:
     query = http.validate(SlotsQuery, request.args.to_dict())
+    if query.live:
+        get_runtime().guard.before_live_slots(_client(request))
     return get_runtime().booking.slots(
         query.calendar, query.from_, query.to, query.duration, query.timezone, live=query.live
     )
@@ -38,7 +45,9 @@ def create_booking(request: flask.Request) -> Any:
     if key is not None and not 0 < len(key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", fields={"Idempotency-Key": "1-255 chars"})
     runtime = get_runtime()
-    result = runtime.booking.book(NewBooking(**body.model_dump()), key)
+    visitor, client = NewBooking(**body.model_dump()), _client(request)
+    runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER))
+    result = runtime.booking.book(visitor, key, client)
     zone = runtime.booking.answer_zone(body.calendar, body.timezone)
     return {"booking": result.booking.to_json(zone), "token": result.token}, 201 if result.created else 200
 
@@ -55,17 +64,29 @@ def cancel_booking(request: flask.Request, booking_id: str) -> Any:
 
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     body = http.validate(RescheduleRequest, http.read_json(request))
-    token = _token(request)
-    result, calendar = get_runtime().booking.reschedule(booking_id, token, body.start, body.duration)
+    token, client, runtime = _token(request), _client(request), get_runtime()
+    runtime.guard.before_move(booking_id, token, client, runtime.tokens)  # a move counts as a booking
+    result, calendar = runtime.booking.reschedule(booking_id, token, body.start, body.duration, client)
     return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
 
 
 def _token(request: flask.Request) -> str | None:
-    """The booking's token: `Authorization: Bearer <token>` (kept out of access logs), else `?token=`."""
+    """The booking's token: `Authorization: Bearer <token>` (kept out of access logs); `?token=` only where
+    config allows it (booking.token_in_query), since a URL lands in every access log on the way."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
+    if "token" in request.args and not get_runtime().config.booking.token_in_query:
+        raise InvalidRequest(
+            "Send the booking token as `Authorization: Bearer <token>`, not in the URL.",
+            fields={"token": "not allowed in the query; use the Authorization header"},
+        )
     return request.args.get("token")
+
+
+def _client(request: flask.Request) -> str:
+    hops = get_runtime().config.booking.trusted_proxy_hops
+    return client_address(request.headers.get("X-Forwarded-For"), request.remote_addr, trusted_hops=hops)
 
 
 def openapi(request: flask.Request) -> Any:

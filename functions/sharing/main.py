@@ -38,11 +38,12 @@ def _service() -> SharingService:
         runtime.sharing_client,
         runtime.sharing_identity,
         service_account_email=service_account_email,
+        domains=runtime.config.sharing_domains,
     )
 
 
 def _admin(service: SharingService, request: flask.Request) -> str:
-    return service.authorize(request.headers.get("Authorization"), own_url=http.own_url(request))
+    return service.authorize(request.headers)
 
 
 def share(request: flask.Request) -> Any:

@@ -7,6 +7,7 @@ second sync. The work itself is `shared.sync.AvailabilitySync`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import flask
@@ -20,9 +21,13 @@ from shared.sync import SCHEDULE_TIME_HEADER, AvailabilitySync, check_caller, pa
 
 def run_sync(request: flask.Request) -> Any:
     runtime = get_runtime()
-    caller = runtime.sync_identity.caller_email(request.headers.get("Authorization"), own_url=http.own_url(request))
+    caller = runtime.sync_identity.caller_email(request.headers)
     check_caller(runtime.config, caller)
-    schedule_time = parse_schedule_time(request.headers.get(SCHEDULE_TIME_HEADER))
+    schedule_time = parse_schedule_time(
+        request.headers.get(SCHEDULE_TIME_HEADER),
+        now=runtime.now(),
+        max_skew=timedelta(minutes=runtime.config.sync.max_schedule_skew_minutes),
+    )
     return AvailabilitySync.from_runtime(runtime).run(schedule_time=schedule_time).to_json()
 
 

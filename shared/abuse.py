@@ -1,0 +1,206 @@
+"""Limits on what one client or one visitor can make the public booking function do (issue 13).
+
+Layers, cheapest first, all before anything is written to Google:
+
+1. per client (its address, `shared.client_address`), at this instance: a token bucket for bookings and one for
+   `live=true` slot reads. An instance only sees its own traffic, so with N instances a client gets up to N
+   times the rate; Cloud Armor in front (infra, optional) is the global limit.
+2. the visitor's address: company-domain visitors and international (IDN) domains as config says.
+3. an optional bot check (Cloudflare Turnstile), verified server-side with the site's secret.
+4. per visitor, with Google as the only store: one events.list of the calendar filtered by the booking's private
+   `wcbVisitor` property (a digest of the normalized email, so `+tags` and case do not make a new visitor)
+   counts the visitor's future bookings and the bookings made for them in the last 24 hours, cancelled or not.
+   That bounds book-and-cancel cycles, and so the invitation and cancellation mails Google sends to one
+   address: at most 2 x `limits.bookings_per_visitor_per_day` a day per calendar.
+
+A move (PATCH) counts as a booking: it takes from the same per-client bucket, and a moved booking is a new event
+made for the same visitor, so moves count under `bookings_per_visitor_per_day` (a visitor at the limit can no
+longer move; cancelling stays possible). It does not change the visitor's number of future bookings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .availability import identity_for
+from .errors import Forbidden, GoogleApiError, InvalidRequest, TooManyRequests, UpstreamUnavailable
+from .events import P_VISITOR, is_decided, parse_rfc3339, private_properties
+from .logs import log
+from .visitor_text import in_domains, visitor_digest
+
+if TYPE_CHECKING:
+    from .booking import NewBooking
+    from .calendar_client import CalendarClient
+    from .config import BotCheckConfig, CalendarConfig, Config
+    from .secrets import Accessor
+    from .tokens import BookingTokens
+
+BOT_TOKEN_HEADER = "X-Turnstile-Token"  # noqa: S105 - a header name, not a secret
+_MAX_KEYS = 10_000
+
+
+class TokenBucket:
+    """Per-key token buckets (thread-safe): `per_minute` tokens a minute, bursts up to `burst`."""
+
+    def __init__(self, per_minute: int, *, burst: int | None = None, now: Callable[[], datetime]) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(burst if burst is not None else per_minute)
+        self._now = now
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def take(self, key: str) -> float:
+        """0 when a token was taken; else the seconds until the next one."""
+        moment = self._now().timestamp()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.capacity, moment))
+            tokens = min(self.capacity, tokens + max(0.0, moment - at) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, moment)
+                if len(self._buckets) > _MAX_KEYS:
+                    self._prune(moment)
+                return 0.0
+            self._buckets[key] = (tokens, moment)
+            return (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+
+    def _prune(self, moment: float) -> None:
+        """Forget buckets that have refilled (they hold no information), else the oldest half."""
+        full = [k for k, (t, at) in self._buckets.items() if t + (moment - at) * self.rate >= self.capacity]
+        for key in full or sorted(self._buckets, key=lambda k: self._buckets[k][1])[: len(self._buckets) // 2]:
+            self._buckets.pop(key, None)
+
+
+class BookingGuard:
+    def __init__(
+        self,
+        config: Config,
+        client: CalendarClient,
+        now: Callable[[], datetime],
+        *,
+        secret_accessor: Callable[[], Accessor] | None = None,
+    ) -> None:
+        limits = config.limits
+        self._config = config
+        self._client = client
+        self._now = now
+        self._bookings = TokenBucket(limits.bookings_per_client_per_minute, now=now)
+        self._live = TokenBucket(limits.live_slots_per_client_per_minute, now=now)
+        self._secret_accessor = secret_accessor
+        self._bot_secret: str | None = None
+        self._lock = threading.Lock()
+
+    def before_live_slots(self, client: str) -> None:
+        self._take(self._live, client, "live availability reads")
+
+    def before_move(self, booking_id: str, token: str | None, client: str, tokens: Callable[[], BookingTokens]) -> None:
+        """A move's limits. A token or booking that is not good is left for the move itself to refuse."""
+        self._take(self._bookings, client, "bookings")
+        if self._config.limits.bookings_per_visitor_per_day is None:
+            return
+        try:
+            calendar = self._config.calendar_by_slug(tokens().check(token, booking_id))
+        except Forbidden:
+            return
+        if calendar is None:
+            return
+        try:
+            event = self._client.get_event(identity_for(calendar), calendar.calendar_id, booking_id)
+        except GoogleApiError:
+            return
+        digest = private_properties(event).get(P_VISITOR)
+        if digest and not is_decided(event):
+            self._visitor_limits_for(calendar, digest, future=False)
+
+    def before_booking(self, request: NewBooking, client: str, bot_token: str | None) -> None:
+        self._take(self._bookings, client, "bookings")
+        booking = self._config.booking
+        if booking.company_visitors == "refuse" and in_domains(request.email, booking.company_domains):
+            raise InvalidRequest(
+                "Addresses of this company cannot book through the public page.",
+                fields={"email": "an address outside the company's domains"},
+            )
+        domain = request.email.rpartition("@")[2]
+        if not booking.allow_idn_emails and any(label.startswith("xn--") for label in domain.split(".")):
+            raise InvalidRequest(
+                "International (IDN) email domains are not accepted here.",
+                fields={"email": "an address with a plain ASCII domain"},
+            )
+        if self._config.bot_check is not None:
+            self._verify_bot(self._config.bot_check, bot_token, client)
+        self._visitor_limits(request)
+
+    # --- private ----------------------------------------------------------------------------------------------
+    def _take(self, bucket: TokenBucket, client: str, what: str) -> None:
+        wait = bucket.take(client)
+        if wait > 0:
+            log("client rate limited", severity="WARNING", limit=what)
+            raise TooManyRequests(f"Too many {what} from this client; try again shortly.",
+                                  retry_after=max(1, int(wait + 0.999)))
+
+    def _visitor_limits(self, request: NewBooking) -> None:
+        limits = self._config.limits
+        if limits.future_bookings_per_visitor is None and limits.bookings_per_visitor_per_day is None:
+            return
+        calendar = self._config.calendar_by_slug(request.calendar)
+        if calendar is None:
+            return  # the booking itself answers 404
+        self._visitor_limits_for(calendar, visitor_digest(request.email), future=True)
+
+    def _visitor_limits_for(self, calendar: CalendarConfig, digest: str, *, future: bool) -> None:
+        limits = self._config.limits
+        now = self._now()
+        events = self._client.list_events(
+            identity_for(calendar), calendar.calendar_id, time_min=now - timedelta(days=1),
+            time_max=now + timedelta(days=self._config.booking.horizon_days + 1),
+            private_properties={P_VISITOR: digest}, show_deleted=True,
+        )
+        upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now)
+        day_ago = now - timedelta(days=1)
+        recent = sum(1 for e in events if e.get("created") and parse_rfc3339(str(e["created"])) > day_ago)
+        if future and limits.future_bookings_per_visitor is not None and upcoming >= limits.future_bookings_per_visitor:
+            log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="future_bookings")
+            raise TooManyRequests(
+                f"This address already has {upcoming} upcoming bookings here; cancel one to book another.",
+                retry_after=3600, details={"limit": "future_bookings_per_visitor"},
+            )
+        if limits.bookings_per_visitor_per_day is not None and recent >= limits.bookings_per_visitor_per_day:
+            log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="bookings_per_day")
+            raise TooManyRequests(
+                "This address made too many bookings (or moves) here today; try again tomorrow.",
+                retry_after=3600, details={"limit": "bookings_per_visitor_per_day"},
+            )
+
+    def _verify_bot(self, check: BotCheckConfig, token: str | None, client: str) -> None:
+        import requests
+
+        if not token or len(token) > 2048:
+            raise InvalidRequest(f"Send the bot check's token in {BOT_TOKEN_HEADER}.",
+                                 fields={BOT_TOKEN_HEADER: "the Turnstile widget's token"})
+        form = {"secret": self._secret(check), "response": token, "remoteip": client}
+        try:
+            answer: Any = requests.post(check.verify_url, data=form, timeout=5).json()
+        except (requests.RequestException, ValueError):
+            raise UpstreamUnavailable("The bot check cannot be verified now; try again shortly.") from None
+        if not isinstance(answer, dict) or answer.get("success") is not True:
+            codes = answer.get("error-codes") if isinstance(answer, dict) else None
+            log("bot check failed", severity="WARNING", codes=codes)
+            raise Forbidden("The bot check failed; reload the page and try again.")
+
+    def _secret(self, check: BotCheckConfig) -> str:
+        with self._lock:
+            if self._bot_secret is None:
+                if self._secret_accessor is None:
+                    raise UpstreamUnavailable("The bot check's secret cannot be read.")
+                _, payload, _ = self._secret_accessor()(check.secret)
+                self._bot_secret = payload.decode().strip()
+            return self._bot_secret
+
+
+def _end(event: dict[str, Any]) -> datetime:
+    end = event.get("end") or {}
+    if "dateTime" in end:
+        return parse_rfc3339(str(end["dateTime"]))
+    return parse_rfc3339(str(end.get("date", "1970-01-01")) + "T00:00:00+00:00")
