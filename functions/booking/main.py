@@ -22,7 +22,7 @@ _METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 def list_calendars(request: flask.Request) -> Any:
     runtime = get_runtime()
     answer: dict[str, Any] = {"calendars": runtime.booking.calendars()}
-    for calendar in answer["calendars"]:  # how far ahead the page may let visitors browse (slots start before now + this)
+    for calendar in answer["calendars"]:  # how far ahead visitors may browse
         calendar.setdefault("horizonDays", runtime.config.slot_rules(calendar["id"]).horizon.days)
     check = runtime.config.bot_check
     if check is not None:  # the site key is public: the page needs it to render the widget
