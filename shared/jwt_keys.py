@@ -5,21 +5,28 @@ Google publishes ID-token keys as PEM certificates by key id (`oauth2/v1/certs`)
 keys (`iap/verify/public_key`). `KeySet` reads all four formats. Only the algorithms a key set was built for are
 accepted, so a token cannot choose `none` or HS256 with a public key as the secret.
 
-Time (key cache age) is read through the injected clock, like everything in `shared/`.
+PyJWT checks the signature; the times, issuer and audience are judged by the caller on the injected clock
+(PyJWT would judge them on the machine's), so PyJWT is told to check the signature only. Key cache age is read
+through the clock too, like everything in `shared/`.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .errors import Unauthenticated
 
+if TYPE_CHECKING:
+    from jwt.types import Options
+
 _KEYS_TTL_SECONDS = 3600.0
 _REFETCH_AFTER_SECONDS = 30.0  # an unknown key id refetches at most this often (key rotation)
+_SIGNATURE_ONLY: Options = {
+    "verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+    "verify_aud": False, "verify_iss": False,
+}
 
 
 class KeySet:
@@ -33,16 +40,20 @@ class KeySet:
 
     def verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(header, claims) of `token` if its signature verifies against this issuer's keys; else 401."""
-        header_b64, payload_b64, signature_b64 = _split(token)
-        header = _json_part(header_b64, "header")
+        import jwt
+
+        header, _, _ = unverified_parts(token)
         algorithm = header.get("alg")
         if algorithm not in self.algorithms:
             raise Unauthenticated(f"The token's algorithm must be one of {', '.join(self.algorithms)}.")
         key = self._key(str(header.get("kid", "")))
-        signature = _b64decode(signature_b64, "signature")
-        if not _signature_ok(key, str(algorithm), f"{header_b64}.{payload_b64}".encode(), signature):
-            raise Unauthenticated("The token's signature does not verify.")
-        return header, _json_part(payload_b64, "payload")
+        try:
+            claims = jwt.decode(token, key, algorithms=[str(algorithm)], options=_SIGNATURE_ONLY)
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("The token's signature does not verify.") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("The token cannot be read.") from None
+        return header, claims
 
     def _key(self, key_id: str) -> Any:
         moment = self._clock.monotonic()
@@ -74,49 +85,36 @@ class KeySet:
 
 def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     """(header, claims, signature text) of a JWT, without checking anything; 401 if it is not a JWT."""
-    header_b64, payload_b64, signature = _split(token)
-    return _json_part(header_b64, "header"), _json_part(payload_b64, "payload"), signature
+    import jwt
 
-
-def _split(token: str) -> tuple[str, str, str]:
     parts = token.split(".")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise Unauthenticated("The bearer token is not a JWT.")
-    return parts[0], parts[1], parts[2]
-
-
-def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        raise Unauthenticated(f"The token's {what} cannot be read.") from None
-
-
-def _json_part(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(_b64decode(text, what))
-    except (ValueError, UnicodeDecodeError):
-        raise Unauthenticated(f"The token's {what} cannot be read.") from None
-    if not isinstance(value, dict):
-        raise Unauthenticated(f"The token's {what} cannot be read.")
-    return value
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Unauthenticated("The bearer token cannot be read.") from None
+    if not isinstance(claims, dict):
+        raise Unauthenticated("The bearer token cannot be read.")
+    return header, claims, parts[2]
 
 
 def _parse_keys(document: Any) -> dict[str, Any]:
     """Public keys by key id from a JWK set or a `{kid: PEM}` map (certificates or public keys)."""
+    import jwt
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    keys: dict[str, Any] = {}
-    if isinstance(document, dict) and isinstance(document.get("keys"), list):
-        for jwk in document["keys"]:
-            if isinstance(jwk, dict) and jwk.get("kid"):
-                key = _jwk_key(jwk)
-                if key is not None:
-                    keys[str(jwk["kid"])] = key
-        return keys
     if not isinstance(document, dict):
         raise Unauthenticated("The issuer's keys are not in a format this function reads.")
+    if isinstance(document.get("keys"), list):
+        try:
+            key_set = jwt.PyJWKSet.from_dict(document)
+        except jwt.PyJWTError:
+            return {}  # no usable key: every token is refused as signed by an unknown key
+        return {key.key_id: key.key for key in key_set.keys if key.key_id}
+    keys: dict[str, Any] = {}
     for key_id, pem in document.items():
         data = str(pem).encode()
         try:
@@ -127,38 +125,3 @@ def _parse_keys(document: Any) -> dict[str, Any]:
         except ValueError:
             continue
     return keys
-
-
-def _jwk_key(jwk: dict[str, Any]) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    def number(name: str) -> int:
-        return int.from_bytes(base64.urlsafe_b64decode(str(jwk[name]) + "=" * (-len(str(jwk[name])) % 4)), "big")
-
-    try:
-        if jwk.get("kty") == "RSA":
-            return rsa.RSAPublicNumbers(number("e"), number("n")).public_key()
-        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
-            return ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1()).public_key()
-    except (KeyError, ValueError):
-        return None
-    return None
-
-
-def _signature_ok(key: Any, algorithm: str, message: bytes, signature: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    try:
-        if algorithm == "RS256" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-            return True
-        if algorithm == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and len(signature) == 64:
-            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
-            return True
-    except InvalidSignature:
-        return False
-    return False

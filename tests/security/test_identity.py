@@ -135,6 +135,46 @@ def test_an_alg_none_token_is_refused(emulator: Any, tmp_path: Any) -> None:
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
 
 
+def test_an_hs256_token_keyed_with_the_public_certificate_is_refused(emulator: Any, tmp_path: Any) -> None:
+    """Algorithm confusion: the issuer's public key used as an HMAC secret must not verify anything."""
+    install(emulator, tmp_path, IAM_ON)
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from emulator.keys import id_token_certificates, id_token_key
+
+    def b64(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+    pair = id_token_key()
+    header = b64(json.dumps({"alg": "HS256", "kid": pair.key_id, "typ": "JWT"}).encode())
+    payload = b64(json.dumps(claims_for(emulator, ADMIN, current_clock().now())).encode())
+    for secret in (pair.public_pem, id_token_certificates()[pair.key_id]):
+        mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        answer = share_outsider(client("sharing"), bearer(f"{header}.{payload}.{b64(mac)}"))
+        assert answer.status_code == 401
+        assert "algorithm" in answer.get_json()["error"]["message"]
+    assert outsider_role(emulator) is None
+
+
+def test_a_token_signed_by_another_key_under_the_issuers_key_id_is_refused(emulator: Any, tmp_path: Any) -> None:
+    install(emulator, tmp_path, IAM_ON)
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from emulator.keys import id_token_key
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(claims_for(emulator, ADMIN, current_clock().now()), other, algorithm="RS256",
+                       headers={"kid": id_token_key().key_id})
+    answer = share_outsider(client("sharing"), bearer(token))
+    assert answer.status_code == 401
+    assert "signature" in answer.get_json()["error"]["message"]
+    assert outsider_role(emulator) is None
+
+
 # --- audience: configured, never from the request ---------------------------------------------------------------
 @pytest.mark.parametrize("replace", [pytest.param({}, id="iam-off"), pytest.param(IAM_ON, id="iam-on")])
 def test_the_audience_is_not_taken_from_host_or_forwarded_proto(emulator: Any, tmp_path: Any,
