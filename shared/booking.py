@@ -351,6 +351,8 @@ class BookingService:
             else:
                 self._release(calendar, identity, held, holder)
                 raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        if any(token.key in held for token in tokens):
+            contested = [cell for cell in contested if cell not in tokens]  # one day token is all it needs
         try:
             live = answers.get("live")
             if not isinstance(live, dict):
@@ -746,7 +748,9 @@ class BookingService:
             min(day_start, start - rules.buffer_before),
             max(day_start + timedelta(days=1), end + rules.buffer_after),
         )
-        view = self._availability.view(calendar, *window)
+        view = self._availability.fresh_snapshot(calendar.slug, *window)
+        if view is None:
+            return False  # no snapshot: the live check rides along with the claims (`_acquire`)
 
         def verdict(view: BusyView) -> SlotProblem | None:
             return check_slot(
