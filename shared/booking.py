@@ -1,21 +1,56 @@
 """Booking use cases: list calendars and slots, book, look up, cancel, reschedule, with no double booking.
 
-Google Calendar is the only store. A booking is an event with a client-chosen id and private extended properties
-marking it. With an `Idempotency-Key` the id follows from the key, so a repeat finds its own event instead of
-making a second one; without one the id is random, so nobody can claim another visitor's booking. The protocol:
+Google Calendar is the only store. A booking is an event with a client-chosen id (from the `Idempotency-Key`, else
+random) and private extended properties marking it. No two confirmed bookings overlap because each booking first
+holds *claims* that Google itself makes unique (shared/claims.py), and is written only once it holds them all.
 
-1. check the slot against the calendar's rules (hours, grid, notice, horizon) without any I/O;
-2. check it against a fresh snapshot (plus what this instance booked since), or live free/busy when there is
-   none, so that a slot known to be taken is refused without writing anything;
-3. insert the event, then re-read the day's events (live) and let a deterministic rule decide: the event yields
-   if it overlaps busy time (buffers applied), or a booking created before it that still stood when it was
-   created (`created`, then id), or if the day's cap is already reached by such bookings. A yielding event is
-   cancelled and marked in one write; the caller gets 409. The rule between bookings gives the same verdict
-   whenever and by whomever it is taken, so of two overlapping bookings at most one stays, also when requests
-   race on different instances, retry, or repeat.
+The protocol, and the Google behaviour each step rests on (REF = developers.google.com/workspace/calendar/api/v3/
+reference, GUIDES = .../api/guides; the emulator follows the harsher reading where Google is silent, CALENDAR.md):
 
-If the re-read fails, the event is withdrawn (marked aborted) before the error is answered. On the happy path
-with a fresh snapshot a booking is two sequential Google calls (insert, re-read).
+1. Rules (hours, grid, notice, horizon) without I/O; a fresh snapshot refuses a slot known to be taken (no call).
+2. One batch (GUIDES/batch: one HTTP round trip): an `events.insert` per claim (one per wall-clock cell of the
+   calendar's slot grid that [start, end + max(buffer before, after)) touches, plus, with a per-day cap, the day's
+   tokens), an `events.list` of the calendar around the slot (the live check against meetings), and with a key the
+   booking's own id (`events.get`, so a repeat is answered from it).
+   - A claim id exists at most once per calendar: an insert with an existing id is `409 duplicate`
+     (GUIDES/errors, "The requested identifier already exists"), whoever asks, whenever. So of two bookings that
+     would come closer than their buffers, which always share a cell (claims.cells_for), at most one holds it.
+   - A claim that exists is read (`events.get`, by id: immediate, unlike lists) and kept if this booking holds it,
+     or taken over only if no holder still needs it: every holder's booking event is read by id; a holder is live
+     if its booking is confirmed and still covers the cell, or if it does not exist yet and the hold is younger
+     than `booking.claim_ttl_seconds`. The take-over is a conditional patch (`If-Match`: GUIDES/version-resources,
+     412 when the claim changed), so of racing takers exactly one wins.
+   - The live check reads the calendar's events: a meeting that blocks time within the buffers, or an older
+     booking (padded), refuses the slot; an item that cannot be parsed counts as busy; claims never block. It does
+     not have to see other bookings: claims settle bookings, whatever events.list or freeBusy lag behind (Google
+     promises no read-after-write for them; the emulator's `read_lag_ms`).
+3. The booking event is inserted (with Google's invitation: only a booking that won is ever written, so no loser
+   is ever invited), and surplus day tokens are released, in one more batch. A `duplicate` on the booking's own id
+   means our insert landed unanswered (retried); any other failure withdraws the attempt by id (a cancel, which
+   also covers an insert that landed unanswered) and releases its claims before 503 is answered.
+
+Why this holds without any one process surviving and without stamp order: the only decisions are Google's (who
+inserted an id first; whose `If-Match` matched), and a claim is never deleted, so ids never become free again
+(Google may forget deleted ids: "Such cancelled events will eventually disappear", REF/events `status`). A crash
+before step 3 leaves claims whose booking does not exist: at worst capacity held for the TTL, then taken over by
+the next booking or released by the sync's sweep (shared/sweep.py, `sync.sweep_claims`). A crash after step 3 leaves
+a complete booking. The TTL must exceed the longest a request can live after taking its claims (the function
+timeout; the client's retry deadline is 20 s): a writer past it could otherwise write a booking whose claim was
+taken over. A 201 is never undone: nothing in the protocol cancels a booking that holds its claims, and a holder
+is judged only by its own event (status and times), never by `created`/`updated`, which Google writes in whole
+seconds and which an employee's edit changes. An employee restoring a cancelled booking from the trash revives its
+claims only where nobody took them over; a booking holding them stands.
+
+Cancel: a conditional cancel of the booking event; its claims are then free by the rule above (the sweep tidies
+them). Move: the old booking is marked for one new id (a conditional patch, in the first batch, so two moves
+cannot both proceed); cells the old booking holds are shared with the new one (`wcbAlso`) instead of taken; the new
+booking is written; the old one is cancelled "moved" (conditional). Once the new booking exists and the old one
+names it, the old one is superseded: a repeat of the move finishes the cancel; a concurrent cancel or another move
+makes the new booking give up before anything was answered.
+
+Cost: a booking is two sequential Google calls on the happy path (the day's first booking with a per-day cap, or
+any without one); a later booking on a day with a cap takes over a released day token: three calls more. A claim
+is found taken: two or three calls more before the 409.
 """
 
 from __future__ import annotations
@@ -453,7 +488,7 @@ class BookingService:
             return
         claims_calendar = calendar.claims_calendar_id
         writes: dict[str, Callable[[Any], Any]] = {}
-        for key, claim in held.items():
+        for claim in held.values():
             props = private_properties(claim)
             if props.get(P_ALSO) == holder:
                 change = {P_ALSO: ""}

@@ -369,6 +369,8 @@ class SyncConfig(_Model):
     act_as: Email | None = None
     iam_protected: Bool = False
     horizon_days: Annotated[Int, Field(ge=1, le=FREEBUSY_MAX_DAYS)] | None = None
+    # Release booking claims left by crashed attempts on every run (shared/sweep.py): one list call per calendar.
+    sweep_claims: Bool = False
 
 
 class SnapshotConfig(_Model):
