@@ -107,7 +107,7 @@ class Stack:
                     del events[event_id]
 
     def events_at(self, calendar_id: str, start_utc: str) -> list[dict[str, Any]]:
-        """Live (not cancelled) non-demo events on `calendar_id` starting at that UTC instant (RFC 3339), claims aside."""
+        """Live (not cancelled) non-demo bookings on `calendar_id` starting at that UTC instant (RFC 3339)."""
         from datetime import datetime
 
         wanted = datetime.fromisoformat(start_utc)

@@ -22,6 +22,9 @@ from tests.conftest import function_app
 from tests.interleave import Paused, is_invitation, outcome
 from tests.support import make_config, make_runtime, set_faults
 
+OLD_PROTOCOL = ("asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, "
+                "withdrawal or invite-after-settle); to be rewritten for claims")
+
 
 @pytest.fixture
 def later(emulator: Any, tmp_path: Path) -> Iterator[list[timedelta]]:
@@ -66,7 +69,7 @@ def test_a_booking_whose_recheck_failed_is_withdrawn_and_its_retry_rechecked(
     assert len(confirmed_bookings(emulator)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_a_loser_whose_cancellation_failed_is_never_confirmed_later(emulator: Any, later: Any, tmp_path: Path) -> None:
     client = function_app("booking").test_client()
     start = at(workday(), 10)
@@ -82,7 +85,7 @@ def test_a_loser_whose_cancellation_failed_is_never_confirmed_later(emulator: An
     assert len(booked) == 1 and _no_overlap(booked)
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_a_repeat_gets_the_same_answer_as_the_first_time(emulator: Any, later: Any) -> None:
     client = function_app("booking").test_client()
     day = workday()
@@ -175,7 +178,7 @@ def test_a_booking_cancelled_elsewhere_frees_its_slot_for_this_instance(
     assert client.post("/bookings", json=booking_body(start, email="next@visitor.test")).status_code == 201
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_a_booking_left_unsettled_is_settled_by_the_next_request(emulator: Any, later: Any, tmp_path: Path) -> None:
     client = function_app("booking").test_client()
     start = at(workday(), 10)
@@ -220,7 +223,7 @@ def is_booking_event(event: dict[str, Any]) -> bool:
     return ((event.get("extendedProperties") or {}).get("private") or {}).get("wcbBooking") == "1"
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_an_invitation_goes_out_once_when_a_repeat_races_it(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     first, second = _invite_later(emulator, tmp_path, "a"), _invite_later(emulator, tmp_path, "b")
@@ -234,7 +237,7 @@ def test_an_invitation_goes_out_once_when_a_repeat_races_it(emulator: Any, tmp_p
     assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_an_invitation_never_touches_a_booking_cancelled_meanwhile(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     first, second = _invite_later(emulator, tmp_path, "a"), _invite_later(emulator, tmp_path, "b")

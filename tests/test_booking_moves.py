@@ -15,6 +15,9 @@ from tests.booking_support import add_busy, at, clear_events, confirmed_bookings
 from tests.interleave import Paused, is_move_commit, outcome
 from tests.support import make_config, make_runtime, set_faults
 
+OLD_PROTOCOL = ("asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, "
+                "withdrawal or invite-after-settle); to be rewritten for claims")
+
 
 def _move(runtime: Any, made: Any, start: Any) -> Any:
     return runtime.booking.reschedule(made.booking.id, made.token, start, None)
@@ -105,7 +108,7 @@ def test_a_move_retried_after_a_failure_succeeds(emulator: Any, tmp_path: Path) 
     assert booking["id"] == second[1][0].booking.id
 
 
-@pytest.mark.xfail(strict=True, reason="asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, withdrawal or invite-after-settle); to be rewritten for claims")
+@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
 def test_confirm_before_inviting_a_failed_invitation_is_sent_on_the_repeat(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     later = {"invite_visitor = true": "invite_visitor = true\nconfirm_before_inviting = true"}
