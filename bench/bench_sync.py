@@ -39,9 +39,10 @@ def add_calendars(state: Any, count: int, *, today: dt.date | None = None, event
     """`count` users of the demo domain, each with a primary calendar that the whole domain sees as free/busy
     (Workspace's default) and `events` busy one-hour meetings over the coming weeks. Returns their emails."""
     from emulator.calendar import make_event, new_etag
+    from emulator.demo_calendars import demo_today
     from emulator.state import AclRule, Calendar, User
 
-    today = today or dt.date.today()
+    today = today or demo_today()  # the emulator's date, as the demo schedule's
     emails = []
     with state.lock:
         for index in range(count):

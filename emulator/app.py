@@ -15,13 +15,14 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .clock import CLOCK
 from .errors import DropConnection, GoogleError, OAuthError
 from .faults import Faults
 from .routing import Ctx, Route, to_response
 from .state import State
 
 # Modules that declare a `routes` RouteTable; each owns one API.
-HANDLER_MODULES = ("oauth", "calendar", "batch", "secretmanager", "storage", "control")
+HANDLER_MODULES = ("oauth", "iam", "calendar", "batch", "secretmanager", "storage", "control")
 
 
 class RateLimiter:
@@ -38,7 +39,7 @@ class RateLimiter:
     def allow(self, principal: str, limit_per_second: int) -> bool:
         if limit_per_second <= 0:
             return True
-        moment = time.monotonic()
+        moment = CLOCK.now()  # Google's clock: a frozen or advanced clock moves the windows too
         with self._lock:
             window = self._seen.setdefault(principal, collections.deque())
             while window and moment - window[0] >= 1.0:
@@ -124,7 +125,7 @@ class Emulator:
             return self._run(route, ctx, params)
 
         entry: dict[str, Any] = {
-            "time": time.time(),
+            "time": CLOCK.now(),
             "method": route.method_id,
             "httpMethod": request.method,
             "path": request.path,
@@ -135,6 +136,7 @@ class Emulator:
             # A batch pays the latency once, as one round trip; its parts run inside it.
             delay = 0.0 if inner else self.faults.delay_seconds(route.method_id)
             if delay:
+                entry["delayMs"] = round(delay * 1000)
                 time.sleep(delay)
             fault = self.faults.pick(route.method_id)
             if isinstance(fault, DropConnection) and inner:

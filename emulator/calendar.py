@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -23,9 +22,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from werkzeug.wrappers import Response
 
+from .clock import CLOCK
 from .errors import GoogleError
 from .routing import Ctx, RouteTable
-from .state import ROLE_ORDER, AccessToken, AclRule, Calendar, State, now, rfc3339, rfc3339_seconds
+from .state import ROLE_ORDER, AccessToken, AclRule, Calendar, State, rfc3339, rfc3339_seconds, stamp_ms
 
 routes = RouteTable()
 
@@ -187,7 +187,7 @@ def _time_range_empty(location: str | None = None) -> GoogleError:
 # --- small helpers ------------------------------------------------------------------------------------------
 def new_etag() -> str:
     """A quoted, ever-changing entity tag in the shape Google uses (`"3412345678901234000"`)."""
-    return f'"{time.time_ns() // 1000}{next(_counter) % 1000:03d}"'
+    return f'"{int(CLOCK.now() * 1_000_000)}{next(_counter) % 1000:03d}"'
 
 
 def new_event_id() -> str:
@@ -594,7 +594,7 @@ def make_event(
 ) -> dict[str, Any]:
     """A new event resource for `calendar`, as events.insert stores it (also used to seed the demo)."""
     eid = event_id or new_event_id()
-    moment = now()
+    moment = stamp_ms() / 1000  # one instant for both stamps: `updated` in milliseconds, `created` cut to seconds
     stamp = created or rfc3339_seconds(moment)  # Google writes `created` in whole seconds
     event: dict[str, Any] = {key: copy.deepcopy(value) for key, value in body.items() if key in WRITABLE}
     event.update(

@@ -1,4 +1,4 @@
-"""The control API under `/_emulator/`: reset, state, faults, latency, request log, counts, mailbox, ID tokens.
+"""The control API under `/_emulator/`: reset, state, clock, faults, latency, request log, counts, mailbox, ID tokens.
 
 Control routes are never subject to faults, latency, quotas or the request log. Errors use Google's JSON error
 shape (`{"error": {"code", "message", "errors": [...]}}`) so one client-side parser reads them all.
@@ -10,6 +10,7 @@ import fnmatch
 from dataclasses import asdict, fields
 from typing import Any
 
+from .clock import CLOCK, parse_duration, parse_instant
 from .errors import GoogleError
 from .oauth import mint_id_token
 from .routing import Ctx, RouteTable
@@ -97,6 +98,43 @@ def put_settings(ctx: Ctx) -> Any:
                 raise GoogleError(400, "invalid", f"{key} must be a non-negative integer", location=key)
             setattr(state.settings, key, value)
         return asdict(state.settings)
+
+
+def _parsed(body: dict[str, Any], key: str, parse: Any) -> float | None:
+    if key not in body:
+        return None
+    try:
+        return float(parse(str(body[key])))
+    except ValueError as error:
+        raise GoogleError(400, "invalid", str(error), location=key) from None
+
+
+# --- clock --------------------------------------------------------------------------------------------------
+@routes.route(f"{_P}/clock", "GET", "control.clock.get", control=True)
+def get_clock(ctx: Ctx) -> Any:
+    return CLOCK.describe()
+
+
+@routes.route(f"{_P}/clock", "POST", "control.clock.set", control=True)
+def set_clock(ctx: Ctx) -> Any:
+    """`{"now": "<RFC 3339>", "frozen"?: bool}` pins, `{"advance": "PT5M"}` moves on, `{"reset": true}` unpins."""
+    body = _body(ctx)
+    unknown = sorted(set(body) - {"now", "frozen", "advance", "reset"})
+    if unknown:
+        raise GoogleError(400, "invalid", f"Unknown field {unknown[0]!r}: use now, frozen, advance or reset.",
+                          location=unknown[0])
+    frozen = body.get("frozen", CLOCK.frozen)
+    if not isinstance(frozen, bool):
+        raise GoogleError(400, "invalid", "'frozen' must be true or false.", location="frozen")
+    instant = _parsed(body, "now", parse_instant)
+    seconds = _parsed(body, "advance", parse_duration)
+    if body.get("reset") is True:
+        CLOCK.reset()
+    if instant is not None or "frozen" in body:
+        CLOCK.pin(CLOCK.now() if instant is None else instant, frozen=frozen)
+    if seconds is not None:
+        CLOCK.advance(seconds)
+    return CLOCK.describe()
 
 
 @routes.route(f"{_P}/expire-tokens", "POST", "control.expireTokens", control=True)
@@ -206,3 +244,23 @@ def id_token(ctx: Ctx) -> Any:
         raise GoogleError(400, "invalid", message, location="lifetime")
     issuer = ctx.emulator.state.settings.issuer or ctx.base_url
     return {"token": mint_id_token(issuer, email, audience, lifetime), "audience": audience, "issuer": issuer}
+
+
+@routes.route(f"{_P}/metadata", "GET", "control.metadata.get", control=True)
+def get_metadata(ctx: Ctx) -> Any:
+    return {"serviceAccount": ctx.emulator.state.metadata_identity}
+
+
+@routes.route(f"{_P}/metadata", "PUT", "control.metadata.put", control=True)
+def put_metadata(ctx: Ctx) -> Any:
+    """Which runtime identity the metadata server answers as (each Cloud Run service has its own)."""
+    email = _body(ctx).get("serviceAccount")
+    state = ctx.emulator.state
+    with state.lock:
+        if not isinstance(email, str) or (email and email not in state.service_accounts):
+            raise GoogleError(
+                400, "invalid", "'serviceAccount' must be the email of a service account of the state.",
+                location="serviceAccount",
+            )
+        state.metadata_identity = email
+    return {"serviceAccount": email}

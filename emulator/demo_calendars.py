@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 from .calendar import make_event, new_etag
+from .clock import CLOCK
 from .state import AclRule, Calendar, State, User, rfc3339
 
 DOMAIN = "example.com"
@@ -39,6 +40,11 @@ WEEKLY: list[tuple[str, tuple[int, ...], str, str, str, dict[str, Any]]] = [
     ("carol@example.com", (TUE,), "13:00", "14:30", "Workshop", {}),
     ("carol@example.com", (THU,), "16:00", "17:00", "1:1 with Alice", {}),
 ]
+
+
+def demo_today() -> dt.date:
+    """Today's date (UTC) on the emulator's clock: the day the demo schedule is seeded from."""
+    return dt.datetime.fromtimestamp(CLOCK.now(), dt.UTC).date()
 
 
 def window(today: dt.date) -> list[dt.date]:
@@ -77,8 +83,8 @@ def _add(calendar: Calendar, owner: str, eid: str, body: dict[str, Any], created
 
 
 def seed_calendars(state: State, today: dt.date | None = None) -> None:
-    """Add the demo calendars and their events for the three weeks after `today` (default: the local date)."""
-    today = today or dt.date.today()
+    """Add the demo calendars and their events for the three weeks after `today` (default: the emulator's date)."""
+    today = today or demo_today()
     created = rfc3339(dt.datetime.combine(today - dt.timedelta(days=7), dt.time(8), dt.UTC).timestamp())
     if DOMAIN not in state.domains:
         state.domains.append(DOMAIN)

@@ -63,6 +63,12 @@ def service_account_key() -> KeyPair:
     return cached_key("demo-service-account")
 
 
+def system_managed_key(email: str) -> KeyPair:
+    """The Google-managed key of a service account: IAM Credentials signs with it, its private half never leaves
+    the emulator (as a Google-managed key never leaves Google)."""
+    return cached_key(f"system-managed:{email.lower()}")
+
+
 def id_token_key() -> KeyPair:
     return cached_key("id-token-signing")
 
@@ -72,7 +78,8 @@ def _certificate_pem(key_id: str) -> str:
     pair = id_token_key()
     assert pair.key_id == key_id
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emulator.local.googleapis.com")])
-    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    # Valid over any date a test may pin the clock to; verifiers check the signature, not these dates.
+    start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -80,7 +87,7 @@ def _certificate_pem(key_id: str) -> str:
         .public_key(pair.private_key.public_key())
         .serial_number(int(key_id[:16], 16))
         .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=30))
+        .not_valid_after(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC))
         .sign(pair.private_key, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from typing import Any
 
 import jwt
 
+from .clock import CLOCK
 from .errors import OAuthError, json_response
 from .keys import id_token_certificates, id_token_jwks, id_token_key, load_public_key
 from .routing import Ctx, RouteTable
@@ -163,7 +163,7 @@ def _check_claims(ctx: Ctx, claims: dict[str, Any]) -> None:
         issued, expires = int(claims["iat"]), int(claims["exp"])
     except (KeyError, TypeError, ValueError):
         raise OAuthError(400, "invalid_grant", _SHORT_LIVED) from None
-    moment = now()
+    moment = CLOCK.host_now()  # the client stamped it with the machine's clock (see emulator.clock)
     if expires - issued > MAX_ASSERTION_LIFETIME or expires <= issued:
         raise OAuthError(400, "invalid_grant", _SHORT_LIVED)
     if issued > moment + CLOCK_SKEW or expires < moment - CLOCK_SKEW:
@@ -251,7 +251,7 @@ def mint_id_token(issuer: str, email: str, audience: str, lifetime: int = 3600) 
     A `lifetime` of zero or less mints a token that expired `-lifetime` seconds ago (for expiry tests).
     """
     pair = id_token_key()
-    moment = int(time.time())
+    moment = int(CLOCK.now())
     expires = moment + lifetime
     issued = moment if lifetime > 0 else expires - 3600
     account = subject_id(email)

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from .clock import CLOCK
+
 ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 
 
@@ -130,6 +132,11 @@ class State:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group email -> member emails
     domains: list[str] = field(default_factory=list)
     service_accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by email
+    # IAM on service accounts: target account email -> members holding roles/iam.serviceAccountTokenCreator on it
+    # (as "serviceAccount:<email>" / "user:<email>", the way IAM policies name members).
+    token_creators: dict[str, list[str]] = field(default_factory=dict)
+    # What the metadata server answers: the runtime identity of "this instance" (a service account email).
+    metadata_identity: str = ""
     dwd_grants: dict[str, list[str]] = field(default_factory=dict)  # client id -> granted scopes
     oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
@@ -240,6 +247,8 @@ class State:
             domains=list(data.get("domains", [])),
             service_accounts=table("service_accounts", ServiceAccount),
             dwd_grants=dict(data.get("dwd_grants", {})),
+            token_creators={k: list(v) for k, v in data.get("token_creators", {}).items()},
+            metadata_identity=str(data.get("metadata_identity", "")),
             oauth_clients=table("oauth_clients", OAuthClient),
             refresh_tokens=table("refresh_tokens", RefreshToken),
             access_tokens=table("access_tokens", AccessToken),
@@ -265,17 +274,39 @@ def _plain(value: Any) -> Any:
 
 
 def now() -> float:
-    return time.time()
+    """Seconds since the epoch on the emulator's clock (see `emulator.clock`)."""
+    return CLOCK.now()
+
+
+_clock_lock = threading.Lock()
+_last_ms = 0
+_last_epoch = 0
+
+
+def stamp_ms() -> int:
+    """Milliseconds on the emulator's clock that never repeat or go back within this process (per clock epoch).
+
+    Causally ordered writes (one answered before the next arrives) get strictly increasing `updated` stamps, as
+    they do at Google where a round trip takes far longer than a millisecond; a local round trip can take less.
+    `created` is this stamp cut to whole seconds (`rfc3339_seconds`), the way Google writes it: two events
+    created within one second share their `created`, whichever was first, so nothing may order by it.
+    """
+    global _last_ms, _last_epoch
+    with _clock_lock:
+        if _last_epoch != CLOCK.epoch:  # the clock was moved (pinned, advanced, reset): follow it, also backwards
+            _last_ms, _last_epoch = 0, CLOCK.epoch
+        _last_ms = max(_last_ms + 1, int(CLOCK.now() * 1000))
+        return _last_ms
 
 
 def rfc3339(ts: float | None = None) -> str:
-    """UTC timestamp with milliseconds, the way Google writes `updated` (two writes may share a stamp)."""
-    millis = int((now() if ts is None else ts) * 1000)
+    """UTC timestamp with milliseconds, the way Google writes `updated` (without `ts`: the next `stamp_ms()`)."""
+    millis = stamp_ms() if ts is None else int(ts * 1000)
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
     return f"{whole}.{millis % 1000:03d}Z"
 
 
 def rfc3339_seconds(ts: float | None = None) -> str:
     """UTC timestamp in whole seconds, the way Google writes an event's `created` (`...:31.000Z`)."""
-    seconds = int(now() if ts is None else ts)
+    seconds = stamp_ms() // 1000 if ts is None else int(ts)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".000Z"

@@ -15,7 +15,6 @@ import json
 import re
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from urllib.parse import quote
 import google_crc32c
 from werkzeug.wrappers import Response
 
+from .clock import CLOCK
 from .errors import GoogleError, json_response
 from .routing import Ctx, RouteTable
 from .state import StoredObject, rfc3339
@@ -40,7 +40,7 @@ def _next_generation() -> int:
     """A process-wide, strictly increasing generation (microseconds since the epoch, like Google's)."""
     global _last_generation
     with _generation_lock:
-        _last_generation = max(_last_generation + 1, time.time_ns() // 1000)
+        _last_generation = max(_last_generation + 1, int(CLOCK.now() * 1_000_000))
         return _last_generation
 
 

@@ -15,7 +15,7 @@
 # bundles (a config change does not rebuild them; a bundle stays the same for every deployment) and still
 # redeploys the functions on change, because the mounted version number changes. The config holds no secret:
 # a precondition refuses anything that looks like key material. Credentials live only in the credentials
-# secret, whose versions Terraform never creates (secrets.tf).
+# secrets (secrets.tf), whose versions Terraform writes only as keyless descriptors.
 
 locals {
   config_mount_path = "/etc/booking-config"
@@ -34,11 +34,16 @@ locals {
     keyless_dwd         = var.keyless_dwd
   })
 
-  # Environment of every function: where the config is and which credentials version to read. Nothing else
-  # reads the environment (DESIGN section 5), and no value here is a secret: CREDENTIALS_SECRET is a name.
+  # Environment of each function: where the config is and the versions of the secrets it (and only it) may read
+  # (secrets.tf). Nothing else reads the environment (DESIGN section 5), and no value here is a secret: names only.
+  config_env = { BOOKING_CONFIG = "${local.config_mount_path}/${local.config_file_name}" }
   function_env = {
-    BOOKING_CONFIG     = "${local.config_mount_path}/${local.config_file_name}"
-    CREDENTIALS_SECRET = local.credentials_secret_version_name
+    booking = merge(local.config_env, {
+      CREDENTIALS_SECRET = local.credentials_secret_version_name
+      TOKEN_KEY_SECRET   = local.token_key_secret_version_name
+    })
+    sync    = merge(local.config_env, { CREDENTIALS_SECRET = local.credentials_secret_version_name })
+    sharing = merge(local.config_env, { SHARING_CREDENTIALS_SECRET = local.sharing_credentials_secret_version_name })
   }
 }
 

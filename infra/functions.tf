@@ -1,7 +1,7 @@
 # The three gen2 functions (DESIGN section 9). Each is built by Cloud Build from its own bundle (main.py +
 # shared/ + requirements.txt, made by `make package`), runs as its own service account, caps its instances
 # (max_instance_count on every function: the bound on cost and on Google quota), and reads its configuration
-# from the mounted config secret (config.tf) and its credentials from CREDENTIALS_SECRET (secrets.tf).
+# from the mounted config secret (config.tf) and the secrets it alone may read from its environment (config.tf, secrets.tf).
 
 resource "google_cloudfunctions2_function" "booking" {
   #checkov:skip=CKV_GCP_124:The booking API is the public endpoint that website frontends call from browsers (DESIGN section 4); it cannot sit behind internal-only ingress. Abuse is bounded by max_instance_count and the function's own validation.
@@ -32,7 +32,7 @@ resource "google_cloudfunctions2_function" "booking" {
     timeout_seconds                = var.booking_timeout_seconds
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
-    environment_variables          = local.function_env
+    environment_variables          = local.function_env["booking"]
 
     secret_volumes {
       mount_path = local.config_mount_path
@@ -49,7 +49,9 @@ resource "google_cloudfunctions2_function" "booking" {
   depends_on = [
     google_project_service.this,
     google_secret_manager_secret_iam_member.credentials_accessor,
+    google_secret_manager_secret_iam_member.token_key_accessor,
     google_secret_manager_secret_iam_member.config_accessor,
+    google_service_account_iam_member.keyless_token_creator,
     google_storage_bucket_iam_member.snapshot_reader,
   ]
 }
@@ -83,7 +85,7 @@ resource "google_cloudfunctions2_function" "sharing" {
     timeout_seconds                = var.sharing_timeout_seconds
     ingress_settings               = var.sharing_ingress
     all_traffic_on_latest_revision = true
-    environment_variables          = local.function_env
+    environment_variables          = local.function_env["sharing"]
 
     secret_volumes {
       mount_path = local.config_mount_path
@@ -99,8 +101,9 @@ resource "google_cloudfunctions2_function" "sharing" {
 
   depends_on = [
     google_project_service.this,
-    google_secret_manager_secret_iam_member.credentials_accessor,
+    google_secret_manager_secret_iam_member.sharing_credentials_accessor,
     google_secret_manager_secret_iam_member.config_accessor,
+    google_service_account_iam_member.keyless_sharing_token_creator,
   ]
 }
 
@@ -133,7 +136,7 @@ resource "google_cloudfunctions2_function" "sync" {
     timeout_seconds                = var.sync_timeout_seconds
     ingress_settings               = var.sync_ingress
     all_traffic_on_latest_revision = true
-    environment_variables          = local.function_env
+    environment_variables          = local.function_env["sync"]
 
     secret_volumes {
       mount_path = local.config_mount_path
@@ -151,6 +154,7 @@ resource "google_cloudfunctions2_function" "sync" {
     google_project_service.this,
     google_secret_manager_secret_iam_member.credentials_accessor,
     google_secret_manager_secret_iam_member.config_accessor,
+    google_service_account_iam_member.keyless_token_creator,
     google_storage_bucket_iam_member.snapshot_writer,
   ]
 }

@@ -16,11 +16,17 @@ locals {
   bucket_location       = coalesce(var.bucket_location, var.region)
   bundle_dir            = coalesce(var.bundle_dir, "${path.module}/../dist")
 
-  # The scopes the DWD service account's client id must be granted in the Admin console (Security > API
-  # controls > Domain-wide delegation). Exactly these, nothing more (DESIGN section 3).
+  sharing_credentials_secret_id = "${var.name_prefix}-sharing-credentials"
+  token_key_secret_id           = "${var.name_prefix}-booking-token-key"
+
+  # The scopes each DWD service account's client id must be granted in the Admin console (Security > API
+  # controls > Domain-wide delegation). Exactly these, nothing more (DESIGN section 3): two clients, so that no
+  # function can reach a scope it does not need.
   dwd_scopes = [
     "https://www.googleapis.com/auth/calendar.events",
     "https://www.googleapis.com/auth/calendar.freebusy",
+  ]
+  sharing_dwd_scopes = [
     "https://www.googleapis.com/auth/calendar.acls",
     "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
   ]

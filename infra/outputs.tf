@@ -25,22 +25,47 @@ output "function_urls" {
 }
 
 output "dwd_client_id" {
-  description = "Client ID (the DWD service account's unique id) to authorise in the Admin console: Security > Access and data control > API controls > Domain-wide delegation > Add new."
+  description = "Client ID (the booking/sync DWD service account's unique id) to authorise in the Admin console: Security > Access and data control > API controls > Domain-wide delegation > Add new."
   value       = google_service_account.dwd.unique_id
 }
 
 output "dwd_scopes" {
-  description = "The exact OAuth scopes to grant that client id in the Admin console, comma-joined as the console expects."
+  description = "The exact OAuth scopes to grant that client id (booking and sync) in the Admin console, comma-joined as the console expects."
   value       = join(",", local.dwd_scopes)
 }
 
 output "dwd_service_account_email" {
-  description = "Email of the DWD service account (create its key out of band, or use keyless_dwd)."
+  description = "Email of the booking/sync DWD service account (keyless_dwd: nothing to do; else create its key out of band)."
   value       = google_service_account.dwd.email
 }
 
+output "sharing_dwd_client_id" {
+  description = "Client ID of sharing's own DWD service account, to authorise in the Admin console as a second entry."
+  value       = google_service_account.dwd_sharing.unique_id
+}
+
+output "sharing_dwd_scopes" {
+  description = "The exact OAuth scopes to grant sharing's client id in the Admin console, comma-joined."
+  value       = join(",", local.sharing_dwd_scopes)
+}
+
+output "sharing_dwd_service_account_email" {
+  description = "Email of sharing's DWD service account."
+  value       = google_service_account.dwd_sharing.email
+}
+
+output "sharing_credentials_secret" {
+  description = "Resource name of sharing's credentials secret (keyless_dwd: Terraform fills it; else add sharing's key JSON)."
+  value       = google_secret_manager_secret.sharing_credentials.id
+}
+
+output "token_key_secret" {
+  description = "Resource name of the booking-token key secret: add 32+ random bytes as a version out of band (docs/DEPLOY.md)."
+  value       = google_secret_manager_secret.token_key.id
+}
+
 output "credentials_secret" {
-  description = "Resource name of the credentials secret (projects/P/secrets/S). Add the credentials JSON as a version out of band."
+  description = "Resource name of the booking/sync credentials secret (projects/P/secrets/S). keyless_dwd: Terraform fills it; else add the key JSON as a version out of band."
   value       = google_secret_manager_secret.credentials.id
 }
 

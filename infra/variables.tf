@@ -123,9 +123,31 @@ variable "credentials_secret_version" {
   }
 }
 
+variable "sharing_credentials_secret_version" {
+  type        = string
+  description = "Version of sharing's credentials secret (the key of the sharing DWD service account) the sharing function reads (SHARING_CREDENTIALS_SECRET). Ignored with keyless_dwd. Pin a number; \"latest\" is refused in production."
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^([1-9][0-9]*|latest)$", var.sharing_credentials_secret_version))
+    error_message = "sharing_credentials_secret_version must be a positive version number (or \"latest\" outside production)."
+  }
+}
+
+variable "token_key_secret_version" {
+  type        = string
+  description = "Version of the booking-token key secret (32+ random bytes, added out of band) the booking function reads (TOKEN_KEY_SECRET). Pin a number; \"latest\" is refused in production."
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^([1-9][0-9]*|latest)$", var.token_key_secret_version))
+    error_message = "token_key_secret_version must be a positive version number (or \"latest\" outside production)."
+  }
+}
+
 variable "keyless_dwd" {
   type        = bool
-  description = "Keyless domain-wide delegation: grant each function's service account roles/iam.serviceAccountTokenCreator on the DWD service account so it can sign the delegation JWT through the IAM Credentials API. No key exists at all. Prepared in IAM only: the functions do not sign this way yet, so keep it false."
+  description = "Keyless domain-wide delegation, recommended (and the only way where iam.disableServiceAccountKeyCreation is enforced): no service account key exists. Terraform writes each credentials secret's version itself, a descriptor naming the DWD service account (nothing secret), and grants each function's runtime service account roles/iam.serviceAccountTokenCreator on its own DWD service account only, so it signs the delegation JWT through the IAM Credentials API. credentials_secret_version and sharing_credentials_secret_version are then ignored. false: upload a key JSON to each credentials secret."
   default     = false
 }
 

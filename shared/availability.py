@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .calendar_client import CalendarClient, Identity
+from .clock import SYSTEM_CLOCK
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES
 from .errors import UpstreamUnavailable
@@ -87,7 +87,7 @@ def bookings_per_day(events: list[dict[str, Any]], calendar: CalendarConfig) -> 
 class SnapshotReader:
     """The last snapshot, parsed once and re-read from the store at most every few seconds."""
 
-    def __init__(self, store: SnapshotStore, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: SnapshotStore, clock: Callable[[], float] = SYSTEM_CLOCK.monotonic) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()

@@ -272,7 +272,14 @@ class GoogleConfig(_Model):
 
 
 class CredentialsConfig(_Model):
+    # The delegation client of booking and sync (calendar.events + calendar.freebusy). CREDENTIALS_SECRET overrides.
     secret: SecretVersion | None = None
+    # The delegation client of sharing (calendar.acls + calendar.calendarlist.readonly); unset: `secret`.
+    # SHARING_CREDENTIALS_SECRET overrides.
+    sharing_secret: SecretVersion | None = None
+    # The booking-token key (random bytes), read by booking only; unset: derived from the key in `secret` (not
+    # possible with a keyless_dwd descriptor, which holds nothing secret). TOKEN_KEY_SECRET overrides.
+    token_key_secret: SecretVersion | None = None
 
 
 class BookingConfig(_Model):

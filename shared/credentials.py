@@ -5,6 +5,15 @@ Three modes (DESIGN section 1):
 - `direct`: the service account acting as itself, on calendars shared with its email.
 - `authorized_user`: an installed-app grant (client id, client secret, refresh token).
 
+How `delegated` and `direct` sign their JWT depends on what the secret holds:
+- a `service_account` key JSON: signed with that key, in process;
+- a `keyless_dwd` descriptor (`{"type": "keyless_dwd", "client_email", "client_id"}`, no key at all): signed by
+  Google as that account, through the IAM Credentials API, by the function's own runtime identity. That identity
+  comes from the metadata server (`google.auth.compute_engine.Credentials`, what `google.auth.default()` returns
+  on Cloud Run) and must hold `roles/iam.serviceAccountTokenCreator` on the delegation account.
+  `google.auth.iam.Signer` signs (it calls `signBlob`), `google.oauth2.service_account.Credentials` with that
+  signer and `subject` builds the JWT and exchanges it at the token endpoint, exactly as with a key.
+
 The key is parsed once per key version (RSA key loading is the expensive part); per-user credentials are cheap
 copies (`with_subject`) cached per (mode, user, scopes), and each keeps its own access token until it expires,
 so a warm instance mints no token for a user it already holds one for.
@@ -33,6 +42,10 @@ SHARING_SCOPES = (ACLS, CALENDAR_LIST_READONLY)
 ALL_SCOPES = (EVENTS, FREEBUSY, ACLS, CALENDAR_LIST_READONLY)
 
 MODES = ("delegated", "direct", "authorized_user")
+KEYLESS = "keyless_dwd"  # the secret kind of keyless delegation (a descriptor, no key)
+TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"  # noqa: S105  (a role name)
+CLOUD_PLATFORM = AUTH + "cloud-platform"
+_GOOGLE_IAM_CREDENTIALS = "https://iamcredentials.googleapis.com"
 ADMIN_CONSOLE_DWD = "https://admin.google.com/ac/owl/domainwidedelegation"
 _GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105  (a URL, not a password)
 
@@ -40,7 +53,8 @@ _GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105  (a URL,
 class CredentialProvider:
     """Hands out ready-to-use credentials; refreshes them one at a time per identity."""
 
-    def __init__(self, source: SecretSource, endpoints: Endpoints) -> None:
+    def __init__(self, source: SecretSource, endpoints: Endpoints, *, runtime_identity: Any = None) -> None:
+        """`runtime_identity`: the credentials that sign keyless; None: the metadata server's (a function's own)."""
         self._source = source
         self._endpoints = endpoints
         self._lock = threading.Lock()
@@ -48,6 +62,7 @@ class CredentialProvider:
         self._cache: dict[tuple[str, str, str | None, tuple[str, ...]], Any] = {}
         self._refresh_locks: dict[int, threading.Lock] = {}
         self._session: Any = None
+        self._runtime_identity: Any = runtime_identity  # keyless: the metadata server's credentials, one per instance
 
     # --- building -------------------------------------------------------------------------------------------
     def get(self, mode: str, subject: str | None, scopes: Iterable[str]) -> Any:
@@ -83,9 +98,11 @@ class CredentialProvider:
                 token_uri=self._endpoints.token_uri or info.get("token_uri") or _GOOGLE_TOKEN_URI,
                 scopes=list(scopes),
             )
-        if material.kind != "service_account":
-            raise SecretError(f"Mode {mode} needs a service_account key JSON in {material.version}.")
-        base = self._service_account(material)
+        if material.kind not in ("service_account", KEYLESS):
+            raise SecretError(
+                f"Mode {mode} needs a service_account key JSON or a keyless_dwd descriptor in {material.version}."
+            )
+        base = self._keyless(material) if material.kind == KEYLESS else self._service_account(material)
         if mode == "delegated":
             if not subject:
                 raise ValueError("delegated credentials need a subject")
@@ -106,6 +123,36 @@ class CredentialProvider:
         self._base = (material.version, parsed)
         self._cache = {k: v for k, v in self._cache.items() if k[0] == material.version}
         return parsed
+
+    def _keyless(self, material: CredentialsMaterial) -> Any:
+        """Service account credentials for the descriptor's account whose signer is IAM Credentials, no key."""
+        if self._base is not None and self._base[0] == material.version:
+            return self._base[1]
+        from google.auth import iam
+        from google.oauth2 import service_account
+
+        email = str(material.info["client_email"])
+        signer = iam.Signer(self._request(), self.runtime_identity(), email)  # type: ignore[no-untyped-call]
+        parsed = service_account.Credentials(  # type: ignore[no-untyped-call]
+            signer,
+            email,
+            self._endpoints.token_uri or _GOOGLE_TOKEN_URI,
+            project_id=material.info.get("project_id"),
+        )
+        self._base = (material.version, parsed)
+        self._cache = {k: v for k, v in self._cache.items() if k[0] == material.version}
+        return parsed
+
+    def runtime_identity(self) -> Any:
+        """The instance's own identity from the metadata server (cached: it refreshes its own token)."""
+        if self._runtime_identity is None:
+            from google.auth import compute_engine
+
+            # universe_domain given: google-auth would otherwise ask the metadata server on a transport of its own.
+            self._runtime_identity = compute_engine.Credentials(  # type: ignore[no-untyped-call]
+                scopes=[CLOUD_PLATFORM], universe_domain="googleapis.com"
+            )
+        return self._runtime_identity
 
     def forget(self) -> None:
         """Drop every cached credential and token, as a newly started instance has none."""
@@ -154,7 +201,10 @@ class CredentialProvider:
 
         if self._session is None:
             self._session = requests.Session()
-        return google.auth.transport.requests.Request(self._session)
+        request = google.auth.transport.requests.Request(self._session)
+        if self._endpoints.iam_credentials is None:
+            return request
+        return _Rerouted(request, _GOOGLE_IAM_CREDENTIALS, self._endpoints.iam_credentials)
 
     def explain_refresh_error(
         self, error: Exception, credentials: Any, *, mode: str, subject: str | None
@@ -162,6 +212,10 @@ class CredentialProvider:
         """Turn google-auth's refresh failure into an error telling the operator exactly what to fix."""
         from google.auth import exceptions as auth_exceptions
 
+        if self._is_keyless():
+            keyless = self._explain_keyless(error)
+            if keyless is not None:
+                return keyless
         if isinstance(error, auth_exceptions.TransportError):
             return UpstreamUnavailable("Google's token endpoint is unreachable; try again shortly.")
         if not isinstance(error, auth_exceptions.RefreshError):
@@ -202,3 +256,49 @@ class CredentialProvider:
         return UpstreamUnavailable(
             f"Google's token endpoint refused the request ({code or 'unknown error'})."
         )
+
+    def _is_keyless(self) -> bool:
+        try:
+            return self._source.get().kind == KEYLESS
+        except Exception:
+            return False
+
+    def _explain_keyless(self, error: Exception) -> Exception | None:
+        """The keyless chain's own failures: no runtime identity, or no Token Creator on the delegation account."""
+        text = " ".join(str(arg) for arg in error.args)
+        delegate = str(self._source.get().info.get("client_email"))
+        runtime = getattr(self._runtime_identity, "service_account_email", None) or "the function's runtime identity"
+        if "signBlob" in text and ("PERMISSION_DENIED" in text or "403" in text):
+            return DelegationError(
+                f"{runtime} may not sign as {delegate}: it lacks {TOKEN_CREATOR} on that service account. Grant it: "
+                f"gcloud iam service-accounts add-iam-policy-binding {delegate} "
+                f"--member=serviceAccount:{runtime} --role={TOKEN_CREATOR} "
+                "(Terraform grants it with keyless_dwd = true).",
+                details={"missingRole": TOKEN_CREATOR, "serviceAccount": delegate, "runtimeIdentity": runtime,
+                         "reason": "PERMISSION_DENIED"},
+            )
+        if "signBlob" in text:
+            return UpstreamUnavailable("Google's IAM Credentials API is unavailable; try again shortly.")
+        if "metadata" in text.lower():
+            return UpstreamUnavailable(
+                "The metadata server gave no runtime identity to sign the delegation with (keyless_dwd runs only "
+                "where one exists: Cloud Run, Cloud Functions, or GCE_METADATA_HOST pointing at the emulator)."
+            )
+        return None
+
+
+class _Rerouted:
+    """A google-auth transport that sends one origin elsewhere: google-auth builds the IAM Credentials URL itself
+    (`google/auth/iam.py`: `https://iamcredentials.{universe_domain}/v1/projects/-/serviceAccounts/...`) and has no
+    endpoint option for it, so against the emulator this is where that host is changed. Everything else passes."""
+
+    def __init__(self, inner: Any, origin: str, replacement: str) -> None:
+        self._inner = inner
+        self._origin = origin
+        self._replacement = replacement.rstrip("/")
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
+                 timeout: Any = None, **kwargs: Any) -> Any:
+        if url.startswith(self._origin + "/"):
+            url = self._replacement + url[len(self._origin):]
+        return self._inner(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)

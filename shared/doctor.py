@@ -41,14 +41,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .calendar_client import CalendarClient, Identity, RetryPolicy
+from .clock import SYSTEM_CLOCK
 from .config import CalendarConfig, Config, ConfigError, load_config
 from .credentials import (
     ADMIN_CONSOLE_DWD,
     ALL_SCOPES,
     AUTH,
     BOOKING_SCOPES,
+    CLOUD_PLATFORM,
+    KEYLESS,
     SHARING_SCOPES,
     SYNC_SCOPES,
+    TOKEN_CREATOR,
     CredentialProvider,
 )
 from .endpoints import Endpoints
@@ -181,7 +185,7 @@ def run_doctor(
         secret=secret,
         functions=tuple(functions),
         accessor=accessor,
-        now=now or (lambda: datetime.now(UTC)),
+        now=now or SYSTEM_CLOCK.now,
         retry=retry or _DOCTOR_RETRY,
     )
     doctor.run()
@@ -258,9 +262,17 @@ class _Doctor:
             scopes += BOOKING_SCOPES
         if "sync" in self.functions:
             scopes += SYNC_SCOPES
-        if "sharing" in self.functions and (config is None or config.sharing.mode == "delegated"):
+        delegated_sharing = config is None or config.sharing.mode == "delegated"
+        # With its own delegation client, sharing's scopes belong to that client (check_sharing_client).
+        if "sharing" in self.functions and delegated_sharing and not self.sharing_secret_name:
             scopes += SHARING_SCOPES
         return _ordered(scopes)
+
+    @property
+    def sharing_secret_name(self) -> str | None:
+        """Sharing's own delegation client, when the config gives it one distinct from the checked secret."""
+        name = self.config.credentials.sharing_secret if self.config is not None else None
+        return name if name and name != self.secret_name else None
 
     def dwd_fix(self) -> str:
         client = self.client_id or "<the service account's client ID: terraform output -raw dwd_client_id>"
@@ -293,6 +305,9 @@ class _Doctor:
         if not (self.check_secret() and self.check_key()):
             self.skip_google_checks("the credentials secret must be usable first")
             return
+        if self.material is not None and self.material.kind == KEYLESS and not self.check_keyless_chain():
+            self.skip_google_checks("the keyless signing chain must work first")
+            return
         if not self.check_key_accepted():
             self.skip_google_checks("Google must accept the key first")
             return
@@ -302,6 +317,96 @@ class _Doctor:
                 self.check_calendar(calendar)
         if "sync" in self.functions:
             self.check_sync()
+        if "sharing" in self.functions and self.sharing_secret_name and self.config.sharing.mode == "delegated":
+            self.check_sharing_client()
+
+    # --- keyless ------------------------------------------------------------------------------------------------
+    def runtime_identity(self) -> Any:
+        """Who signs keyless: the metadata server's identity against the emulator (as a function would), else
+        Application Default Credentials, which `gcloud auth application-default login
+        --impersonate-service-account=<runtime service account>` makes the function's own identity."""
+        if self.endpoints.emulated:
+            return None
+        import google.auth
+
+        credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
+        return credentials
+
+    def check_keyless_chain(self) -> bool:
+        """Runtime identity (a token for it), then Token Creator (one signBlob as the delegation account)."""
+        assert self.credentials is not None
+        delegate = self.client_email
+        provider = self.credentials
+        try:
+            identity = provider.runtime_identity()
+            identity.refresh(provider._request())
+        except Exception as error:
+            self.failed(
+                "keyless.identity",
+                "runtime identity",
+                f"no runtime identity to sign with ({type(error).__name__}: {str(error)[:160]})",
+                "On Cloud Run the metadata server provides it. From your machine, act as the function's runtime "
+                "service account: gcloud auth application-default login --impersonate-service-account="
+                "<terraform output -json runtime_service_accounts: booking's> (you need Token Creator on it).",
+            )
+            return False
+        who = str(getattr(identity, "service_account_email", None) or getattr(identity, "signer_email", "?"))
+        self.passed("keyless.identity", "runtime identity", f"signing as {who}", runtimeIdentity=who)
+        from google.auth import iam
+
+        try:
+            iam.Signer(provider._request(), identity, delegate).sign(b"doctor")  # type: ignore[no-untyped-call]
+        except Exception as error:
+            text = str(error)
+            if "403" in text or "PERMISSION_DENIED" in text:
+                self.failed(
+                    "keyless.token_creator",
+                    "token creator",
+                    f"{who} may not sign as {delegate}: it lacks {TOKEN_CREATOR} on that service account",
+                    f"gcloud iam service-accounts add-iam-policy-binding {delegate} "
+                    f"--member=serviceAccount:{who} --role={TOKEN_CREATOR} (Terraform grants it to each "
+                    "function's runtime service account with keyless_dwd = true; then apply).",
+                    missingRole=TOKEN_CREATOR,
+                )
+            else:
+                self.failed(
+                    "keyless.token_creator",
+                    "token creator",
+                    f"IAM Credentials signBlob failed: {text[:200]}",
+                    "Enable iamcredentials.googleapis.com (Terraform does, infra/apis.tf) and run the doctor again.",
+                )
+            return False
+        self.passed("keyless.token_creator", "token creator", f"{who} may sign as {delegate} (IAM Credentials)")
+        return True
+
+    def check_sharing_client(self) -> None:
+        """Sharing's own delegation client: its secret, its grant (calendar.acls + calendarlist.readonly)."""
+        assert self.config is not None
+        name = self.sharing_secret_name
+        assert name is not None
+        label = "sharing: access"
+        subject = next((c.act_as for c in self.config.calendars if c.act_as), None) or next(
+            iter(self.config.sharing.admins), None
+        )
+        if subject is None:
+            self.skipped("sharing.access", label, "no user to act as (no delegated calendar, no sharing admin)")
+            return
+        source = SecretSource(name, self.accessor or secret_manager_accessor(self.endpoints))
+        provider = CredentialProvider(source, self.endpoints, runtime_identity=self.runtime_identity())
+        try:
+            provider.ready("delegated", subject, SHARING_SCOPES)
+        except AppError as error:
+            client = error.details.get("clientId") or "sharing's client ID (terraform output sharing_dwd_client_id)"
+            self.failed(
+                "sharing.access",
+                label,
+                f"sharing's delegation client ({name}) may not act as {subject}: {error.message}",
+                f"In the Admin console ({ADMIN_CONSOLE_DWD}) add client ID {client} with exactly "
+                f"{','.join(SHARING_SCOPES)}; or fix the secret {name} (the fix above applies to it).",
+            )
+            return
+        self.passed("sharing.access", label, f"sharing's delegation client may act as {subject} with "
+                    f"{_short(SHARING_SCOPES)}")
 
     def skip_google_checks(self, why: str) -> None:
         config = self.config
@@ -508,9 +613,19 @@ class _Doctor:
                 "authorized_user: an installed-app grant), or add the matching JSON as a new secret version.",
             )
             return False
-        self.credentials = CredentialProvider(source, self.endpoints)
+        runtime = self.runtime_identity() if material.kind == KEYLESS else None
+        self.credentials = CredentialProvider(source, self.endpoints, runtime_identity=runtime)
         self.calendar = CalendarClient(self.credentials, self.endpoints, retry=self.retry)
-        if material.kind == "service_account":
+        if material.kind == KEYLESS:
+            self.passed(
+                "key.valid",
+                label,
+                f"keyless_dwd descriptor: sign as {self.client_email}, client ID {self.client_id}, through IAM "
+                "Credentials (no key)",
+                clientEmail=self.client_email,
+                clientId=self.client_id,
+            )
+        elif material.kind == "service_account":
             key_id = str(material.info.get("private_key_id", ""))
             client = self.client_id or "unknown (no client_id in the key JSON)"
             self.passed(
@@ -557,7 +672,9 @@ class _Doctor:
         except AppError as error:
             self.failed("key.accepted", label, error.message, "Run the doctor again in a minute.")
             return False
-        if kind == "service_account":
+        if kind == KEYLESS:
+            self.passed("key.accepted", label, "Google accepts the JWT IAM Credentials signed (a token was minted)")
+        elif kind == "service_account":
             self.passed("key.accepted", label, "Google accepts the key (a token was minted for the service account)")
         else:
             self.passed("key.accepted", label, f"Google accepts the refresh token for {_short(scopes)}")

@@ -12,6 +12,9 @@ class Endpoints:
     secret_manager: str | None = None  # None: the client library's default
     storage: str | None = None
     token_uri: str | None = None  # None: the token_uri inside the credentials JSON
+    # Where google-auth's IAM Credentials calls (iam.Signer: https://iamcredentials.googleapis.com/v1/...) are sent
+    # instead; None: Google. google-auth has no option for that host, so the transport reroutes it (credentials.py).
+    iam_credentials: str | None = None
     emulated: bool = False
 
     @classmethod
@@ -23,6 +26,7 @@ class Endpoints:
             secret_manager=base,
             storage=base,
             token_uri=f"{base}/token",
+            iam_credentials=base,
             emulated=True,
         )
 

@@ -1,7 +1,11 @@
 """The per-instance object graph, built once on first use and reused by every request of a warm instance.
 
-Only this module reads the environment: `BOOKING_CONFIG` (path of the TOML config) and `CREDENTIALS_SECRET`
-(the Secret Manager version of the credentials JSON, overriding `credentials.secret` in the config).
+Only this module reads the environment: `BOOKING_CONFIG` (path of the TOML config); the Secret Manager
+versions each function may read, overriding the config's `[credentials]`: `CREDENTIALS_SECRET` (the delegation
+client of booking and sync), `SHARING_CREDENTIALS_SECRET` (sharing's) and `TOKEN_KEY_SECRET` (booking tokens),
+each function deployed with, and allowed to read, only its own (least privilege); and `BOOKING_CLOCK`, for tests
+and demos only: an RFC 3339 instant the instance's clock starts at instead of the
+machine's time (`shared.clock.PinnedClock`), so a functions-framework process can agree with a pinned emulator.
 Entry points call `get_runtime()`; tests build one with `build_runtime(...)` and install it with `set_runtime`.
 """
 
@@ -11,25 +15,22 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from .availability import Availability, SnapshotReader
 from .booking import BookingService
 from .calendar_client import CalendarClient, RetryPolicy
+from .clock import SYSTEM_CLOCK, Clock, parse_pin
 from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import SecretError
 from .identity import IdentityVerifier
-from .secrets import Accessor, SecretSource, secret_manager_accessor
+from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
 from .store import SnapshotStore, open_store
-from .tokens import BookingTokens, derive_signing_key
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from .tokens import BookingTokens, derive_signing_key, key_from_secret
 
 
 @dataclass
@@ -41,13 +42,21 @@ class Runtime:
     credentials: CredentialProvider
     calendar: CalendarClient
     store: SnapshotStore | None
-    now: Callable[[], datetime] = utc_now
+    clock: Clock = SYSTEM_CLOCK
+    # Sharing's own delegation client (calendar.acls + calendar.calendarlist.readonly); None: the one above.
+    sharing_secrets: SecretSource | None = None
+    sharing_credentials: CredentialProvider | None = None
+    sharing_calendar: CalendarClient | None = None
+    token_key: RawSecret | None = None
     _tokens: tuple[str, BookingTokens] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def now(self) -> datetime:
+        return self.clock.now()
+
     @cached_property
     def snapshots(self) -> SnapshotReader | None:
-        return SnapshotReader(self.store) if self.store is not None else None
+        return SnapshotReader(self.store, self.clock.monotonic) if self.store is not None else None
 
     @cached_property
     def availability(self) -> Availability:
@@ -58,14 +67,33 @@ class Runtime:
         return BookingService(self.config, self.calendar, self.availability, self.tokens, self.now)
 
     def tokens(self) -> BookingTokens:
-        """Booking-token signer, keyed from the current credentials version (re-derived after a rotation)."""
-        material = self.secrets.get()
+        """Booking-token signer, keyed from the token key secret, else derived from the credentials key."""
+        if self.token_key is not None:
+            version, payload = self.token_key.get()
+            make_key: Callable[[], bytes] = lambda: key_from_secret(payload)  # noqa: E731
+        else:
+            material = self.secrets.get()
+            version = material.version
+            if material.kind == "keyless_dwd":
+                raise SecretError(
+                    "Booking tokens need their own key with a keyless_dwd descriptor (it holds nothing secret): "
+                    "set TOKEN_KEY_SECRET or credentials.token_key_secret to a secret of 32+ random bytes."
+                )
+            make_key = lambda: derive_signing_key(material.info)  # noqa: E731
         with self._lock:
-            if self._tokens is None or self._tokens[0] != material.version:
-                key = derive_signing_key(material.info)
+            if self._tokens is None or self._tokens[0] != version:
                 ttl = self.config.booking.token_ttl_days * 86400
-                self._tokens = (material.version, BookingTokens(key, max_age_seconds=ttl))
+                self._tokens = (version, BookingTokens(make_key(), max_age_seconds=ttl, now=self.clock.now))
             return self._tokens[1]
+
+    @property
+    def sharing_client(self) -> CalendarClient:
+        """The Calendar client sharing acts through: its own delegation client when configured."""
+        return self.sharing_calendar or self.calendar
+
+    @property
+    def sharing_source(self) -> SecretSource:
+        return self.sharing_secrets or self.secrets
 
     @cached_property
     def sharing_identity(self) -> IdentityVerifier:
@@ -82,6 +110,7 @@ class Runtime:
             certs_url=identity.certs_url,
             audiences=identity.audiences,
             iam_protected=iam_protected,
+            clock=self.clock,
         )
 
 
@@ -89,21 +118,39 @@ def build_runtime(
     config: Config,
     *,
     credentials_secret: str | None = None,
+    sharing_secret: str | None = None,
+    token_key_secret: str | None = None,
     accessor: Accessor | None = None,
     retry: RetryPolicy | None = None,
-    now: Callable[[], datetime] = utc_now,
+    clock: Clock = SYSTEM_CLOCK,
     base_dir: Path | None = None,
 ) -> Runtime:
     """Wire one instance's objects. Nothing here talks to Google: clients are built on first use."""
-    secret_name = credentials_secret or (config.credentials.secret if config.credentials else None)
-    if not secret_name:
+    secret_name = credentials_secret or config.credentials.secret
+    sharing_name = sharing_secret or config.credentials.sharing_secret
+    token_key_name = token_key_secret or config.credentials.token_key_secret
+    if not secret_name and not sharing_name:
         raise SecretError("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
     endpoints = Endpoints.from_emulator_url(config.google.emulator_url if config.google else None)
-    secrets = SecretSource(secret_name, accessor or secret_manager_accessor(endpoints))
+    access = accessor or secret_manager_accessor(endpoints)
+    secrets = SecretSource(secret_name or "", access if secret_name else _unconfigured, clock=clock)
     credentials = CredentialProvider(secrets, endpoints)
     calendar = CalendarClient(credentials, endpoints, retry=retry)
     store = open_store(config.snapshot.location, endpoints, base=base_dir) if config.snapshot else None
-    return Runtime(config, secret_name, endpoints, secrets, credentials, calendar, store, now)
+    runtime = Runtime(config, secret_name or "", endpoints, secrets, credentials, calendar, store, clock)
+    if sharing_name and sharing_name != secret_name:
+        runtime.sharing_secrets = SecretSource(sharing_name, access, clock=clock)
+        runtime.sharing_credentials = CredentialProvider(runtime.sharing_secrets, endpoints)
+        runtime.sharing_calendar = CalendarClient(runtime.sharing_credentials, endpoints, retry=retry)
+    if token_key_name:
+        runtime.token_key = RawSecret(token_key_name, access, clock=clock)
+    return runtime
+
+
+def _unconfigured(name: str) -> tuple[str, bytes, int | None]:
+    raise SecretError(
+        "No credentials secret configured for this function: set CREDENTIALS_SECRET or credentials.secret."
+    )
 
 
 _lock = threading.Lock()
@@ -118,8 +165,13 @@ def get_runtime() -> Runtime:
                 config_path = os.environ.get("BOOKING_CONFIG")
                 if not config_path:
                     raise SecretError("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
+                pin = os.environ.get("BOOKING_CLOCK")
                 _runtime = build_runtime(
-                    load_config(config_path), credentials_secret=os.environ.get("CREDENTIALS_SECRET") or None
+                    load_config(config_path),
+                    credentials_secret=os.environ.get("CREDENTIALS_SECRET") or None,
+                    sharing_secret=os.environ.get("SHARING_CREDENTIALS_SECRET") or None,
+                    token_key_secret=os.environ.get("TOKEN_KEY_SECRET") or None,
+                    clock=parse_pin(pin) if pin else SYSTEM_CLOCK,
                 )
     return _runtime
 

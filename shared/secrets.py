@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import Endpoints
 from .errors import SecretError, UpstreamUnavailable
 
-_KNOWN_TYPES = ("service_account", "authorized_user")
+# keyless_dwd: a descriptor naming the delegation service account to sign as through IAM Credentials; no key.
+_KNOWN_TYPES = ("service_account", "authorized_user", "keyless_dwd")
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,11 @@ def crc32c(data: bytes) -> int:
 class SecretSource:
     """One secret version's credentials JSON, cached for the life of the instance."""
 
-    def __init__(self, name: str, accessor: Accessor, *, refresh_after: float = 600.0) -> None:
+    def __init__(
+        self, name: str, accessor: Accessor, *, refresh_after: float = 600.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.name = name
+        self._clock = clock
         self._access = accessor
         self._refresh_after = refresh_after
         self._lock = threading.Lock()
@@ -103,10 +107,10 @@ class SecretSource:
 
     def get(self) -> CredentialsMaterial:
         with self._lock:
-            stale = time.monotonic() - self._read_at > self._refresh_after
+            stale = self._clock.monotonic() - self._read_at > self._refresh_after
             if self._material is None or stale:
                 self._material = self._read()
-                self._read_at = time.monotonic()
+                self._read_at = self._clock.monotonic()
             return self._material
 
     def invalidate(self, version: str | None = None) -> None:
@@ -139,9 +143,41 @@ class SecretSource:
         return CredentialsMaterial(info=info, version=version)
 
 
+class RawSecret:
+    """One secret version's bytes (no JSON: e.g. the booking-token key), read once and cached like `SecretSource`."""
+
+    def __init__(
+        self, name: str, accessor: Accessor, *, refresh_after: float = 600.0, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.name = name
+        self._access = accessor
+        self._refresh_after = refresh_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: tuple[str, bytes] | None = None
+        self._read_at = 0.0
+
+    def get(self) -> tuple[str, bytes]:
+        """(resolved version name, payload)."""
+        with self._lock:
+            if self._value is None or self._clock.monotonic() - self._read_at > self._refresh_after:
+                version, payload, server_crc = self._access(self.name)
+                if server_crc is not None and crc32c(payload) != server_crc:
+                    raise SecretError(
+                        f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."
+                    )
+                if len(payload) < 32:
+                    raise SecretError(f"Secret version {version} must hold at least 32 bytes of random key material.")
+                self._value = (version, payload)
+                self._read_at = self._clock.monotonic()
+            return self._value
+
+
 def _missing_fields(info: dict[str, Any]) -> list[str]:
     if info["type"] == "service_account":
         needed = ["client_email", "private_key", "private_key_id", "token_uri"]
+    elif info["type"] == "keyless_dwd":
+        needed = ["client_email", "client_id"]
     else:
         needed = ["client_id", "client_secret", "refresh_token"]
     return [field for field in needed if not info.get(field)]

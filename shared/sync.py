@@ -45,7 +45,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from .availability import SNAPSHOT_VERSION, SnapshotReader, bookings_per_day, identity_for
 from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, Identity, split_range
+from .clock import Clock
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES, SYNC_SCOPES
 from .errors import AppError, Forbidden, GoogleApiError, InvalidRequest, UpstreamUnavailable
@@ -148,7 +148,7 @@ class AvailabilitySync:
         config: Config,
         client: CalendarClient,
         store: SnapshotStore | None,
-        now: Callable[[], datetime],
+        clock: Clock,
         *,
         reader: SnapshotReader | None = None,
         parallel: int = SYNC_PARALLEL,
@@ -156,13 +156,14 @@ class AvailabilitySync:
         self._config = config
         self._client = client
         self._store = store
-        self._now = now
+        self._clock = clock
+        self._now = clock.now
         self._reader = reader
         self._parallel = parallel
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
-        return cls(runtime.config, runtime.calendar, runtime.store, runtime.now, reader=runtime.snapshots)
+        return cls(runtime.config, runtime.calendar, runtime.store, runtime.clock, reader=runtime.snapshots)
 
     # --- the use case -------------------------------------------------------------------------------------------
     def run(self, *, schedule_time: datetime | None = None, horizon: timedelta | None = None) -> SyncReport:
@@ -171,7 +172,7 @@ class AvailabilitySync:
         `horizon` (how far ahead of now; default `config.sync_horizon_days`) may exceed the 90 days the config
         allows: the client splits the range into windows."""
         store = self._require_store()
-        began = time.monotonic()
+        began = self._clock.monotonic()
         lock = _lock_for(store)
         if not lock.acquire(timeout=_LOCK_WAIT_SECONDS):
             raise UpstreamUnavailable("Another sync is still running on this instance; try again later.")
@@ -219,7 +220,7 @@ class AvailabilitySync:
             start=start,
             end=end,
             snapshot=store.location,
-            duration_ms=round((time.monotonic() - began) * 1000),
+            duration_ms=round((self._clock.monotonic() - began) * 1000),
             unavailable=collected.unavailable,
             schedule_time=schedule_time,
             as_of=as_of,
@@ -374,7 +375,7 @@ class AvailabilitySync:
             start=parse_rfc3339(snapshot["from"]),
             end=parse_rfc3339(snapshot["to"]),
             snapshot=store.location,
-            duration_ms=round((time.monotonic() - began) * 1000),
+            duration_ms=round((self._clock.monotonic() - began) * 1000),
             unavailable=[
                 {"calendar": slug, "error": str(entry.get("error"))}
                 for slug, entry in calendars.items()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from .clock import SYSTEM_CLOCK
 from .errors import Forbidden
 
 _SALT = "booking-capability-v1"
@@ -26,11 +29,22 @@ def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
     return hmac.new(material.encode(), b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
 
 
-class BookingTokens:
-    def __init__(self, key: bytes, *, max_age_seconds: int) -> None:
-        from itsdangerous import URLSafeTimedSerializer
+def key_from_secret(payload: bytes) -> bytes:
+    """A key for booking tokens from the booking-token key secret (random bytes only the booking function reads)."""
+    return hmac.new(payload, b"workspace-calendar-booking/booking-token", hashlib.sha256).digest()
 
-        self._serializer = URLSafeTimedSerializer(key, salt=_SALT)
+
+class BookingTokens:
+    def __init__(self, key: bytes, *, max_age_seconds: int, now: Callable[[], datetime] = SYSTEM_CLOCK.now) -> None:
+        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+        class ClockedSigner(TimestampSigner):
+            """Stamps and ages tokens on the instance's clock (itsdangerous would read the machine's)."""
+
+            def get_timestamp(self) -> int:
+                return int(now().timestamp())
+
+        self._serializer = URLSafeTimedSerializer(key, salt=_SALT, signer=ClockedSigner)
         self._max_age = max_age_seconds
 
     def issue(self, booking_id: str, calendar_slug: str) -> str:

@@ -17,12 +17,25 @@ def clear_events(server: Any, calendar_id: str = ALICE) -> None:
         state.calendars[calendar_id].events.clear()
 
 
-def workday(days_ahead: int = 3, zone: ZoneInfo = BERLIN, weekdays: tuple[int, ...] = (0, 1, 2, 3)) -> date:
-    """The first Monday-to-Thursday (alice's long days) at least `days_ahead` days from today in `zone`."""
-    day = datetime.now(zone).date() + timedelta(days=days_ahead)
-    while day.weekday() not in weekdays:
+def workdays(
+    count: int, days_ahead: int = 3, zone: ZoneInfo = BERLIN, weekdays: tuple[int, ...] = (0, 1, 2, 3)
+) -> list[date]:
+    """`count` distinct Monday-to-Thursdays (alice's long days), the first at least `days_ahead` days after the
+    pinned today in `zone`, skipping every date the example config overrides (holidays, short days)."""
+    from tests.pinned_time import overridden_dates, today
+
+    days: list[date] = []
+    day = today(zone) + timedelta(days=days_ahead)
+    while len(days) < count:
+        if day.weekday() in weekdays and day not in overridden_dates():
+            days.append(day)
         day += timedelta(days=1)
-    return day
+    return days
+
+
+def workday(days_ahead: int = 3, zone: ZoneInfo = BERLIN, weekdays: tuple[int, ...] = (0, 1, 2, 3)) -> date:
+    """The first of `workdays`: a regular long day at least `days_ahead` days after the pinned today."""
+    return workdays(1, days_ahead, zone, weekdays)[0]
 
 
 def at(day: date, hour: int, minute: int = 0, zone: ZoneInfo = BERLIN) -> datetime:

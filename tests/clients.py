@@ -12,10 +12,19 @@ def service_account_info(server: Any) -> dict[str, Any]:
     return dict(server.emulator.state.demo["service_account_key"])
 
 
+def sharing_account_info(server: Any) -> dict[str, Any]:
+    """The sharing delegation client's key JSON (calendar.acls + calendar.calendarlist.readonly only)."""
+    return dict(server.emulator.state.demo["sharing_service_account_key"])
+
+
 def delegated_credentials(server: Any, subject: str | None, scopes: list[str]) -> Any:
+    """Delegated credentials of the demo client granted `scopes`: sharing's for ACL and calendar-list scopes, else
+    the booking/sync client (least privilege: no client holds both)."""
     from google.oauth2 import service_account
 
-    credentials = service_account.Credentials.from_service_account_info(service_account_info(server), scopes=scopes)
+    sharing = set(server.emulator.state.demo["sharing_dwd_scopes"])
+    info = sharing_account_info(server) if scopes and set(scopes) & sharing else service_account_info(server)
+    credentials = service_account.Credentials.from_service_account_info(info, scopes=scopes)
     return credentials.with_subject(subject) if subject else credentials
 
 

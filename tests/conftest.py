@@ -1,7 +1,10 @@
-"""Suite-wide guards and the emulator fixtures.
+"""Suite-wide guards, the pinned clock and the emulator fixtures.
 
 Tests never reach the network: an audit hook refuses every non-loopback connection and name lookup, so a stray
 call to a real Google host fails loudly instead of hanging or leaking.
+
+Tests never read the machine's date: each runs on a pinned day (`tests.pinned_time`), the same instant on the
+functions' clock and on the emulator's. Tests marked `every_day` run once on each pinned day.
 """
 
 from __future__ import annotations
@@ -52,17 +55,76 @@ def _network_guard(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_network_guard)
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[Any]:
+def pytest_report_header() -> str:
+    from tests.pinned_time import suite_day
+
+    return f"pinned day: {suite_day().isoformat()} (set WCB_TODAY to run as of another day)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("every_day") and "pinned_day" in metafunc.fixturenames:
+        from tests.pinned_time import PINNED_DAYS
+
+        metafunc.parametrize("pinned_day", list(PINNED_DAYS.values()), ids=list(PINNED_DAYS), indirect=True)
+
+
+@pytest.fixture
+def pinned_day(request: pytest.FixtureRequest) -> Any:
+    """The instant this test runs at: its `every_day` parameter, else the suite's day."""
+    from tests.pinned_time import suite_day
+
+    return getattr(request, "param", None) or suite_day()
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(pinned_day: Any) -> Iterator[Any]:
+    """Pin both clocks to the test's day: the functions' (`tests.pinned_time.current_clock()`) and the emulator's."""
+    from emulator.clock import CLOCK
+    from shared.clock import PinnedClock
+    from tests.pinned_time import install
+
+    clock = PinnedClock(pinned_day)
+    install(clock)
+    CLOCK.pin(pinned_day.timestamp(), frozen=False)
+    yield clock
+    CLOCK.reset()
+
+
+@pytest.fixture
+def machine_time(pinned_clock: Any) -> None:
+    """For tests whose verifier is a client library judging time by the machine's clock (google-auth's
+    `verify_token`, PyJWT), which no test can pin: the emulator follows the machine instead of the pinned day."""
+    from emulator.clock import CLOCK
+
+    CLOCK.reset()
+
+
+def _bind_emulator() -> Any:
+    """The session's emulator, bound now so that google-auth can be told where its metadata server is.
+
+    google-auth reads GCE_METADATA_HOST once, when `google.auth.compute_engine._metadata` is first imported
+    (GCE_METADATA_IP, the ping address, on every ping), so it is set before any test module imports google-auth.
+    """
     from emulator.server import EmulatorServer
 
-    server = EmulatorServer().start()
+    server = EmulatorServer()
+    os.environ["GCE_METADATA_HOST"] = f"{server.host}:{server.port}"
+    os.environ["GCE_METADATA_IP"] = f"{server.host}:{server.port}"
+    return server
+
+
+_SERVER = _bind_emulator()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Any]:
+    server = _SERVER.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def emulator(emulator_server: Any) -> Any:
+def emulator(emulator_server: Any, pinned_clock: Any) -> Any:
     """The running emulator, reset to a fresh demo domain for each test."""
     from emulator.demo import build_demo_state
 

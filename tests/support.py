@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from shared.clock import Clock
 from shared.config import Config, parse_config
-from shared.runtime import Runtime, build_runtime, utc_now
+from shared.runtime import Runtime, build_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
 SECRET = "projects/demo-project/secrets/calendar-credentials"
+SHARING_SECRET = "projects/demo-project/secrets/sharing-credentials"
 
 
 def config_text(server: Any, snapshot_dir: Path | None = None, *, replace: dict[str, str] | None = None) -> str:
@@ -36,10 +36,13 @@ def make_runtime(
     snapshot_dir: Path | None = None,
     *,
     config: Config | None = None,
-    now: Callable[[], datetime] = utc_now,
+    clock: Clock | None = None,
     **kwargs: Any,
 ) -> Runtime:
-    return build_runtime(config or make_config(server, snapshot_dir), now=now, **kwargs)
+    """A runtime on the test's pinned clock (or `clock`), which the emulator's clock agrees with."""
+    from tests.pinned_time import current_clock
+
+    return build_runtime(config or make_config(server, snapshot_dir), clock=clock or current_clock(), **kwargs)
 
 
 def requests_log(server: Any, method: str | None = None) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path: Path) -> None:
     env = {**os.environ, "NO_GCE_CHECK": "true"}
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,  # a hang guard, not a speed target
     )
     assert done.returncode in (0, 3), done.stdout[-2000:] + done.stderr[-4000:]
     assert "Machine:" in done.stdout and "| pass" in done.stdout

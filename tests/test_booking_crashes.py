@@ -14,11 +14,12 @@ import pytest
 import requests
 
 from shared.booking import NewBooking
+from shared.clock import PinnedClock
 from shared.errors import SlotUnavailable
-from shared.runtime import utc_now
 from shared.sync import AvailabilitySync
 from tests.booking_support import ALICE, at, booking_body, clear_events, confirmed_bookings, workday
 from tests.clients import control
+from tests.pinned_time import current_clock
 from tests.support import config_text, make_config, make_runtime, set_latency
 from tests.test_booking_races import _start_instances
 
@@ -63,13 +64,13 @@ def test_an_instance_killed_after_claiming_leaves_no_overlap_and_one_sync_settle
     time.sleep(3)  # anything the dead instance had in flight has landed (or never will)
     landed = confirmed_bookings(emulator)  # its booking write may have been on the wire when it died
 
-    offset = [timedelta(0)]
+    later = PinnedClock(current_clock().now())  # another instance, on the same (pinned) time
     sweeping = make_config(emulator, tmp_path / "later", replace={"[sync]": "[sync]\nsweep_claims = true"})
-    runtime = make_runtime(emulator, tmp_path / "later", config=sweeping, now=lambda: utc_now() + offset[0])
+    runtime = make_runtime(emulator, tmp_path / "later", config=sweeping, clock=later)
     request = NewBooking("alice", start, 30, "Next", "next@visitor.test")
     with pytest.raises(SlotUnavailable):  # a hold younger than the TTL (or a booking) keeps its cells
         runtime.booking.book(request, None)
-    offset[0] = timedelta(seconds=runtime.config.booking.claim_ttl_seconds + 1)
+    later.advance(timedelta(seconds=runtime.config.booking.claim_ttl_seconds + 1))
     AvailabilitySync.from_runtime(runtime).run()
     live = {e["id"] for e in confirmed_bookings(emulator)}
     # No orphan after one sync: every claim still held names a confirmed booking.

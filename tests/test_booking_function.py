@@ -18,8 +18,13 @@ from tests.booking_support import (
     confirmed_bookings,
     span,
     workday,
+    workdays,
 )
+from tests.pinned_time import current_clock
 from tests.support import counts, make_runtime
+
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
 
 
 @pytest.fixture
@@ -147,7 +152,7 @@ def test_company_addresses_are_never_attendees(booking_client: Any, clean: Any) 
         (lambda: at(workday(), 3), "outside_hours"),
         (lambda: at(workday(), 12, 30), "outside_hours"),
         (lambda: at(workday(), 10, 5), "off_grid"),
-        (lambda: datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=30), "too_soon"),
+        (lambda: current_clock().now().replace(second=0, microsecond=0) + timedelta(minutes=30), "too_soon"),
         (lambda: at(workday(70), 10), "beyond_horizon"),
     ],
 )
@@ -191,12 +196,12 @@ def test_per_day_cap_is_409(emulator: Any, tmp_path: Any) -> None:
     set_runtime(_runtime_with(emulator, tmp_path, {"max_per_day = 8": "max_per_day = 1"}))
     try:
         client = function_app("booking").test_client()
-        day = workday()
+        day, other_day = workdays(2)
         assert _book(client, booking_body(at(day, 9))).status_code == 201
         response = _book(client, booking_body(at(day, 15)))
         assert response.status_code == 409
         assert response.get_json()["error"]["details"]["reason"] == "day_full"
-        assert _book(client, booking_body(at(workday(4), 15))).status_code == 201  # another day is fine
+        assert _book(client, booking_body(at(other_day, 15))).status_code == 201  # another day is fine
     finally:
         set_runtime(None)
 

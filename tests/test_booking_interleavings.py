@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from shared.booking import NewBooking
-from shared.runtime import set_runtime, utc_now
+from shared.clock import PinnedClock
+from shared.runtime import set_runtime
 from shared.sync import AvailabilitySync
 from tests.booking_support import add_busy, at, booking_body, clear_events, confirmed_bookings, span, workday
 from tests.conftest import function_app
@@ -27,14 +28,15 @@ OLD_PROTOCOL = ("asserts a step of the insert-then-re-check protocol that issue 
 
 
 @pytest.fixture
-def later(emulator: Any, tmp_path: Path) -> Iterator[list[timedelta]]:
-    """A runtime whose clock can be moved on, with a fresh snapshot of a clean calendar (the warm path)."""
+def later(emulator: Any, pinned_clock: PinnedClock, tmp_path: Path) -> Iterator[PinnedClock]:
+    """A runtime whose own clock can be moved on (the emulator's stays), with a fresh snapshot of a clean calendar
+    (the warm path)."""
     clear_events(emulator)
-    offset = [timedelta(0)]
-    runtime = make_runtime(emulator, tmp_path / "snapshot", now=lambda: utc_now() + offset[0])
+    clock = PinnedClock(pinned_clock.now())
+    runtime = make_runtime(emulator, tmp_path / "snapshot", clock=clock)
     AvailabilitySync.from_runtime(runtime).run()
     set_runtime(runtime)
-    yield offset
+    yield clock
     set_faults(emulator, [])
     set_runtime(None)
 
@@ -63,7 +65,7 @@ def test_a_booking_whose_recheck_failed_is_withdrawn_and_its_retry_rechecked(
     assert client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"}).status_code == 503
     assert len(confirmed_bookings(emulator)) == 1  # the unchecked event did not stay
     set_faults(emulator, [])
-    later[0] = timedelta(minutes=3)
+    later.advance(timedelta(minutes=3))
     retry = client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"})
     assert retry.status_code == 409
     assert len(confirmed_bookings(emulator)) == 1
@@ -78,7 +80,7 @@ def test_a_loser_whose_cancellation_failed_is_never_confirmed_later(emulator: An
     body = booking_body(start, email="a@visitor.test")
     assert client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"}).status_code == 503
     set_faults(emulator, [])
-    later[0] = timedelta(minutes=3)
+    later.advance(timedelta(minutes=3))
     retry = client.post("/bookings", json=body, headers={"Idempotency-Key": "key-a"})
     assert retry.status_code == 409
     booked = confirmed_bookings(emulator)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,9 @@ from tests.booking_support import (
     workday,
 )
 
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
 
 @pytest.fixture
 def booked(booking_client: Any, emulator: Any) -> dict[str, Any]:
@@ -26,22 +28,6 @@ def booked(booking_client: Any, emulator: Any) -> dict[str, Any]:
     response = booking_client.post("/bookings", json=booking_body(at(workday(), 10)))
     assert response.status_code == 201
     return dict(response.get_json())
-
-
-def _expired_token(runtime: Any, booking_id: str) -> str:
-    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-
-    from shared.tokens import _SALT, derive_signing_key
-
-    class LongAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 400 * 86400
-
-    class Serializer(URLSafeTimedSerializer):
-        default_signer = LongAgo
-
-    key = derive_signing_key(runtime.secrets.get().info)
-    return str(Serializer(key, salt=_SALT).dumps({"b": booking_id, "c": "alice"}))
 
 
 def test_wrong_token_is_403_and_nothing_changes(booking_client: Any, booked: dict[str, Any], emulator: Any) -> None:
@@ -54,10 +40,16 @@ def test_wrong_token_is_403_and_nothing_changes(booking_client: Any, booked: dic
     assert len(confirmed_bookings(emulator)) == 2
 
 
-def test_expired_token_is_403(booking_client: Any, booked: dict[str, Any], installed_runtime: Any) -> None:
-    booking_id = booked["booking"]["id"]
-    token = _expired_token(installed_runtime, booking_id)
-    response = booking_client.delete(f"/bookings/{booking_id}?token={token}")
+def test_a_token_lives_its_ttl_and_no_longer(
+    booking_client: Any, booked: dict[str, Any], installed_runtime: Any, pinned_clock: Any
+) -> None:
+    booking_id, token = booked["booking"]["id"], booked["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    ttl = timedelta(days=installed_runtime.config.booking.token_ttl_days)
+    pinned_clock.advance(ttl - timedelta(minutes=1))
+    assert booking_client.get(f"/bookings/{booking_id}", headers=bearer).status_code == 200
+    pinned_clock.advance(timedelta(minutes=2))
+    response = booking_client.delete(f"/bookings/{booking_id}", headers=bearer)
     assert response.status_code == 403
     assert "expired" in response.get_json()["error"]["message"]
 

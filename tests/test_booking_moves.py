@@ -18,6 +18,9 @@ from tests.support import make_config, make_runtime, set_faults
 OLD_PROTOCOL = ("asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, "
                 "withdrawal or invite-after-settle); to be rewritten for claims")
 
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
 
 def _move(runtime: Any, made: Any, start: Any) -> Any:
     return runtime.booking.reschedule(made.booking.id, made.token, start, None)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday
+from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday, workdays
 from tests.clients import control
 from tests.conftest import function_app
 from tests.support import ROOT, config_text, make_config, make_runtime, requests_log, set_faults
@@ -83,7 +83,11 @@ def _free_port() -> int:
 
 
 def _start_instances(count: int, config_path: Path) -> list[tuple[subprocess.Popen[bytes], str]]:
-    env = {**os.environ, "BOOKING_CONFIG": str(config_path), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1"}
+    from tests.pinned_time import current_clock
+
+    # Each instance runs on the test's pinned clock (as of its start), which the emulator's clock agrees with.
+    env = {**os.environ, "BOOKING_CONFIG": str(config_path), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1",
+           "BOOKING_CLOCK": current_clock().now().isoformat()}
     instances = []
     for _ in range(count):
         port = _free_port()
@@ -132,6 +136,7 @@ def test_race_across_separate_instances(emulator: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.every_day
 def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emulator: Any, tmp_path: Path) -> None:
     from shared.runtime import set_runtime
 
@@ -141,13 +146,9 @@ def test_two_hundred_bookings_under_twenty_percent_faults_each_booked_once(emula
     set_runtime(make_runtime(emulator, config=config))
     try:
         client = function_app("booking").test_client()
-        starts = []
-        day = workday(3)
-        while len(starts) < 200:
-            if day.weekday() < 4:
-                starts += [at(day, hour, minute) for hour in (9, 10, 11, 13, 14, 15, 16) for minute in (0, 30)]
-            day += timedelta(days=1)
-        starts = starts[:200]
+        starts = [
+            at(day, hour, minute) for day in workdays(15) for hour in (9, 10, 11, 13, 14, 15, 16) for minute in (0, 30)
+        ][:200]
         set_faults(emulator, [
             {"method": "calendar.*", "kind": "503", "rate": 0.08},
             {"method": "calendar.*", "kind": "429", "rate": 0.07},

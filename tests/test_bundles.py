@@ -18,7 +18,7 @@ import time
 import tomllib
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ import pytest
 import requests
 
 from tests.clients import id_token
+from tests.pinned_time import current_clock
 from tests.support import ROOT, SECRET, config_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.timeout(600)]
 
 FUNCTIONS = ("booking", "sharing", "sync")
 PRESENT = tuple(name for name in FUNCTIONS if (ROOT / "functions" / name / "main.py").is_file())
@@ -146,6 +147,7 @@ def serve(emulator: Any, dist: Path, venvs: _Venvs, tmp_path: Path) -> Iterator[
             "BOOKING_CONFIG": str(config),
             "CREDENTIALS_SECRET": f"{SECRET}/versions/1",
             "NO_GCE_CHECK": "true",
+            "BOOKING_CLOCK": current_clock().now().isoformat(),  # agree with the pinned emulator
         }
         with log.open("wb") as sink:
             process = subprocess.Popen(
@@ -232,7 +234,7 @@ def test_pins_resolve_to_wheels_for_python312(dist: Path, tmp_path: Path) -> Non
 
 
 def _free_slots(url: str) -> list[dict[str, str]]:
-    first = date.today() + timedelta(days=7)
+    first = current_clock().now().date() + timedelta(days=7)
     answer = requests.get(
         f"{url}/slots",
         params={"calendar": "alice", "from": first.isoformat(), "to": (first + timedelta(days=7)).isoformat(),

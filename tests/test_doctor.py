@@ -15,15 +15,22 @@ from typing import Any
 
 import pytest
 
-from emulator.demo import DWD_SCOPES, SERVICE_ACCOUNT, SERVICE_ACCOUNT_CLIENT_ID
+from emulator.demo import (
+    BOOKING_DWD_SCOPES,
+    DWD_SCOPES,
+    SERVICE_ACCOUNT,
+    SERVICE_ACCOUNT_CLIENT_ID,
+    SHARING_SERVICE_ACCOUNT_CLIENT_ID,
+)
 from emulator.state import AclRule
-from shared.credentials import ADMIN_CONSOLE_DWD, ALL_SCOPES, BOOKING_SCOPES
+from shared.credentials import ADMIN_CONSOLE_DWD, BOOKING_SCOPES
 from shared.doctor import DOCTOR_PROPERTY, main, run_doctor
 from tests.clients import secret_manager_client
 from tests.support import ROOT, SECRET, config_text, set_faults
 
 ACLS = "https://www.googleapis.com/auth/calendar.acls"
-ALL_SCOPES_LINE = ",".join(DWD_SCOPES)
+ALL_SCOPES_LINE = ",".join(BOOKING_DWD_SCOPES)  # booking's and sync's client; sharing has its own
+SINGLE_CLIENT = {'sharing_secret = "projects/demo-project/secrets/sharing-credentials/versions/latest"\n': ""}
 SLUGS = ("alice", "bob", "carol")
 
 
@@ -96,12 +103,12 @@ def test_demo_domain_passes_every_check_and_leaves_nothing_behind(emulator: Any,
         assert [f"{slug}: access", f"{slug}: free/busy", f"{slug}: insert"] == [
             label for label in labels if label.startswith(f"{slug}:")
         ]
-    assert labels[-2:] == ["sync: access", "sync: free/busy"]
+    assert labels[-3:] == ["sync: access", "sync: free/busy", "sharing: access"]
     assert lines[-1] == f"doctor: all {len(checks)} checks passed"
     assert SERVICE_ACCOUNT_CLIENT_ID in _line(output, "key")
-    assert "calendar.events, calendar.freebusy, calendar.acls, calendar.calendarlist.readonly" in _line(
-        output, "alice: access"
-    )
+    assert "with calendar.events, calendar.freebusy" in _line(output, "alice: access")
+    assert "calendar.acls" not in _line(output, "alice: access")  # sharing's own client holds those
+    assert "calendar.acls, calendar.calendarlist.readonly" in _line(output, "sharing: access")
 
     # The dry run really wrote (one event per calendar), then deleted every one of them, and told nobody.
     written = _doctor_events(emulator)
@@ -137,10 +144,10 @@ def test_json_report_names_every_check(emulator: Any, tmp_path: Path, capsys: An
     expected = ["config", "secret.readable", "secret.checksum", "key.valid", "key.accepted"]
     for slug in SLUGS:
         expected += [f"calendar.{slug}.access", f"calendar.{slug}.freebusy", f"calendar.{slug}.insert"]
-    expected += ["sync.access", "sync.freebusy"]
+    expected += ["sync.access", "sync.freebusy", "sharing.access"]
     assert list(checks) == expected
     assert {check["status"] for check in checks.values()} == {"PASS"}
-    assert checks["calendar.alice.access"]["details"]["scopes"] == list(ALL_SCOPES)
+    assert checks["calendar.alice.access"]["details"]["scopes"] == list(BOOKING_SCOPES)
     assert checks["key.valid"]["details"]["clientId"] == SERVICE_ACCOUNT_CLIENT_ID
 
 
@@ -164,10 +171,33 @@ def test_runs_as_python_dash_m(emulator: Any, tmp_path: Path) -> None:
 # --- domain-wide delegation ----------------------------------------------------------------------------------
 
 
+def test_sharing_client_missing_a_scope_names_its_client_and_scopes(
+    emulator: Any, tmp_path: Path, capsys: Any
+) -> None:
+    state = emulator.emulator.state
+    state.dwd_grants[SHARING_SERVICE_ACCOUNT_CLIENT_ID] = [DWD_SCOPES[3]]
+    code, output = _doctor(capsys, _config(emulator, tmp_path))
+    assert code == 1
+    block = _line(output, "sharing: access")
+    assert block.startswith("FAIL")
+    assert SHARING_SERVICE_ACCOUNT_CLIENT_ID in block and ACLS in block
+    assert _line(output, "alice: access").startswith("PASS")  # booking's client is untouched
+
+
 def test_grant_missing_a_scope_names_it_and_the_full_list_to_paste(emulator: Any, tmp_path: Path, capsys: Any) -> None:
+    """One delegation client for all three functions (no sharing_secret): it needs every scope."""
+    global ALL_SCOPES_LINE
     state = emulator.emulator.state
     state.dwd_grants[SERVICE_ACCOUNT_CLIENT_ID] = [scope for scope in DWD_SCOPES if scope != ACLS]
-    code, output = _doctor(capsys, _config(emulator, tmp_path))
+    single, ALL_SCOPES_LINE = ALL_SCOPES_LINE, ",".join(DWD_SCOPES)
+    try:
+        _single_client_grant_check(emulator, tmp_path, capsys)
+    finally:
+        ALL_SCOPES_LINE = single
+
+
+def _single_client_grant_check(emulator: Any, tmp_path: Path, capsys: Any) -> None:
+    code, output = _doctor(capsys, _config(emulator, tmp_path, replace=SINGLE_CLIENT))
     assert code == 1
     for slug in SLUGS:
         block = _line(output, f"{slug}: access")
@@ -180,7 +210,7 @@ def test_grant_missing_a_scope_names_it_and_the_full_list_to_paste(emulator: Any
         assert _line(output, f"{slug}: insert").startswith("PASS")
     _assert_no_leftover(emulator)
 
-    _, checks = _doctor_json(capsys, _config(emulator, tmp_path))
+    _, checks = _doctor_json(capsys, _config(emulator, tmp_path, replace=SINGLE_CLIENT))
     details = checks["calendar.alice.access"]["details"]
     assert details["missingScopes"] == [ACLS]
     assert details["clientId"] == SERVICE_ACCOUNT_CLIENT_ID
@@ -476,7 +506,8 @@ def test_insert_with_google_unavailable_fails_and_still_cleans_up(emulator: Any,
 
 def test_sharing_alone_needs_only_the_sharing_scopes(emulator: Any, tmp_path: Path, capsys: Any) -> None:
     emulator.emulator.state.dwd_grants[SERVICE_ACCOUNT_CLIENT_ID] = [ACLS, DWD_SCOPES[3]]
-    code, checks = _doctor_json(capsys, _config(emulator, tmp_path), "--functions", "sharing")
+    config = _config(emulator, tmp_path, replace=SINGLE_CLIENT)
+    code, checks = _doctor_json(capsys, config, "--functions", "sharing")
     assert code == 0, checks
     assert [check_id for check_id in checks if check_id.startswith("calendar.")] == [
         f"calendar.{slug}.access" for slug in SLUGS
@@ -495,3 +526,48 @@ def test_an_emulator_that_does_not_answer_is_named_as_such(capsys: Any, tmp_path
     code, out = _doctor(capsys, config)
     assert code == 1
     assert "does not answer" in out and "make run" in out and "application-default" not in out
+
+
+# --- keyless --------------------------------------------------------------------------------------------------
+
+KEYLESS = {
+    "secrets/calendar-credentials/": "secrets/calendar-keyless/",
+    "secrets/sharing-credentials/": "secrets/sharing-keyless/",
+}
+
+
+def test_keyless_chain_passes_for_a_runtime_identity_with_token_creator(
+    emulator: Any, tmp_path: Path, capsys: Any
+) -> None:
+    emulator.emulator.state.metadata_identity = "sharing-runtime@demo-project.iam.gserviceaccount.com"
+    code, output = _doctor(capsys, _config(emulator, tmp_path, replace=KEYLESS), "--functions", "sharing")
+    assert code == 1  # the sharing runtime may not sign as booking's client: least privilege, shown as such
+    assert _line(output, "token creator").startswith("FAIL")
+    emulator.emulator.state.metadata_identity = "booking-runtime@demo-project.iam.gserviceaccount.com"
+    code, output = _doctor(capsys, _config(emulator, tmp_path, replace=KEYLESS), "--functions", "booking,sync")
+    assert code == 0, output
+    assert "keyless_dwd descriptor" in _line(output, "key") and "no key" in _line(output, "key")
+    assert "booking-runtime@" in _line(output, "runtime identity")
+    assert _line(output, "token creator").startswith("PASS")
+
+
+def test_keyless_without_token_creator_names_the_role_and_the_command(
+    emulator: Any, tmp_path: Path, capsys: Any
+) -> None:
+    emulator.emulator.state.metadata_identity = "ungranted-runtime@demo-project.iam.gserviceaccount.com"
+    code, output = _doctor(capsys, _config(emulator, tmp_path, replace=KEYLESS), "--functions", "booking")
+    assert code == 1
+    block = _line(output, "token creator")
+    assert block.startswith("FAIL")
+    assert "roles/iam.serviceAccountTokenCreator" in block
+    assert f"add-iam-policy-binding {SERVICE_ACCOUNT}" in block
+    assert "--member=serviceAccount:ungranted-runtime@demo-project.iam.gserviceaccount.com" in block
+    assert _line(output, "alice: access").startswith("SKIP")
+
+
+def test_keyless_without_a_runtime_identity_says_how_to_get_one(emulator: Any, tmp_path: Path, capsys: Any) -> None:
+    emulator.emulator.state.metadata_identity = ""
+    code, output = _doctor(capsys, _config(emulator, tmp_path, replace=KEYLESS), "--functions", "booking")
+    assert code == 1
+    block = _line(output, "runtime identity")
+    assert block.startswith("FAIL") and "--impersonate-service-account" in block

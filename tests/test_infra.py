@@ -255,12 +255,14 @@ def test_outputs(infra: Module) -> None:
         assert name in infra.outputs, f"output {name} missing"
     assert expr(infra.outputs["dwd_client_id"]["value"]) == "google_service_account.dwd.unique_id"
     assert expr(infra.outputs["dwd_scopes"]["value"]) == 'join(",", local.dwd_scopes)'
+    # Least privilege: two delegation clients, each with exactly its functions' scopes.
     assert ",".join(infra.locals["dwd_scopes"]) == (
-        "https://www.googleapis.com/auth/calendar.events,"
-        "https://www.googleapis.com/auth/calendar.freebusy,"
-        "https://www.googleapis.com/auth/calendar.acls,"
-        "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+        "https://www.googleapis.com/auth/calendar.events,https://www.googleapis.com/auth/calendar.freebusy"
     )
+    assert ",".join(infra.locals["sharing_dwd_scopes"]) == (
+        "https://www.googleapis.com/auth/calendar.acls,https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+    )
+    assert expr(infra.outputs["sharing_dwd_client_id"]["value"]) == "google_service_account.dwd_sharing.unique_id"
     for fn in FUNCTIONS:
         url = f"google_cloudfunctions2_function.{fn}.service_config[0].uri"
         assert expr(infra.outputs[f"{fn}_url"]["value"]) == url
@@ -312,16 +314,23 @@ def test_service_accounts_and_no_keys(infra: Module, example: Module) -> None:
 
 
 def test_credentials_never_enter_the_state(infra: Module) -> None:
-    # The credentials secret is a container only. The single secret version Terraform writes is the rendered
-    # booking config (not a secret; see config.tf) and a precondition refuses key material in it.
-    assert ("google_secret_manager_secret", "credentials") in infra.resources
+    # The credentials secrets are containers, except with keyless_dwd, where Terraform writes their descriptor
+    # (an account's email and unique id, nothing secret). The other version Terraform writes is the rendered
+    # booking config (not a secret; see config.tf). A precondition refuses key material in both.
+    for name in ("credentials", "sharing_credentials", "token_key"):
+        assert ("google_secret_manager_secret", name) in infra.resources
     versions = infra.of_type("google_secret_manager_secret_version")
-    assert set(versions) == {"config"}
+    assert set(versions) == {"config", "keyless"}
     assert expr(versions["config"]["secret"]) == "google_secret_manager_secret.config.id"
-    assert "google_secret_manager_secret.credentials" not in json.dumps(versions)
-    (precondition,) = block(versions["config"], "lifecycle")["precondition"]
-    assert "PRIVATE KEY" in precondition["condition"]
-    assert "refresh_token" in precondition["condition"]
+    assert "google_secret_manager_secret.token_key" not in json.dumps(versions)
+    assert expr(versions["keyless"]["for_each"]) == "local.keyless_descriptors"
+    descriptors = json.dumps(infra.locals["keyless_descriptors"])
+    assert "var.keyless_dwd" in descriptors and "keyless_dwd" in descriptors
+    assert "private_key" not in descriptors and "unique_id" in descriptors
+    for name in ("config", "keyless"):
+        (precondition,) = block(versions[name], "lifecycle")["precondition"]
+        assert "PRIVATE KEY" in precondition["condition"]
+        assert "refresh_token" in precondition["condition"]
 
 
 def test_secret_access_is_granted_per_secret(infra: Module) -> None:
@@ -329,21 +338,37 @@ def test_secret_access_is_granted_per_secret(infra: Module) -> None:
         for name, body in infra.of_type(type_).items():
             assert "secretmanager" not in json.dumps(body), f"{type_}.{name}: grant Secret Manager roles per secret"
     grants = infra.of_type("google_secret_manager_secret_iam_member")
+    readers = {
+        "credentials": "local.secret_readers.credentials",
+        "sharing_credentials": "local.secret_readers.sharing_credentials",
+        "token_key": "local.secret_readers.token_key",
+        "config": "local.function_names",
+    }
     assert {expr(g["secret_id"]) for g in grants.values()} == {
-        "google_secret_manager_secret.credentials.secret_id",
-        "google_secret_manager_secret.config.secret_id",
+        f"google_secret_manager_secret.{name}.secret_id" for name in readers
     }
     for grant in grants.values():
         assert grant["role"] == "roles/secretmanager.secretAccessor"
-        assert expr(grant["for_each"]) == "local.function_names"
+        secret = expr(grant["secret_id"]).split(".")[1]
+        assert expr(grant["for_each"]) == readers[secret]
         assert grant["member"] == "serviceAccount:${google_service_account.runtime[each.key].email}"
+    # Least privilege: each function reads only its own secrets.
+    who = {name: set(re.findall(r'"(\w+)"', value)) for name, value in infra.locals["secret_readers"].items()}
+    assert who == {"credentials": {"booking", "sync"}, "sharing_credentials": {"sharing"}, "token_key": {"booking"}}
 
 
 def test_keyless_grants_token_creator_on_the_dwd_account_only(infra: Module) -> None:
     grant = infra.resources[("google_service_account_iam_member", "keyless_token_creator")]
     assert expr(grant["service_account_id"]) == "google_service_account.dwd.name"
     assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
-    assert "var.keyless_dwd" in grant["for_each"]
+    assert "var.keyless_dwd" in grant["for_each"] and "local.secret_readers.credentials" in grant["for_each"]
+    sharing = infra.resources[("google_service_account_iam_member", "keyless_sharing_token_creator")]
+    assert expr(sharing["service_account_id"]) == "google_service_account.dwd_sharing.name"
+    assert "local.secret_readers.sharing_credentials" in sharing["for_each"]
+    # The functions read the descriptor Terraform wrote, not a version someone has to upload.
+    assert 'google_secret_manager_secret_version.keyless["credentials"].name' in infra.locals[
+        "credentials_secret_version_name"
+    ]
 
 
 @pytest.mark.parametrize("bucket", ["sources", "snapshots"])
@@ -394,7 +419,7 @@ def test_function(fn: str, infra: Module) -> None:
     assert expr(service["service_account_email"]) == f'google_service_account.runtime["{fn}"].email'
     assert service.get("max_instance_count") not in (None, 0), f"{fn}: max_instance_count must be set"
     assert resolve_number(service["timeout_seconds"], infra) > 0
-    assert expr(service["environment_variables"]) == "local.function_env"
+    assert expr(service["environment_variables"]) == f'local.function_env["{fn}"]'
     volume = block(service, "secret_volumes")
     assert expr(volume["secret"]) == "google_secret_manager_secret.config.secret_id"
     assert expr(block(volume, "versions")["version"]) == "google_secret_manager_secret_version.config.version"
@@ -414,12 +439,13 @@ def test_function_settings(infra: Module) -> None:
 
 def test_function_env_holds_names_not_secrets(infra: Module) -> None:
     env = infra.locals["function_env"]
-    assert set(env) == {"BOOKING_CONFIG", "CREDENTIALS_SECRET"}
-    assert expr(env["CREDENTIALS_SECRET"]) == "local.credentials_secret_version_name"
-    assert infra.locals["credentials_secret_version_name"] == (
-        "${google_secret_manager_secret.credentials.id}/versions/${var.credentials_secret_version}"
-    )
-    assert env["BOOKING_CONFIG"] == "${local.config_mount_path}/${local.config_file_name}"
+    assert set(env) == set(FUNCTIONS)
+    text = {fn: json.dumps(value) for fn, value in env.items()}
+    assert "CREDENTIALS_SECRET" in text["booking"] and "TOKEN_KEY_SECRET" in text["booking"]
+    assert "CREDENTIALS_SECRET" in text["sync"] and "TOKEN_KEY_SECRET" not in text["sync"]
+    assert "SHARING_CREDENTIALS_SECRET" in text["sharing"] and '"CREDENTIALS_SECRET"' not in text["sharing"]
+    assert "${var.credentials_secret_version}" in infra.locals["credentials_secret_version_name"]
+    assert infra.locals["config_env"]["BOOKING_CONFIG"] == "${local.config_mount_path}/${local.config_file_name}"
     rendered = json.dumps(env) + json.dumps(infra.locals["credentials_secret_version_name"])
     for marker in ("PRIVATE KEY", "private_key", "refresh_token", "client_secret", "BEGIN ", "password"):
         assert marker not in rendered
@@ -752,6 +778,7 @@ def checkov_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.network
 @pytest.mark.timeout(CHECKOV_TIMEOUT)
 def test_checkov_passes_on_the_module() -> None:
     result = run_checkov("-o", "json")
@@ -824,6 +851,7 @@ def _fixture_resources(policy_dir: str, prefix: str) -> set[str]:
     }
 
 
+@pytest.mark.network
 @pytest.mark.timeout(CHECKOV_TIMEOUT)
 @pytest.mark.parametrize("check_id", CUSTOM_CHECKS)
 def test_custom_policy_fails_bad_and_passes_good_fixtures(check_id: str, fixture_findings: list[Finding]) -> None:

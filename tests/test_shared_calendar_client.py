@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,8 @@ import stamina
 from shared.calendar_client import CalendarClient, Identity, RetryPolicy, split_range
 from shared.credentials import BOOKING_SCOPES, SYNC_SCOPES
 from shared.errors import Conflict, Forbidden, InvalidRequest, NotFound, UpstreamUnavailable
-from tests.support import clear_log, counts, set_faults, set_latency
+from tests.pinned_time import current_clock
+from tests.support import clear_log, counts, requests_log, set_faults, set_latency
 
 ALICE = Identity("delegated", "alice@example.com", BOOKING_SCOPES)
 
@@ -23,7 +23,7 @@ def _client(runtime: Any, **kwargs: Any) -> CalendarClient:
 
 
 def _event(event_id: str, hours_from_now: int = 50) -> dict[str, Any]:
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
+    start = current_clock().now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
     return {
         "id": event_id,
         "summary": "test",
@@ -96,21 +96,21 @@ def test_the_deadline_holds_with_real_backoff(emulator: Any, runtime: Any) -> No
     set_latency(emulator, [{"method": "calendar.events.get", "ms": 100}])
     client = _client(runtime, retry=RetryPolicy(deadline=1.0, attempts=100, wait_initial=0.05, wait_max=0.2))
     client.insert_event(ALICE, "alice@example.com", _event("preheat01"))  # token and secret out of the way
-    with stamina.set_testing(False):
-        began = time.monotonic()
-        with pytest.raises(UpstreamUnavailable):
-            client.get_event(ALICE, "alice@example.com", "absent002")
-        elapsed = time.monotonic() - began
+    with stamina.set_testing(False), pytest.raises(UpstreamUnavailable):
+        client.get_event(ALICE, "alice@example.com", "absent002")
+    # Each attempt waits 100 ms at the emulator, so a 1 s deadline leaves room for at most 11 of the 100 allowed
+    # (on any machine: a slower one makes fewer); without the deadline all 100 would run.
     attempts = counts(emulator)["calendar.events.get"]
-    assert 1.0 <= elapsed < 2.5, elapsed  # without the deadline: 100 attempts, over 10 s
-    assert 3 <= attempts < 100
+    assert 1 <= attempts <= 11, attempts
+    hits = [r for r in requests_log(emulator, "calendar.events.get") if r.get("delayMs") == 100]
+    assert len(hits) == attempts
 
 
 def test_free_busy_splits_calendars_by_fifty_and_ranges_by_ninety_days(emulator: Any, runtime: Any) -> None:
     client = _client(runtime)
     identity = Identity("delegated", "alice@example.com", SYNC_SCOPES)
     ids = ["alice@example.com", "bob@example.com", "carol@example.com"] + [f"ghost{i}@example.com" for i in range(60)]
-    start = datetime.now(UTC)
+    start = current_clock().now()
     result = client.free_busy(identity, ids, start, start + timedelta(days=120))
     assert counts(emulator)["calendar.freebusy.query"] == 2 * 2  # ceil(63/50) chunks x two windows
     assert result["alice@example.com"].error is None
@@ -149,7 +149,7 @@ def test_batch_resends_only_transiently_failed_parts(emulator: Any, runtime: Any
     client.insert_event(ALICE, "alice@example.com", _event("present02"))
     set_faults(emulator, [{"method": "calendar.freebusy.query", "kind": "503", "rate": 1.0, "remaining": 1}])
     clear_log(emulator)
-    start = datetime.now(UTC)
+    start = current_clock().now()
     outcome = client.batch(
         ALICE,
         {

@@ -20,12 +20,12 @@ from shared.endpoints import Endpoints
 from shared.errors import DelegationError, SecretError
 from shared.secrets import SecretSource, secret_manager_accessor
 from tests.clients import secret_manager_client
-from tests.support import SECRET, clear_log, counts, requests_log
+from tests.support import SECRET, SHARING_SECRET, clear_log, counts, requests_log
 
 
-def _provider(server: Any, version: str = "latest") -> CredentialProvider:
+def _provider(server: Any, version: str = "latest", secret: str = SECRET) -> CredentialProvider:
     endpoints = Endpoints.for_emulator(server.url)
-    source = SecretSource(f"{SECRET}/versions/{version}", secret_manager_accessor(endpoints))
+    source = SecretSource(f"{secret}/versions/{version}", secret_manager_accessor(endpoints))
     return CredentialProvider(source, endpoints)
 
 
@@ -49,9 +49,9 @@ def test_delegated_token_request_carries_sub_and_exactly_the_scopes(emulator: An
     assert request["status"] == 200
 
 
-@pytest.mark.parametrize("scopes", [SYNC_SCOPES, SHARING_SCOPES])
-def test_each_use_asks_for_its_least_scopes(emulator: Any, scopes: tuple[str, ...]) -> None:
-    _provider(emulator).ready("delegated", "bob@example.com", scopes)
+@pytest.mark.parametrize(("scopes", "secret"), [(SYNC_SCOPES, SECRET), (SHARING_SCOPES, SHARING_SECRET)])
+def test_each_use_asks_for_its_least_scopes(emulator: Any, scopes: tuple[str, ...], secret: str) -> None:
+    _provider(emulator, secret=secret).ready("delegated", "bob@example.com", scopes)
     [request] = _token_requests(emulator)
     assert (request["sub"], sorted(request["scopes"])) == ("bob@example.com", sorted(scopes))
 
@@ -140,3 +140,11 @@ def test_refused_key_with_nothing_newer_is_a_secret_error(emulator: Any) -> None
     with pytest.raises(SecretError, match=SECRET) as caught:
         provider.ready("delegated", "alice@example.com", BOOKING_SCOPES)
     assert "PRIVATE KEY" not in caught.value.message
+
+
+@pytest.mark.parametrize(("secret", "foreign"), [(SECRET, SHARING_SCOPES), (SHARING_SECRET, BOOKING_SCOPES)])
+def test_no_delegation_client_reaches_the_other_ones_scopes(
+    emulator: Any, secret: str, foreign: tuple[str, ...]
+) -> None:
+    with pytest.raises(DelegationError, match="domain-wide delegation is not granted"):
+        _provider(emulator, secret=secret).ready("delegated", "alice@example.com", foreign)

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from googleapiclient.errors import HttpError
 
-from emulator.demo import SERVICE_ACCOUNT
+from emulator.demo import SHARING_SERVICE_ACCOUNT as SERVICE_ACCOUNT
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from shared.runtime import set_runtime
 from tests.clients import calendar_service, delegated_credentials, id_token, secret_manager_client
 from tests.conftest import function_app
-from tests.support import SECRET, make_config, make_runtime, requests_log
+from tests.pinned_time import current_clock
+from tests.support import SHARING_SECRET as SECRET
+from tests.support import make_config, make_runtime, requests_log
 
 AUTH = "https://www.googleapis.com/auth/"
 ADMIN, ALICE, BOB, CAROL = "admin@example.com", "alice@example.com", "bob@example.com", "carol@example.com"
 AUDIENCE = "http://localhost/"
-LATEST = 'secret = "projects/demo-project/secrets/calendar-credentials/versions/latest"'
+LATEST = 'sharing_secret = "projects/demo-project/secrets/sharing-credentials/versions/latest"'
 
 
 @pytest.fixture
@@ -172,7 +174,7 @@ def test_free_busy_reader_lets_the_user_see_free_busy_only(client: Any, emulator
     revoked = client.delete("/shares", headers=headers(emulator), query_string={
         "calendar": "Team Holidays", "owner": ALICE, "rule": "domain:example.com"})
     assert revoked.status_code == 200
-    start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=9, minute=0, second=0, microsecond=0)
+    start = (current_clock().now() + timedelta(days=40)).replace(hour=9, minute=0, second=0, microsecond=0)
     as_user(emulator, ALICE).events().insert(calendarId=TEAM_HOLIDAYS_ID, body={
         "summary": "Offsite planning", "start": {"dateTime": start.isoformat()},
         "end": {"dateTime": (start + timedelta(hours=2)).isoformat()}}).execute()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -522,7 +521,8 @@ def test_merge_intervals_covers_the_same_time(starts: list[int], lengths: list[i
 # --- performance ------------------------------------------------------------------------------------------
 
 
-def test_thousand_calendars_over_28_days_is_fast() -> None:
+def test_thousand_calendars_over_28_days_give_every_slot() -> None:
+    """Scale, not speed: how fast this runs is `make bench`'s slot-computation figure."""
     rng = random.Random(7)
     zones = [ZoneInfo(z) for z in ("Europe/Berlin", "America/New_York", "Europe/London", "Asia/Tokyo")]
     now = datetime(2026, 3, 2, 7, tzinfo=UTC)  # the 28 days include the US and EU spring changes
@@ -546,7 +546,6 @@ def test_thousand_calendars_over_28_days_is_fast() -> None:
                 busy.append(Interval(start, start + rng.choice([30, 45, 60, 90, 120]) * MIN))
         calendars.append((rules, busy))
 
-    began = clock.perf_counter()
     total = 0
     for rules, busy in calendars:
         total += len(
@@ -559,7 +558,4 @@ def test_thousand_calendars_over_28_days_is_fast() -> None:
                 now=now,
             )
         )
-    elapsed = clock.perf_counter() - began
-    print(f"\nslots for 1,000 calendars x 28 days: {elapsed:.3f} s, {total} slots")  # noqa: T201
     assert total > 300_000
-    assert elapsed < 2.0

@@ -18,13 +18,19 @@ import pytest
 
 from bench.bench_sync import add_calendars, calendars_toml
 from shared.availability import Snapshot
+from shared.clock import PinnedClock
 from shared.config import parse_config
-from shared.runtime import Runtime, set_runtime, utc_now
+from shared.runtime import Runtime, set_runtime
 from shared.sync import AvailabilitySync
 from tests.booking_support import add_busy, at, booking_body, workday
 from tests.clients import id_token
 from tests.conftest import function_app
+from tests.pinned_time import current_clock
 from tests.support import clear_log, config_text, counts, make_runtime, set_faults, set_latency
+
+# Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
+pytestmark = pytest.mark.every_day
+
 
 SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com"
 AUDIENCE = "http://localhost/"
@@ -72,7 +78,7 @@ def install(runtime: Runtime) -> Runtime:
 
 
 def slots_range(days_ahead: int = 1) -> tuple[date, date]:
-    first = datetime.now(UTC).date() + timedelta(days=days_ahead)
+    first = current_clock().now().date() + timedelta(days=days_ahead)
     return first, first + timedelta(days=6)
 
 
@@ -90,7 +96,7 @@ def test_sync_writes_the_inputs_of_the_slot_math(sync_client: Any, token: str, i
     assert isinstance(body["durationMs"], int)
     start, end = datetime.fromisoformat(body["from"]), datetime.fromisoformat(body["to"])
     as_of = datetime.fromisoformat(body["asOf"])
-    assert abs(as_of - datetime.now(UTC)) < timedelta(minutes=1)
+    assert abs(as_of - current_clock().now()) < timedelta(minutes=1)
     assert end - as_of == timedelta(days=28)  # sync.horizon_days in the example config
     assert as_of - start == timedelta(days=1)  # the day before: /slots pads its window back by a day
     assert counts(emulator)["calendar.freebusy.query"] == 1
@@ -194,8 +200,8 @@ def test_without_sync_act_as_each_calendar_is_asked_as_itself(emulator: Any, tmp
 
 
 def test_a_horizon_longer_than_90_days_is_split_into_windows(emulator: Any, tmp_path: Path) -> None:
-    moment = utc_now().replace(microsecond=0)
-    runtime = make_runtime(emulator, tmp_path, now=lambda: moment)
+    moment = current_clock().now().replace(microsecond=0)
+    runtime = make_runtime(emulator, tmp_path, clock=PinnedClock(moment, frozen=True))
     edge = moment - timedelta(days=1) + timedelta(days=90)  # where the first 90-day window ends
     add_busy(emulator, edge - timedelta(hours=1), edge + timedelta(hours=1))
     clear_log(emulator)
@@ -299,7 +305,7 @@ def test_slots_come_from_a_fresh_snapshot_and_live_when_it_is_stale_or_missing(
     assert fresh["slots"] == missing["slots"]  # the same answer as live
 
     for slug, duration in (("alice", 60), ("bob", 15), ("carol", 45)):  # from today in each calendar's zone
-        today = datetime.now(installed_runtime.config.calendar_by_slug(slug).zone).date()  # type: ignore[union-attr]
+        today = installed_runtime.now().astimezone(installed_runtime.config.calendar_by_slug(slug).zone).date()  # type: ignore[union-attr]
         asked = SLOTS.format(slug=slug, first=today, last=today + timedelta(days=6))
         answer = booking_client.get(asked.replace("duration=30", f"duration={duration}")).get_json()
         assert answer["source"] == "snapshot", answer
@@ -307,7 +313,7 @@ def test_slots_come_from_a_fresh_snapshot_and_live_when_it_is_stale_or_missing(
 
     max_age = installed_runtime.config.snapshot.max_age_seconds  # type: ignore[union-attr]
     later = make_runtime(emulator, tmp_path / "snapshot",
-                         now=lambda: utc_now() + timedelta(seconds=max_age + 60))
+                         clock=PinnedClock(current_clock().now() + timedelta(seconds=max_age + 60)))
     install(later)
     stale = booking_client.get(url).get_json()
     assert stale["source"] == "live"

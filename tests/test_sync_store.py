@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 
 from shared.availability import Snapshot
+from shared.clock import PinnedClock
 from shared.runtime import Runtime, set_runtime
 from shared.store import GcsStore, LocalStore, PreconditionFailed, SnapshotStore
 from shared.sync import AvailabilitySync, parse_schedule_time
 from tests.clients import id_token, storage_client
 from tests.conftest import function_app
+from tests.pinned_time import current_clock
 from tests.support import clear_log, counts, make_config, make_runtime, set_faults
 
 SCHEDULER = "scheduler@demo-project.iam.gserviceaccount.com"
@@ -109,7 +111,7 @@ def test_two_instances_with_one_scheduled_run_write_once(backend: str, emulator:
     when = parse_schedule_time("2026-10-16T12:00:00Z")
     instance_a = runtime_for(backend, emulator, tmp_path)
     instance_b = runtime_for(backend, emulator, tmp_path)
-    instance_b.now = lambda: instance_a.now() + timedelta(seconds=2)  # so that the two snapshots differ
+    instance_b.clock = PinnedClock(instance_a.now() + timedelta(seconds=2))  # so that the two snapshots differ
     winner: dict[str, Any] = {}
 
     def b_syncs_first() -> None:
@@ -119,7 +121,7 @@ def test_two_instances_with_one_scheduled_run_write_once(backend: str, emulator:
     racing = RacingStore(store_of(instance_a), b_syncs_first)
     clear_log(emulator)
 
-    loser = AvailabilitySync(instance_a.config, instance_a.calendar, racing, instance_a.now).run(schedule_time=when)
+    loser = AvailabilitySync(instance_a.config, instance_a.calendar, racing, instance_a.clock).run(schedule_time=when)
 
     assert winner["report"].duplicate is False
     assert loser.duplicate is True  # found the run covered when its conditional write failed
@@ -140,7 +142,7 @@ def test_a_manual_run_losing_the_race_still_writes_and_keeps_the_schedule_time(
 
     racing = RacingStore(store_of(instance_a), b_syncs_the_scheduled_run_first)
 
-    report = AvailabilitySync(instance_a.config, instance_a.calendar, racing, instance_a.now).run()
+    report = AvailabilitySync(instance_a.config, instance_a.calendar, racing, instance_a.clock).run()
 
     assert report.duplicate is False
     data = json.loads(store_of(instance_a).read() or b"")
@@ -227,7 +229,7 @@ def test_the_sync_writes_to_cloud_storage_and_slots_read_it_back(emulator: Any, 
         assert set(snapshot.calendars) == {"alice", "bob", "carol"}
 
         clear_log(emulator)
-        first = datetime.now(UTC).date() + timedelta(days=1)
+        first = current_clock().now().date() + timedelta(days=1)
         slots = function_app("booking").test_client().get(
             f"/slots?calendar=bob&from={first}&to={first + timedelta(days=6)}&duration=30"
         ).get_json()

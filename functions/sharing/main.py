@@ -28,14 +28,14 @@ def _service() -> SharingService:
 
     def service_account_email() -> str | None:  # only names the acting identity in messages and logs
         try:
-            email = runtime.secrets.get().info.get("client_email")
+            email = runtime.sharing_source.get().info.get("client_email")
         except AppError:
             return None  # the Google call that follows reports the secret's problem
         return str(email) if email else None
 
     return SharingService(
         runtime.config.sharing,
-        runtime.calendar,
+        runtime.sharing_client,
         runtime.sharing_identity,
         service_account_email=service_account_email,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import google.auth.transport.requests
@@ -12,6 +11,7 @@ from google.api_core import exceptions
 from google.auth import exceptions as auth_exceptions
 from google.oauth2 import id_token
 
+from emulator.clock import CLOCK
 from tests.clients import control, delegated_credentials, secret_manager_client, storage_client
 from tests.clients import id_token as mint
 
@@ -48,10 +48,19 @@ def test_the_demo_domain(emulator: Any) -> None:
     assert state["groups"]["team@example.com"] == ["alice@example.com", "bob@example.com"]
     account = state["service_accounts"]["calendar-booking@demo-project.iam.gserviceaccount.com"]
     assert account["client_id"].isdigit()
+    # Least privilege: two delegation clients, booking/sync's and sharing's, each with only its scopes.
     assert sorted(state["dwd_grants"][account["client_id"]]) == sorted(
-        f"https://www.googleapis.com/auth/{s}"
-        for s in ("calendar.events", "calendar.freebusy", "calendar.acls", "calendar.calendarlist.readonly")
+        f"https://www.googleapis.com/auth/{s}" for s in ("calendar.events", "calendar.freebusy")
     )
+    sharing = state["service_accounts"]["calendar-sharing@demo-project.iam.gserviceaccount.com"]
+    assert sorted(state["dwd_grants"][sharing["client_id"]]) == sorted(
+        f"https://www.googleapis.com/auth/{s}" for s in ("calendar.acls", "calendar.calendarlist.readonly")
+    )
+    assert state["metadata_identity"] == "booking-runtime@demo-project.iam.gserviceaccount.com"
+    assert state["token_creators"]["calendar-booking@demo-project.iam.gserviceaccount.com"] == [
+        "serviceAccount:booking-runtime@demo-project.iam.gserviceaccount.com",
+        "serviceAccount:sync-runtime@demo-project.iam.gserviceaccount.com",
+    ]
     assert [v["number"] for v in state["secrets"][SECRET]["versions"]] == [1]
     assert state["buckets"] == {"demo-project-availability": {}}
     demo = state["demo"]
@@ -105,7 +114,7 @@ def test_expire_tokens(emulator: Any) -> None:
     assert control(emulator, "POST", "expire-tokens") == {"expired": 1}
     assert control(emulator, "POST", "expire-tokens") == {"expired": 0}
     token = emulator.emulator.state.access_tokens[credentials.token]
-    assert token.expires_at < time.time()
+    assert token.expires_at < CLOCK.now()
 
 
 def test_request_log_filter_clear_and_counts(emulator: Any) -> None:
@@ -147,6 +156,7 @@ def test_mailbox(emulator: Any) -> None:
 
 # --- ID tokens ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("certs", ["/oauth2/v1/certs", "/oauth2/v3/certs"])
+@pytest.mark.usefixtures("machine_time")
 def test_id_token_verifies_with_google_auth_against_both_certs_urls(emulator: Any, certs: str) -> None:
     token = mint(emulator, "admin@example.com", audience="https://sharing.example.run.app")
     claims = id_token.verify_token(
@@ -165,6 +175,7 @@ def test_id_token_verifies_with_google_auth_against_both_certs_urls(emulator: An
     assert mint(emulator, "admin@example.com") != mint(emulator, "bob@example.com")
 
 
+@pytest.mark.usefixtures("machine_time")
 def test_id_token_defaults_and_wrong_audience(emulator: Any) -> None:
     token = mint(emulator, "scheduler@demo-project.iam.gserviceaccount.com")
     request = google.auth.transport.requests.Request()
@@ -174,6 +185,7 @@ def test_id_token_defaults_and_wrong_audience(emulator: Any) -> None:
         id_token.verify_token(token, request, audience="https://other", certs_url=f"{emulator.url}/oauth2/v1/certs")
 
 
+@pytest.mark.usefixtures("machine_time")
 def test_expired_id_token_is_rejected_by_google_auth(emulator: Any) -> None:
     token = control(emulator, "POST", "id-token", {"email": "admin@example.com", "lifetime": -60})["token"]
     with pytest.raises(ValueError, match="expired"):
@@ -238,3 +250,78 @@ def test_unknown_path_is_a_google_404(emulator: Any) -> None:
 def test_wrong_method_is_a_google_405(emulator: Any) -> None:
     _assert_google_error(_raw(emulator, "DELETE", "/_emulator/health"), 405, "httpMethodNotAllowed")
     _assert_google_error(_raw(emulator, "GET", "/token"), 405, "httpMethodNotAllowed")
+
+
+# --- the clock ------------------------------------------------------------------------------------------------
+def test_the_clock_can_be_pinned_frozen_advanced_and_reset(emulator: Any) -> None:
+    pinned = control(emulator, "POST", "clock", {"now": "2028-02-29T08:00:00Z", "frozen": True})
+    assert pinned == {"now": "2028-02-29T08:00:00.000Z", "frozen": True, "pinned": True}
+    assert control(emulator, "GET", "clock")["now"] == "2028-02-29T08:00:00.000Z"  # frozen: it stands still
+    assert control(emulator, "POST", "clock", {"advance": "P1DT2H30M"})["now"] == "2028-03-01T10:30:00.000Z"
+    assert control(emulator, "POST", "clock", {"advance": "-PT30M"})["now"] == "2028-03-01T10:00:00.000Z"
+    running = control(emulator, "POST", "clock", {"frozen": False})
+    assert running["frozen"] is False and running["now"].startswith("2028-03-01T10:00")
+    control(emulator, "POST", "clock", {"reset": True})
+    assert control(emulator, "GET", "clock")["pinned"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"now": "29/02/2028"}, "now"),
+        ({"now": "2028-02-29T08:00:00"}, "now"),
+        ({"advance": "5 minutes"}, "advance"),
+        ({"advance": "PT"}, "advance"),
+        ({"frozen": "yes"}, "frozen"),
+        ({"when": "now"}, "when"),
+    ],
+)
+def test_a_bad_clock_request_is_400_naming_the_field(emulator: Any, body: dict[str, Any], field: str) -> None:
+    before = control(emulator, "GET", "clock")
+    error = _assert_google_error(_raw(emulator, "POST", "/_emulator/clock", json=body), 400, "invalid")
+    assert error["errors"][0]["location"] == field
+    assert control(emulator, "GET", "clock")["now"][:16] == before["now"][:16]
+
+
+def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
+    from tests.clients import calendar_service
+
+    control(emulator, "POST", "clock", {"now": "2027-10-31T00:30:00+02:00", "frozen": True})
+    credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
+    event = calendar_service(emulator, credentials).events().insert(calendarId="alice@example.com", body={
+        "start": {"dateTime": "2027-11-02T10:00:00Z"}, "end": {"dateTime": "2027-11-02T11:00:00Z"}}).execute()
+    assert event["created"].startswith("2027-10-30T22:30:00")
+    assert event["updated"].startswith("2027-10-30T22:30:00")
+    claims = id_token.verify_token(mint(emulator, "admin@example.com"), google.auth.transport.requests.Request(),
+                                   audience=emulator.url, certs_url=f"{emulator.url}/oauth2/v1/certs",
+                                   clock_skew_in_seconds=10**9)  # google-auth judges time by the machine's clock
+    assert claims["iat"] == int(CLOCK.now())
+    token = emulator.emulator.state.access_tokens[credentials.token]
+    assert token.expires_at == CLOCK.now() + emulator.emulator.state.settings.token_ttl_seconds
+
+
+def test_advancing_the_clock_expires_tokens_and_clients_refresh(emulator: Any) -> None:
+    from tests.clients import calendar_service
+
+    credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
+    service = calendar_service(emulator, credentials)
+    service.events().list(calendarId="alice@example.com", maxResults=1).execute()
+    first = credentials.token
+    control(emulator, "POST", "clock", {"advance": "PT2H"})
+    service.events().list(calendarId="alice@example.com", maxResults=1).execute()  # 401, refresh, retry
+    assert credentials.token != first
+    assert emulator.emulator.state.access_tokens[first].expires_at < CLOCK.now()
+
+
+def test_the_demo_schedule_is_seeded_from_the_clocks_today(emulator: Any) -> None:
+    import datetime as dt
+
+    from emulator.demo import build_demo_state
+
+    control(emulator, "POST", "clock", {"now": "2028-02-29T12:00:00Z", "frozen": True})
+    state = build_demo_state(emulator.url)
+    starts = sorted(
+        dt.datetime.fromisoformat(e["start"]["dateTime"]).date()
+        for e in state.calendars["alice@example.com"].events.values() if "dateTime" in e.get("start", {})
+    )
+    assert starts[0] > dt.date(2028, 2, 29) and starts[-1] <= dt.date(2028, 2, 29) + dt.timedelta(days=21)

@@ -16,7 +16,7 @@ from tests.clients import calendar_service, control, delegated_credentials, secr
 SECRET = "projects/demo-project/secrets/calendar-credentials/versions/latest"
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+    "https://www.googleapis.com/auth/calendar.freebusy",
 ]
 
 
@@ -115,23 +115,23 @@ def test_reset_clears_faults(emulator: Any) -> None:
 
 
 def test_latency_is_added_to_matching_methods(emulator: Any) -> None:
-    _access(emulator)  # warm the connection pool
     control(emulator, "PUT", "latency", {"latency": [{"method": "secretmanager.versions.access", "ms": 200}]})
+    control(emulator, "DELETE", "requests")
     started = time.perf_counter()
     _access(emulator)
-    slow = time.perf_counter() - started
-    started = time.perf_counter()
+    assert time.perf_counter() - started >= 0.2  # a lower bound holds on any machine
     storage_client(emulator).bucket("demo-project-availability").reload()
-    fast = time.perf_counter() - started
-    assert slow >= 0.2
-    assert fast < 0.2  # not delayed: only the matching method is
+    log = {entry["method"]: entry for entry in control(emulator, "GET", "requests")["requests"]}
+    assert log["secretmanager.versions.access"]["delayMs"] == 200
+    assert "delayMs" not in log["storage.buckets.get"]  # not delayed: only the matching method is
     assert control(emulator, "DELETE", "latency")["latency"] == []
 
 
 def test_injected_503_on_calendar_is_an_http_error(emulator: Any) -> None:
     if not _calendar_ready(emulator):
         pytest.skip("emulator/calendar.py has no calendarList.list yet")
-    service = calendar_service(emulator, delegated_credentials(emulator, "alice@example.com", SCOPES))
+    listing = ["https://www.googleapis.com/auth/calendar.calendarlist.readonly"]
+    service = calendar_service(emulator, delegated_credentials(emulator, "alice@example.com", listing))
     _faults(emulator, {"method": "calendar.calendarList.list", "kind": "503", "remaining": 1})
     with pytest.raises(HttpError) as caught:
         service.calendarList().list().execute()
@@ -140,8 +140,10 @@ def test_injected_503_on_calendar_is_an_http_error(emulator: Any) -> None:
 
 
 def test_per_user_rate_limit(emulator: Any) -> None:
-    """Requests carrying a user's access token count against that user's per-second limit (403 rateLimitExceeded)."""
+    """Requests carrying a user's access token count against that user's per-second limit (403 rateLimitExceeded).
+    The clock stands still, so the three requests fall in one second however slow the machine is."""
     control(emulator, "PUT", "settings", {"user_rate_limit_per_second": 2})
+    control(emulator, "POST", "clock", {"frozen": True})
     credentials = delegated_credentials(emulator, "alice@example.com", SCOPES)
     credentials.refresh(google.auth.transport.requests.Request())
     from google.cloud import storage
@@ -156,5 +158,5 @@ def test_per_user_rate_limit(emulator: Any) -> None:
         bucket.reload(retry=None)
     assert caught.value.errors[0]["reason"] == "rateLimitExceeded"  # type: ignore[attr-defined]
     storage_client(emulator).bucket("demo-project-availability").reload(retry=None)  # anonymous: not limited
-    time.sleep(1.0)
+    control(emulator, "POST", "clock", {"advance": "PT1S"})
     bucket.reload(retry=None)

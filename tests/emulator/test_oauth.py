@@ -289,6 +289,7 @@ def test_revoked_refresh_token_is_invalid_grant(emulator: Any) -> None:
 
 
 # --- ID tokens through the token endpoint (IDTokenCredentials) ------------------------------------------------
+@pytest.mark.usefixtures("machine_time")
 def test_service_account_id_token_via_target_audience(emulator: Any) -> None:
     credentials = service_account.IDTokenCredentials.from_service_account_info(
         service_account_info(emulator), target_audience="https://sync.example.run.app"
@@ -312,7 +313,7 @@ def _calendar_ready(server: Any) -> bool:
 def test_expired_token_gets_401_and_the_client_refreshes_transparently(emulator: Any) -> None:
     if not _calendar_ready(emulator):
         pytest.skip("emulator/calendar.py has no calendarList.list yet")
-    credentials = delegated_credentials(emulator, "alice@example.com", GRANTED)
+    credentials = delegated_credentials(emulator, "alice@example.com", [f"{AUTH}calendar.calendarlist.readonly"])
     service = calendar_service(emulator, credentials)
     service.calendarList().list().execute()
     first = credentials.token

@@ -5,7 +5,8 @@
 #   cp terraform.tfvars.example terraform.tfvars  # and edit
 #   terraform init && terraform apply
 #
-# Then upload the credentials (README "After the first apply") and authorise dwd_client_id for dwd_scopes.
+# Then add the booking-token key, and authorise dwd_client_id for dwd_scopes and sharing_dwd_client_id for
+# sharing_dwd_scopes in the Admin console (docs/DEPLOY.md). With keyless_dwd = true there is no key to upload.
 
 provider "google" {
   project = var.project_id
@@ -29,6 +30,7 @@ module "calendar_booking" {
   booking_config_template = "${path.root}/booking.toml.tftpl"
 
   credentials_secret_version = var.credentials_secret_version
+  token_key_secret_version   = var.token_key_secret_version
   keyless_dwd                = var.keyless_dwd
 
   allowed_origins       = var.allowed_origins

@@ -18,6 +18,21 @@ output "dwd_scopes" {
   value       = module.calendar_booking.dwd_scopes
 }
 
+output "sharing_dwd_client_id" {
+  description = "Sharing's own client ID to authorise in the Admin console (a second entry)."
+  value       = module.calendar_booking.sharing_dwd_client_id
+}
+
+output "sharing_dwd_scopes" {
+  description = "Scopes to grant sharing's client ID, comma-joined."
+  value       = module.calendar_booking.sharing_dwd_scopes
+}
+
+output "token_key_secret" {
+  description = "Secret to add the booking-token key (32+ random bytes) to."
+  value       = module.calendar_booking.token_key_secret
+}
+
 output "credentials_secret" {
   description = "Secret to add the credentials JSON to (gcloud secrets versions add)."
   value       = module.calendar_booking.credentials_secret

@@ -27,10 +27,16 @@ variable "credentials_secret_version" {
   default     = "1"
 }
 
+variable "token_key_secret_version" {
+  type        = string
+  description = "Version of the booking-token key secret: the number `gcloud secrets versions add` printed."
+  default     = "1"
+}
+
 variable "keyless_dwd" {
   type        = bool
-  description = "Use keyless domain-wide delegation (IAM Credentials signJwt) instead of a service account key."
-  default     = false
+  description = "Keyless domain-wide delegation (recommended): no service account key; the functions sign through IAM Credentials."
+  default     = true
 }
 
 variable "allowed_origins" {
