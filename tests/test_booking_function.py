@@ -308,10 +308,9 @@ def test_retry_without_a_key_makes_no_second_event_and_hands_out_no_token(bookin
 def test_warm_booking_makes_two_google_calls_and_no_token_or_secret(booking_client: Any, clean: Any) -> None:
     from tests.support import clear_log, requests_log, round_trips
 
-    day = workday()
+    day, other_day = workdays(2)  # two distinct days: the second booking is its day's first
     assert _book(booking_client, booking_body(at(day, 9))).status_code == 201
     clear_log(clean)
-    other_day = workday(days_ahead=(day - workday(0)).days + 1)
     assert _book(booking_client, booking_body(at(other_day, 14))).status_code == 201
     made = counts(clean)
     assert made.get("oauth2.token", 0) == 0
@@ -368,11 +367,10 @@ def test_warm_booking_with_a_fresh_snapshot_is_two_google_round_trips(
     from shared.sync import AvailabilitySync
     from tests.support import clear_log, round_trips
 
-    day = workday()
+    day, other_day = workdays(2)  # two distinct days: the second booking is its day's first
     assert _book(booking_client, booking_body(at(day, 9))).status_code == 201  # warms token and secret
     AvailabilitySync.from_runtime(installed_runtime).run()
     clear_log(clean)
-    other_day = workday(days_ahead=(day - workday(0)).days + 1)
     response = _book(booking_client, booking_body(at(other_day, 14)))
     assert response.status_code == 201
     assert round_trips(clean) == 2  # claims with the live check, then the booking; the pre-check read the snapshot
