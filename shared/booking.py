@@ -61,7 +61,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,11 +100,13 @@ from .events import (
     P_INVITED,
     P_MOVED_FROM,
     P_MOVED_TO,
+    P_MOVING_AT,
     P_OUTCOME,
     blocks_time,
     event_interval,
     is_booking,
     is_decided,
+    move_verdict,
     padded_booking,
     private_properties,
 )
@@ -363,7 +365,9 @@ class BookingService:
         window = Interval(span.start - gap - timedelta(minutes=1), span.end + gap + timedelta(minutes=1))
         wanted = cells + tokens
         parts: dict[str, Callable[[Any], Any]] = {
-            f"claim{n}": _insert_request(claims_calendar, claim_body(claims_calendar, calendar.slug, cell, holder, now))
+            f"claim{n}": _insert_request(
+                claims_calendar, claim_body(calendar.calendar_id, calendar.slug, cell, holder, now)
+            )
             for n, cell in enumerate(wanted)
         }
         parts["live"] = _list_request(calendar.calendar_id, window)
@@ -422,7 +426,7 @@ class BookingService:
         other gets 412). A cell held by a live booking stays its: the caller then answers 409."""
         claims_calendar = calendar.claims_calendar_id
         read = self._client.batch(
-            identity, {f"read{n}": _get_request(claims_calendar, claim_id(claims_calendar, cell.key))
+            identity, {f"read{n}": _get_request(claims_calendar, claim_id(calendar.calendar_id, cell.key))
                        for n, cell in enumerate(contested)}
         )
         claims: dict[str, dict[str, Any]] = {}
@@ -598,13 +602,38 @@ class BookingService:
 
     def get(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
         calendar, identity = self._authorized(booking_id, token)
-        return self._view(calendar, self._own_event(calendar, identity, booking_id)), calendar
+        event = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        return self._view(calendar, event), calendar
+
+    def _settled(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
+        """`event` after settling a half-done move it is part of (`events.move_verdict`, the sweep's rule): the old
+        booking of a move whose new booking stood is cancelled as moved, one whose new booking never stood is
+        unmarked. Best effort: if Google fails the write, the sweep settles it (the old booking keeps its time and
+        its claims meanwhile, so nothing can overlap either)."""
+        props = private_properties(event)
+        try:
+            if props.get(P_MOVED_FROM) and not is_decided(event):
+                old = self._find(identity, calendar.calendar_id, props[P_MOVED_FROM])
+                if old is not None and private_properties(old).get(P_MOVED_TO) == event["id"]:
+                    settle_move(self._client, calendar, identity, old, event, now=self._now(),
+                                ttl=timedelta(seconds=self._config.booking.claim_ttl_seconds),
+                                send_updates=self._send_updates(calendar, props.get(P_EMAIL, "")))
+                return event
+            if props.get(P_MOVED_TO) and not is_decided(event):
+                new = self._find(identity, calendar.calendar_id, props[P_MOVED_TO])
+                return settle_move(self._client, calendar, identity, event, new, now=self._now(),
+                                   ttl=timedelta(seconds=self._config.booking.claim_ttl_seconds),
+                                   send_updates=self._send_updates(calendar, props.get(P_EMAIL, "")))
+        except AppError as error:
+            log("move not settled", severity="WARNING", calendar=calendar.slug, booking=event.get("id"),
+                detail=error.message)
+        return event
 
     def cancel(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._own_event(calendar, identity, booking_id)
+        event = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
         send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
         event, written = self._cancel_once(calendar, identity, event, "cancelled", send_updates=send)
         if written:
@@ -623,7 +652,7 @@ class BookingService:
         is written leaves the booking where it was. The moved booking has a new id and token; the old points
         to it. Repeating the same move returns the same moved booking."""
         calendar, identity = self._authorized(booking_id, token)
-        old = self._own_event(calendar, identity, booking_id)
+        old = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
         props = private_properties(old)
         span = event_interval(old, calendar.zone)
         minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
@@ -665,7 +694,10 @@ class BookingService:
             extra = {
                 "mark": _patch_request(
                     calendar.calendar_id, booking_id,
-                    {"extendedProperties": {"private": {P_MOVED_TO: new_id}}}, old.get("etag"),
+                    {"extendedProperties": {"private": {
+                        P_MOVED_TO: new_id, P_MOVING_AT: self._now().astimezone(UTC).isoformat(),
+                    }}},
+                    old.get("etag"),
                 ),
                 "existing": _get_request(calendar.calendar_id, new_id),
             }
@@ -808,16 +840,10 @@ class BookingService:
         return view.source == "snapshot"
 
     def _send_updates(self, calendar: CalendarConfig, email: str) -> str:
-        return "all" if self._invites(calendar, email) else "none"
+        return send_updates_for(self._config, calendar, email)
 
     def _invites(self, calendar: CalendarConfig, email: str) -> bool:
-        domain = email.rpartition("@")[2].lower()
-        return (
-            self._config.booking.invite_visitor
-            and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
-            and bool(email)
-            and domain not in self._config.booking.company_domains
-        )
+        return invites(self._config, calendar, email)
 
     def _event_body(
         self, calendar: CalendarConfig, request: NewBooking, start: datetime, end: datetime
@@ -863,9 +889,68 @@ class BookingService:
             None,
         )
         cancelled = is_decided(event)
-        moved_to = private_properties(event).get(P_MOVED_TO) if cancelled else None
+        props = private_properties(event)
+        moved_to = props.get(P_MOVED_TO) if cancelled and props.get(P_OUTCOME) == "moved" else None
         status = "cancelled" if cancelled else "confirmed"
         return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
+
+
+def invites(config: Config, calendar: CalendarConfig, email: str) -> bool:
+    """Whether Google invites the visitor `email` to bookings of `calendar`."""
+    domain = email.rpartition("@")[2].lower()
+    return (
+        config.booking.invite_visitor
+        and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
+        and bool(email)
+        and domain not in config.booking.company_domains
+    )
+
+
+def send_updates_for(config: Config, calendar: CalendarConfig, email: str) -> str:
+    return "all" if invites(config, calendar, email) else "none"
+
+
+def settle_move(
+    client: CalendarClient,
+    calendar: CalendarConfig,
+    identity: Identity,
+    old: dict[str, Any],
+    new: dict[str, Any] | None,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    send_updates: str = "none",
+) -> dict[str, Any]:
+    """Apply `move_verdict` to a booking marked for a move and the event it names; the old booking as it ends.
+
+    Each write is conditional on the old booking's etag (a 412 means someone else settled or changed it: read it
+    again next time). Finishing a move also sends the visitor the moved booking's invitation, as a move that
+    commits does (`send_updates`, best effort). Used by bookings (a look at either booking) and by the sync's
+    sweep."""
+    verdict = move_verdict(old, new, now=now, ttl=ttl)
+    if verdict == "finish":
+        change: dict[str, Any] = {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "moved"}}}
+    elif verdict == "unmark":
+        change = {"extendedProperties": {"private": {P_MOVED_TO: "", P_MOVING_AT: ""}}}
+    else:
+        return old
+    try:
+        written = client.patch_event(identity, calendar.calendar_id, old["id"], change, etag=old.get("etag"),
+                                     send_updates=send_updates if verdict == "finish" else "none")
+    except (GoogleConflict, Gone):
+        return client.get_event(identity, calendar.calendar_id, old["id"])
+    if verdict == "finish" and send_updates == "all" and new is not None and new.get("status") != "cancelled" \
+            and not private_properties(new).get(P_INVITED):
+        try:
+            client.patch_event(identity, calendar.calendar_id, new["id"],
+                               {"extendedProperties": {"private": {P_INVITED: "1"}}}, send_updates="all",
+                               etag=new.get("etag"))
+        except AppError as error:
+            log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=new["id"],
+                detail=error.message)
+    log("move settled", calendar=calendar.slug, booking=old["id"], verdict=verdict,
+        moved_to=private_properties(old).get(P_MOVED_TO))
+    return written
 
 
 class _Existing(Exception):

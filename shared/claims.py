@@ -78,6 +78,8 @@ def day_tokens(day: date, cap: int, zone: ZoneInfo) -> list[Cell]:
 
 
 def claim_body(calendar_id: str, slug: str, cell: Cell, holder: str, held_at: datetime) -> dict[str, Any]:
+    """The claim of `cell` for the bookable calendar `calendar_id` (its id derives from that calendar, so that
+    several bookable calendars may share one claims calendar)."""
     return {
         "id": claim_id(calendar_id, cell.key),
         "summary": "Booking claim (do not edit)",

@@ -55,6 +55,28 @@ def test_a_repeated_move_agrees_with_the_first_when_a_meeting_lands_meanwhile(em
 
 
 def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: Path) -> None:
+    """A cancel that lands before the moved booking is written wins (the move gives its new time up, 409); one
+    that lands after it finds the booking moved (the new booking stands, the old one is cancelled as moved)."""
+    clear_events(emulator)
+    day = workday()
+    mover, canceller = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
+    made = mover.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    real = mover.calendar.batch
+    seen: dict[str, Any] = {}
+
+    def cancel_first(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if "booking" in parts and "cancel" not in seen:  # the moved booking's insert is next
+            seen["cancel"] = canceller.booking.cancel(made.booking.id, made.token)[0]
+        return real(identity, parts, *args, **kw)
+
+    mover.calendar.batch = cancel_first  # type: ignore[method-assign]
+    status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    assert seen["cancel"].status == "cancelled" and seen["cancel"].moved_to is None
+    assert status == 409  # the cancel came first: the move gives its new time up
+    assert confirmed_bookings(emulator) == []
+
+
+def test_a_cancel_after_the_moved_booking_exists_finds_it_moved(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     day = workday()
     mover, canceller = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
@@ -68,10 +90,11 @@ def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: P
         return real(identity, calendar_id, event_id, body, **kw)
 
     mover.calendar.patch_event = cancel_first  # type: ignore[method-assign]
-    status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    status, result = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    assert status == 200
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == result[0].booking.id == seen["cancel"].moved_to  # the cancel was answered "moved"
     assert seen["cancel"].status == "cancelled"
-    assert status == 409  # the cancel came first: the move gives its new time up
-    assert confirmed_bookings(emulator) == []
 
 
 def test_a_move_whose_invitation_fails_still_stands_and_repeats_give_its_token(emulator: Any, tmp_path: Path) -> None:
