@@ -15,9 +15,6 @@ from tests.booking_support import add_busy, at, clear_events, confirmed_bookings
 from tests.interleave import Paused, is_move_commit, outcome
 from tests.support import make_config, make_runtime, set_faults
 
-OLD_PROTOCOL = ("asserts a step of the insert-then-re-check protocol that issue 12 replaced (re-check, "
-                "withdrawal or invite-after-settle); to be rewritten for claims")
-
 # Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
 pytestmark = pytest.mark.every_day
 
@@ -134,18 +131,35 @@ def test_a_move_retried_after_a_failure_succeeds(emulator: Any, tmp_path: Path) 
     assert booking["id"] == second[1][0].booking.id
 
 
-@pytest.mark.xfail(strict=True, reason=OLD_PROTOCOL)
-def test_confirm_before_inviting_a_failed_invitation_is_sent_on_the_repeat(emulator: Any, tmp_path: Path) -> None:
+def test_a_failed_invitation_is_sent_on_the_repeat_and_only_once(emulator: Any, tmp_path: Path) -> None:
+    """The invitation rides on the booking's insert, written only once the booking won its claims: if Google fails
+    that insert, the visitor hears nothing and nothing stays confirmed (503); the repeat books and invites once,
+    and a further repeat sends nothing more."""
     clear_events(emulator)
     later = {"invite_visitor = true": "invite_visitor = true\nconfirm_before_inviting = true"}
     runtime = make_runtime(emulator, config=make_config(emulator, tmp_path, replace=later))
     request = NewBooking("alice", at(workday(), 10), 30, "Ann", "a@visitor.test")
-    set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
+    real = runtime.calendar.batch
+
+    def failing_insert(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if "booking" in parts:
+            set_faults(emulator, [{"method": "calendar.events.insert", "kind": "503"}])
+        try:
+            return real(identity, parts, *args, **kw)
+        finally:
+            set_faults(emulator, [])
+
+    runtime.calendar.batch = failing_insert  # type: ignore[method-assign]
     first = outcome(lambda: runtime.booking.book(request, "ka"))
-    set_faults(emulator, [])
-    assert first[0] == 200 and emulator.emulator.state.mailbox == []  # booked; the invitation failed
+    runtime.calendar.batch = real  # type: ignore[method-assign]
+    assert first[0] == 503 and emulator.emulator.state.mailbox == [] and confirmed_bookings(emulator) == []
     again = outcome(lambda: runtime.booking.book(request, "ka"))
-    assert again[0] == 200 and again[1].booking.id == first[1].booking.id
+    assert again[0] == 200 and again[1].created
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == again[1].booking.id
+    assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
+    third = outcome(lambda: runtime.booking.book(request, "ka"))
+    assert third[0] == 200 and third[1].booking.id == booking["id"] and not third[1].created
     assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
 
 
