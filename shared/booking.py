@@ -26,8 +26,13 @@ reference, GUIDES = .../api/guides; the emulator follows the harsher reading whe
      promises no read-after-write for them; the emulator's `read_lag_ms`).
 3. The booking event is inserted (with Google's invitation: only a booking that won is ever written, so no loser
    is ever invited), and surplus day tokens are released, in one more batch. A `duplicate` on the booking's own id
-   means our insert landed unanswered (retried); any other failure withdraws the attempt by id (a cancel, which
-   also covers an insert that landed unanswered) and releases its claims before 503 is answered.
+   means our insert landed unanswered (retried), or this request's retry on another instance wrote it: either
+   way it is the answer. Any other failure reads the id (by id: immediate): an event there stands (it was written
+   holding all its claims) and is answered; none, and 503 is answered with nothing confirmed and the claims
+   released. A booking is never withdrawn by a write: its id may have been written and answered 200 by the
+   client's retry elsewhere meanwhile. Two attempts of one request share the booking id, so each re-writes a hold
+   it finds under that id as its own attempt (`wcbAttempt`) before relying on it; releases are conditional
+   (`If-Match`), so an attempt giving up never releases a hold another attempt relies on.
 
 Why this holds without any one process surviving and without stamp order: the only decisions are Google's (who
 inserted an id first; whose `If-Match` matched), and a claim is never deleted, so ids never become free again
@@ -69,6 +74,8 @@ from .availability import Availability, BusyView, identity_for
 from .calendar_client import CalendarClient, Identity
 from .claims import (
     P_ALSO,
+    P_ATTEMPT,
+    P_HELD_AT,
     P_HOLDER,
     Cell,
     cells_for,
@@ -359,6 +366,7 @@ class BookingService:
         `carry_from`: the booking a move replaces; its cells are shared with it rather than taken from it."""
         cells, tokens = self._needs(calendar, span)
         now = self._now()
+        attempt = secrets.token_hex(6)
         claims_calendar = calendar.claims_calendar_id
         rules = self._config.slot_rules(calendar.slug)
         gap = max(rules.buffer_before, rules.buffer_after)
@@ -366,7 +374,7 @@ class BookingService:
         wanted = cells + tokens
         parts: dict[str, Callable[[Any], Any]] = {
             f"claim{n}": _insert_request(
-                claims_calendar, claim_body(calendar.calendar_id, calendar.slug, cell, holder, now)
+                claims_calendar, claim_body(calendar.calendar_id, calendar.slug, cell, holder, now, attempt)
             )
             for n, cell in enumerate(wanted)
         }
@@ -400,7 +408,7 @@ class BookingService:
             if problem is not None:
                 raise SlotUnavailable(problem.message, details={"reason": problem.value})
             if contested:
-                self._take_over(calendar, identity, holder, contested, held, now, carry_from=carry_from)
+                self._take_over(calendar, identity, holder, contested, held, now, attempt, carry_from=carry_from)
             missing = [cell.key for cell in cells if cell.key not in held]
             if missing or (tokens and not any(token.key in held for token in tokens)):
                 reason = SlotProblem.DAY_FULL if not missing else SlotProblem.BUSY
@@ -418,6 +426,7 @@ class BookingService:
         contested: list[Cell],
         held: dict[str, dict[str, Any]],
         now: datetime,
+        attempt: str,
         *,
         carry_from: str | None,
     ) -> None:
@@ -430,14 +439,17 @@ class BookingService:
                        for n, cell in enumerate(contested)}
         )
         claims: dict[str, dict[str, Any]] = {}
+        mine: dict[str, dict[str, Any]] = {}
         for n, cell in enumerate(contested):
             answer = read.get(f"read{n}")
             if isinstance(answer, NotFound):
                 raise UpstreamUnavailable("A claim was neither created nor found; try again.")
             if not isinstance(answer, dict):
                 raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
-            if holder in holders(answer):
-                held[cell.key] = answer  # ours already (an earlier attempt of this very request)
+            if holder in holders(answer) and private_properties(answer).get(P_ATTEMPT) == attempt:
+                held[cell.key] = answer  # our own insert, answered late
+            elif holder in holders(answer):
+                mine[cell.key] = answer  # another attempt of this very request holds it: make the hold ours
             else:
                 claims[cell.key] = answer
         others = sorted({h for claim in claims.values() for h in holders(claim) if h != carry_from})
@@ -467,12 +479,22 @@ class BookingService:
             if live:
                 continue
             if carry_from is not None and carry_from in names:
-                props = hold_properties(calendar.slug, key, carry_from, held_at(claim) or now, also=holder)
+                props = hold_properties(calendar.slug, key, carry_from, held_at(claim) or now, also=holder,
+                                        attempt=attempt)
             else:
-                props = hold_properties(calendar.slug, key, holder, now)
+                props = hold_properties(calendar.slug, key, holder, now, attempt=attempt)
             written[f"take{len(written)}"] = key
             writes[f"take{len(writes)}"] = _patch_request(
                 claims_calendar, claim["id"], {"status": "confirmed", "extendedProperties": {"private": props}},
+                claim.get("etag"),
+            )
+        for key, claim in mine.items():
+            written[f"take{len(written)}"] = key
+            writes[f"take{len(writes)}"] = _patch_request(
+                claims_calendar, claim["id"],
+                {"status": "confirmed", "extendedProperties": {"private": {
+                    P_ATTEMPT: attempt, P_HELD_AT: now.astimezone(UTC).isoformat(),
+                }}},
                 claim.get("etag"),
             )
         if writes:
@@ -522,8 +544,10 @@ class BookingService:
     ) -> dict[str, Any] | None:
         """Insert the booking once all its claims are held (surplus day tokens go back in the same round trip).
 
-        If Google fails the insert, the attempt is withdrawn by id (a cancel that also covers an insert that
-        landed unanswered) before the error is answered, so a 503 leaves nothing confirmed."""
+        If Google fails the insert, the id is read: an event there is the booking (this attempt's insert that landed
+        unanswered, or this request's retry elsewhere), and answered; none, and the error is answered with nothing
+        confirmed and its claims released (conditionally: a retry of the same request on another instance re-writes
+        the holds it relies on, `claims.hold_properties`)."""
         event_id = body["id"]
         rules = self._config.slot_rules(calendar.slug)
         tokens = sorted(key for key in held if "/day" in key)
@@ -551,17 +575,19 @@ class BookingService:
                 return None
             return existing  # our own insert, answered late: it landed
         failed = answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        # Unknown whether the insert landed: read the id. The booking is never withdrawn by a write: the same id
+        # may be written by this request's retry on another instance, answered 200 meanwhile (a write here would
+        # undo it). An event with the id holds all its claims, so it stands: it is this request's answer.
         try:
-            self._client.patch_event(
-                identity, calendar.calendar_id, event_id,
-                {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "aborted"}}},
-            )
+            existing = self._client.get_event(identity, calendar.calendar_id, event_id)
         except NotFound:
-            pass  # it never landed
+            self._release(calendar, identity, held, event_id)  # by etag: not a hold another attempt re-wrote
+            raise failed from None
         except AppError:
-            log("booking withdrawal failed", severity="WARNING", calendar=calendar.slug, booking=event_id)
-        self._release(calendar, identity, held, event_id)
-        raise failed
+            raise failed from None  # the claims stay held (at most for the TTL); a late insert still holds them
+        if private_properties(existing).get(P_OUTCOME) == "aborted":
+            return None
+        return existing
 
     def _cancel_once(
         self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], outcome: str, *, send_updates: str

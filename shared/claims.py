@@ -29,6 +29,7 @@ P_CELL = "wcbCell"  # the cell key the id was derived from
 P_HOLDER = "wcbHolder"  # the booking event holding the claim; "" when released
 P_ALSO = "wcbAlso"  # a second holder: the booking a move of the holder writes
 P_HELD_AT = "wcbHeldAt"  # when the hold was taken (RFC 3339, the holder's clock)
+P_ATTEMPT = "wcbAttempt"  # the attempt (one request on one instance) that last wrote the hold
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ def day_tokens(day: date, cap: int, zone: ZoneInfo) -> list[Cell]:
     return [Cell(f"{day.isoformat()}/day{n}", start, start + timedelta(minutes=1)) for n in range(cap)]
 
 
-def claim_body(calendar_id: str, slug: str, cell: Cell, holder: str, held_at: datetime) -> dict[str, Any]:
+def claim_body(
+    calendar_id: str, slug: str, cell: Cell, holder: str, held_at: datetime, attempt: str = ""
+) -> dict[str, Any]:
     """The claim of `cell` for the bookable calendar `calendar_id` (its id derives from that calendar, so that
     several bookable calendars may share one claims calendar)."""
     return {
@@ -87,12 +90,18 @@ def claim_body(calendar_id: str, slug: str, cell: Cell, holder: str, held_at: da
         "end": {"dateTime": cell.end.astimezone(UTC).isoformat()},
         "transparency": "transparent",
         "visibility": "private",
-        "extendedProperties": {"private": hold_properties(slug, cell.key, holder, held_at)},
+        "extendedProperties": {"private": hold_properties(slug, cell.key, holder, held_at, attempt=attempt)},
     }
 
 
-def hold_properties(slug: str, key: str, holder: str, held_at: datetime, also: str = "") -> dict[str, str]:
+def hold_properties(
+    slug: str, key: str, holder: str, held_at: datetime, also: str = "", *, attempt: str = ""
+) -> dict[str, str]:
+    """A hold's properties. `attempt` names the attempt that wrote it: two attempts of one request (a retry on
+    another instance) share the holder id, and each re-writes the hold as its own before relying on it, so an
+    attempt giving up releases (conditionally, by etag) only a hold no other attempt relies on."""
     return {
+        P_ATTEMPT: attempt,
         P_CLAIM: "1",
         P_CLAIM_CALENDAR: slug,
         P_CELL: key,
@@ -152,6 +161,7 @@ def holder_is_live(
 
 __all__ = [
     "P_ALSO",
+    "P_ATTEMPT",
     "P_CELL",
     "P_CLAIM",
     "P_CLAIM_CALENDAR",
