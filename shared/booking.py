@@ -63,6 +63,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import time as time_module
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,6 +123,8 @@ from .slots import Interval, SlotProblem, SlotRules, check_slot, free_slots
 from .tokens import BookingTokens
 
 MAX_SLOTS_SPAN_DAYS = 62
+_YIELD_PAUSES = (0.1, 0.2, 0.4)  # seconds a request waits for racing pending holds of higher ids to be released
+_sleep = time_module.sleep
 _GENERATIONS = 5
 
 
@@ -452,20 +455,31 @@ class BookingService:
                 mine[cell.key] = answer  # another attempt of this very request holds it: make the hold ours
             else:
                 claims[cell.key] = answer
-        others = sorted({h for claim in claims.values() for h in holders(claim) if h != carry_from})
-        found: dict[str, dict[str, Any] | None] = {}
-        if others:
-            answers = self._client.batch(
-                identity, {h: _get_request(calendar.calendar_id, h) for h in others}
+        found = self._holders_of(calendar, identity, claims, carry_from)
+        ttl = timedelta(seconds=self._config.booking.claim_ttl_seconds)
+        keys_of = self._keys_of(calendar)
+        # Two overlapping requests racing may each win some of the cells both need, and each see the other's hold
+        # as live: both would lose. Tie-break by id: a request yields at once to a pending hold (its booking not
+        # written yet) of a lower id, and waits briefly for pending holds of higher ids to be released (they yield
+        # to it). Only liveness: safety rests on the claims alone.
+        for pause in _YIELD_PAUSES:
+            waiting = {
+                key: claim for key, claim in claims.items()
+                if (live := [h for h in holders(claim) if h != carry_from
+                             and holder_is_live(claim, found.get(h), now=now, ttl=ttl, key=key, keys_of=keys_of)])
+                and all(found.get(h) is None and h > holder for h in live)
+            }
+            if not waiting:
+                break
+            _sleep(pause)
+            reread = self._client.batch(
+                identity, {key: _get_request(claims_calendar, claim["id"]) for key, claim in waiting.items()}
             )
-            for booking_id in others:
-                answer = answers.get(booking_id)
-                if isinstance(answer, NotFound):
-                    found[booking_id] = None
-                elif isinstance(answer, dict):
-                    found[booking_id] = answer
-                else:
-                    raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+            for key in waiting:
+                answer = reread.get(key)
+                if isinstance(answer, dict):
+                    claims[key] = answer
+            found.update(self._holders_of(calendar, identity, claims, carry_from, known=found))
         ttl = timedelta(seconds=self._config.booking.claim_ttl_seconds)
         keys_of = self._keys_of(calendar)
         writes: dict[str, Callable[[Any], Any]] = {}
@@ -505,6 +519,33 @@ class BookingService:
                     held[key] = answer
                 elif isinstance(answer, AppError) and not isinstance(answer, GoogleConflict):
                     raise answer  # a 412 just means another booking won the cell
+
+    def _holders_of(
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        claims: dict[str, dict[str, Any]],
+        carry_from: str | None,
+        known: dict[str, dict[str, Any] | None] | None = None,
+    ) -> dict[str, dict[str, Any] | None]:
+        """The booking events holding `claims` (None: not written), read by id in one batch; `known` not again
+        unless they were pending."""
+        known = known or {}
+        others = sorted({h for claim in claims.values() for h in holders(claim)
+                         if h != carry_from and (h not in known or known[h] is None)})
+        found: dict[str, dict[str, Any] | None] = {}
+        if not others:
+            return found
+        answers = self._client.batch(identity, {h: _get_request(calendar.calendar_id, h) for h in others})
+        for booking_id in others:
+            answer = answers.get(booking_id)
+            if isinstance(answer, NotFound):
+                found[booking_id] = None
+            elif isinstance(answer, dict):
+                found[booking_id] = answer
+            else:
+                raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        return found
 
     def _release(
         self, calendar: CalendarConfig, identity: Identity, held: dict[str, dict[str, Any]], holder: str
