@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from emulator.demo_calendars import claims_calendar_id
 from shared.booking import NewBooking
 from shared.clock import PinnedClock
 from shared.errors import SlotUnavailable
@@ -26,8 +27,8 @@ from tests.test_booking_races import _start_instances
 
 def _claims(server: Any) -> list[dict[str, Any]]:
     state = server.emulator.state
-    with state.lock:
-        events = [dict(e) for e in state.calendars[ALICE].events.values()]
+    with state.lock:  # the example config keeps alice's claims in her own "Booking claims" calendar
+        events = [dict(e) for e in state.calendars[claims_calendar_id(ALICE)].events.values()]
     return [e for e in events if (e.get("extendedProperties") or {}).get("private", {}).get("wcbClaim") == "1"]
 
 
@@ -65,7 +66,7 @@ def test_an_instance_killed_after_claiming_leaves_no_overlap_and_one_sync_settle
     landed = confirmed_bookings(emulator)  # its booking write may have been on the wire when it died
 
     later = PinnedClock(current_clock().now())  # another instance, on the same (pinned) time
-    sweeping = make_config(emulator, tmp_path / "later", replace={"[sync]": "[sync]\nsweep_claims = true"})
+    sweeping = make_config(emulator, tmp_path / "later")  # the example config sweeps
     runtime = make_runtime(emulator, tmp_path / "later", config=sweeping, clock=later)
     request = NewBooking("alice", start, 30, "Next", "next@visitor.test")
     with pytest.raises(SlotUnavailable):  # a hold younger than the TTL (or a booking) keeps its cells

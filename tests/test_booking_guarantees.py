@@ -43,7 +43,7 @@ from tests.support import config_text, make_config, make_runtime, set_faults
 from tests.test_booking_races import _start_instances
 
 EVENTS_SCOPE = ["https://www.googleapis.com/auth/calendar.events"]
-SWEEPING = {"[sync]": "[sync]\nsweep_claims = true"}
+SWEEPING: dict[str, str] = {}  # the example config sweeps (sync.sweep_claims)
 FAST_RETRY = RetryPolicy(deadline=3.0, attempts=3, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
 
 
