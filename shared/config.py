@@ -303,8 +303,8 @@ class BookingConfig(_Model):
     horizon_days: Annotated[Int, Field(ge=1, le=365)] = 60
     max_per_day: Annotated[Int, Field(ge=1)] | None = None
     invite_visitor: Bool = True
-    # Invite only once the booking has won its slot: a visitor who loses a race hears nothing, at the price of a
-    # third Google call on every booking. Off: Google invites on insert, and a loser gets invite + cancellation.
+    # Kept for old configs; changes nothing: the booking (with Google's invitation) is written only once it holds
+    # its claims, so no loser is ever invited.
     confirm_before_inviting: Bool = False
     add_meet_link: Bool = False
     cors_origins: tuple[Origin, ...] = ()
@@ -321,6 +321,9 @@ class BookingConfig(_Model):
     company_visitors: Literal["refuse", "allow"] = "refuse"
     # International email domains: refused, or accepted and kept in their xn-- (ASCII) form.
     allow_idn_emails: Bool = False
+    # How long a claim whose booking was never written keeps its cell (a writer that crashed, or is still on its
+    # way); far above the function timeout, see shared/booking.py.
+    claim_ttl_seconds: Annotated[Int, Field(ge=120, le=86400)] = 900
 
 
 class WeeklyHours(_Model):
@@ -344,6 +347,9 @@ class CalendarConfig(_Model):
     calendar_id: CalendarId
     mode: Mode = "delegated"
     act_as: Email | None = None
+    # Where this calendar's claims live (shared/claims.py): a calendar the same identity can write, so that the
+    # employee's own calendar stays clean. Unset: the calendar itself (claims are transparent private events).
+    claims_calendar: CalendarId | None = None
     timezone: TimeZoneName
     durations: Durations | None = None
     hours: WeeklyHours
@@ -354,6 +360,10 @@ class CalendarConfig(_Model):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def claims_calendar_id(self) -> str:
+        return self.claims_calendar or self.calendar_id
 
     def slot_rules(self, booking: BookingConfig) -> SlotRules:
         """This calendar's rules for :mod:`shared.slots`, with the booking defaults it does not override."""
@@ -403,6 +413,8 @@ class SyncConfig(_Model):
     audiences: tuple[NonEmptyStr, ...] = ()
     # X-CloudScheduler-ScheduleTime further than this from now (either way) is refused (400).
     max_schedule_skew_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
+    # Release booking claims left by crashed attempts on every run (shared/sweep.py): one list call per calendar.
+    sweep_claims: Bool = False
 
 
 class SnapshotConfig(_Model):
