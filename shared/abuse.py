@@ -7,11 +7,17 @@ Layers, cheapest first, all before anything is written to Google:
    times the rate; Cloud Armor in front (infra, optional) is the global limit.
 2. the visitor's address: company-domain visitors and international (IDN) domains as config says.
 3. an optional bot check (Cloudflare Turnstile), verified server-side with the site's secret.
-4. per visitor, with Google as the only store: one events.list of the calendar filtered by the booking's private
-   `wcbVisitor` property (a digest of the normalized email, so `+tags` and case do not make a new visitor)
-   counts the visitor's future bookings and the bookings made for them in the last 24 hours, cancelled or not.
-   That bounds book-and-cancel cycles, and so the invitation and cancellation mails Google sends to one
-   address: at most 2 x `limits.bookings_per_visitor_per_day` a day per calendar.
+4. per visitor, with Google as the only store, keyed by a digest of the normalized email (`wcbVisitor`, so
+   `+tags` and case do not make a new visitor):
+   - future bookings: one events.list of the calendar filtered by the booking's private `wcbVisitor` property
+     (confirmed bookings keep their properties in lists);
+   - bookings per day: a booking attempt takes one of the visitor's `limits.bookings_per_visitor_per_day`
+     tickets for the calendar's local day, events in the claims calendar whose ids Google keeps unique (an
+     insert of a taken id, deleted or not, is 409 `duplicate`). Cancelling gives no ticket back, so
+     book-and-cancel cycles count, and with them the invitation and cancellation mails Google sends to one
+     address: at most 2 x `limits.bookings_per_visitor_per_day` a day per calendar. Counting cancelled bookings
+     in a list would not do: Google lists deleted events with only their id guaranteed (emulator/CALENDAR.md).
+     An attempt that then loses its slot has spent its ticket (the harsher reading: a limit on attempts).
 
 A move (PATCH) counts as a booking: it takes from the same per-client bucket, and a moved booking is a new event
 made for the same visitor, so moves count under `bookings_per_visitor_per_day` (a visitor at the limit can no
@@ -26,7 +32,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .availability import identity_for
-from .errors import Forbidden, GoogleApiError, InvalidRequest, TooManyRequests, UpstreamUnavailable
+from .claims import digest
+from .errors import (
+    Forbidden,
+    GoogleApiError,
+    GoogleConflict,
+    InvalidRequest,
+    TooManyRequests,
+    UpstreamUnavailable,
+)
 from .events import P_VISITOR, is_decided, parse_rfc3339, private_properties
 from .logs import log
 from .visitor_text import in_domains, visitor_digest
@@ -38,6 +52,8 @@ if TYPE_CHECKING:
     from .secrets import Accessor
     from .tokens import BookingTokens
 
+P_TICKET = "wcbTicket"  # on a visitor's day ticket (see `_take_day_ticket`)
+P_TICKET_CALENDAR = "wcbTicketCalendar"
 BOT_TOKEN_HEADER = "X-Turnstile-Token"  # noqa: S105 - a header name, not a secret
 _MAX_KEYS = 10_000
 
@@ -149,29 +165,42 @@ class BookingGuard:
             return  # the booking itself answers 404
         self._visitor_limits_for(calendar, visitor_digest(request.email), future=True)
 
-    def _visitor_limits_for(self, calendar: CalendarConfig, digest: str, *, future: bool) -> None:
+    def _visitor_limits_for(self, calendar: CalendarConfig, visitor: str, *, future: bool) -> None:
         limits = self._config.limits
         now = self._now()
-        events = self._client.list_events(
-            identity_for(calendar), calendar.calendar_id, time_min=now - timedelta(days=1),
-            time_max=now + timedelta(days=self._config.booking.horizon_days + 1),
-            private_properties={P_VISITOR: digest}, show_deleted=True,
+        if future and limits.future_bookings_per_visitor is not None:
+            events = self._client.list_events(
+                identity_for(calendar), calendar.calendar_id, time_min=now - timedelta(days=1),
+                time_max=now + timedelta(days=self._config.booking.horizon_days + 1),
+                private_properties={P_VISITOR: visitor},
+            )
+            upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now)
+            if upcoming >= limits.future_bookings_per_visitor:
+                log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="future_bookings")
+                raise TooManyRequests(
+                    f"This address already has {upcoming} upcoming bookings here; cancel one to book another.",
+                    retry_after=3600, details={"limit": "future_bookings_per_visitor"},
+                )
+        if limits.bookings_per_visitor_per_day is not None:
+            self._take_day_ticket(calendar, visitor, now, limits.bookings_per_visitor_per_day)
+
+    def _take_day_ticket(self, calendar: CalendarConfig, visitor: str, now: datetime, limit: int) -> None:
+        """Take the first free of the visitor's tickets for today, or refuse (429) when all are taken."""
+        day = now.astimezone(calendar.zone).date()
+        identity = identity_for(calendar)
+        for number in range(limit):
+            body = _ticket_body(calendar, visitor, day.isoformat(), number)
+            try:
+                self._client.insert_event(identity, calendar.claims_calendar_id, body)
+                return
+            except GoogleConflict as error:
+                if error.reason != "duplicate":
+                    raise
+        log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="bookings_per_day")
+        raise TooManyRequests(
+            "This address made too many bookings (or moves) here today; try again tomorrow.",
+            retry_after=3600, details={"limit": "bookings_per_visitor_per_day"},
         )
-        upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now)
-        day_ago = now - timedelta(days=1)
-        recent = sum(1 for e in events if e.get("created") and parse_rfc3339(str(e["created"])) > day_ago)
-        if future and limits.future_bookings_per_visitor is not None and upcoming >= limits.future_bookings_per_visitor:
-            log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="future_bookings")
-            raise TooManyRequests(
-                f"This address already has {upcoming} upcoming bookings here; cancel one to book another.",
-                retry_after=3600, details={"limit": "future_bookings_per_visitor"},
-            )
-        if limits.bookings_per_visitor_per_day is not None and recent >= limits.bookings_per_visitor_per_day:
-            log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="bookings_per_day")
-            raise TooManyRequests(
-                "This address made too many bookings (or moves) here today; try again tomorrow.",
-                retry_after=3600, details={"limit": "bookings_per_visitor_per_day"},
-            )
 
     def _verify_bot(self, check: BotCheckConfig, token: str | None, client: str) -> None:
         import requests
@@ -204,3 +233,19 @@ def _end(event: dict[str, Any]) -> datetime:
     if "dateTime" in end:
         return parse_rfc3339(str(end["dateTime"]))
     return parse_rfc3339(str(end.get("date", "1970-01-01")) + "T00:00:00+00:00")
+
+
+def _ticket_body(calendar: CalendarConfig, visitor: str, day: str, number: int) -> dict[str, Any]:
+    """A visitor's day ticket: an all-day, transparent, private event that blocks no time."""
+    from datetime import date
+
+    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return {
+        "id": "v" + digest("visitor-day", calendar.calendar_id, visitor, day, str(number))[:31],
+        "summary": "Booking limit ticket (do not edit)",
+        "start": {"date": day},
+        "end": {"date": following},
+        "transparency": "transparent",
+        "visibility": "private",
+        "extendedProperties": {"private": {P_TICKET: "1", P_TICKET_CALENDAR: calendar.slug}},
+    }
