@@ -5,6 +5,7 @@ Per-calendar free/busy errors count as busy over the whole range (fail closed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -85,33 +86,64 @@ def bookings_per_day(events: list[dict[str, Any]], calendar: CalendarConfig) -> 
 
 
 class SnapshotReader:
-    """The last snapshot, parsed once and re-read from the store at most every few seconds."""
+    """The last snapshot, parsed once and re-read from the store at most every few seconds.
+
+    Safe under a threaded server: when the copy is due for a re-read, one thread reads while the others go on
+    answering from the copy they have (a thread with no copy at all waits for that read), and an unchanged
+    snapshot (same SHA-256) is not parsed again."""
 
     def __init__(self, store: SnapshotStore, clock: Callable[[], float] = SYSTEM_CLOCK.monotonic) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # held by the one thread re-reading the store
         self._cached: tuple[float, Snapshot | None] | None = None
+        self._digest: bytes | None = None
 
     def current(self) -> Snapshot | None:
         with self._lock:
-            if self._cached is not None and self._clock() - self._cached[0] < _SNAPSHOT_RECHECK_SECONDS:
-                return self._cached[1]
+            cached = self._cached
+        if cached is not None and self._clock() - cached[0] < _SNAPSHOT_RECHECK_SECONDS:
+            return cached[1]
+        if cached is not None and not self._reading.acquire(blocking=False):
+            return cached[1]  # another thread is re-reading: the copy in hand is at most a few seconds old
+        if cached is None:
+            self._reading.acquire()
+        try:
+            with self._lock:
+                again = self._cached
+            if again is not None and again is not cached and self._clock() - again[0] < _SNAPSHOT_RECHECK_SECONDS:
+                return again[1]  # read by the thread this one waited for
+            snapshot = self._read(again[1] if again is not None else None)
+            with self._lock:
+                self._cached = (self._clock(), snapshot)
+            return snapshot
+        finally:
+            self._reading.release()
+
+    def _read(self, previous: Snapshot | None) -> Snapshot | None:
         try:
             raw = self._store.read()
-            snapshot = Snapshot.parse(raw) if raw else None
+            if not raw:
+                self._digest = None
+                return None
+            digest = hashlib.sha256(raw).digest()
+            if previous is not None and digest == self._digest:
+                return previous
+            snapshot = Snapshot.parse(raw)
+            self._digest = digest
+            return snapshot
         except (ValueError, KeyError, TypeError):
-            snapshot = None
+            self._digest = None
+            return None
         except UpstreamUnavailable as error:  # slots are then answered live: slower, still right
             log("snapshot unreadable", severity="WARNING", location=self._store.location, detail=error.message)
-            snapshot = None
-        with self._lock:
-            self._cached = (self._clock(), snapshot)
-        return snapshot
+            return None
 
     def forget(self) -> None:
         with self._lock:
             self._cached = None
+            self._digest = None
 
 
 class Availability:

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 
 from .availability import Availability, SnapshotReader
@@ -28,6 +27,7 @@ from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import SecretError
 from .identity import IdentityVerifier
+from .once import locked_cached_property
 from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key, key_from_secret
@@ -54,15 +54,15 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock.now()
 
-    @cached_property
+    @locked_cached_property
     def snapshots(self) -> SnapshotReader | None:
         return SnapshotReader(self.store, self.clock.monotonic) if self.store is not None else None
 
-    @cached_property
+    @locked_cached_property
     def availability(self) -> Availability:
         return Availability(self.config, self.calendar, self.snapshots, self.now)
 
-    @cached_property
+    @locked_cached_property
     def booking(self) -> BookingService:
         return BookingService(self.config, self.calendar, self.availability, self.tokens, self.now)
 
@@ -95,11 +95,11 @@ class Runtime:
     def sharing_source(self) -> SecretSource:
         return self.sharing_secrets or self.secrets
 
-    @cached_property
+    @locked_cached_property
     def sharing_identity(self) -> IdentityVerifier:
         return self._identity_verifier(iam_protected=self.config.sharing.iam_protected)
 
-    @cached_property
+    @locked_cached_property
     def sync_identity(self) -> IdentityVerifier:
         return self._identity_verifier(iam_protected=self.config.sync.iam_protected)
 
