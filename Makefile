@@ -30,7 +30,13 @@ emulator: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devserver --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
 package: $(STAMP)

@@ -7,7 +7,7 @@ client) with a warm runtime and a fresh availability snapshot written by `shared
 asks freeBusy and inserts on every request, called the same way. Both book the same list of free slots (the
 calendars are reset between phases). Prints one table and writes `bench/out/latest.json` and `machine.json`.
 
-    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,compute,sync]
+    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,load,compute,sync]
 
 Exit status: 0 when every target is met, 3 when the table shows a FAIL (1 is a crash, 2 a usage error).
 `--quick` uses tiny sizes to check that the harness works; its numbers mean nothing against the targets.
@@ -70,11 +70,17 @@ class Sizes:
     sync_days: int = 28
     sync_latency_ms: float = 100.0
     sync_baseline_cap: int = 20
+    load_seconds: float = 15.0  # each locust run against one gunicorn instance (bench/load.py)
+    load_rate: float = 600.0  # GET /slots offered per second
+    load_users: int = 30
+    mixed_users: int = 30
+    mixed_pool: int = 8  # popular slots per calendar the visitors race for
 
 
 QUICK = Sizes(
     bookings=4, latency_ms=20.0, slot_requests=4, baseline_slot_requests=2, cold_runs=1, race=8,
     slot_calendars=20, slot_baseline_cap=5, sync_calendars=60, sync_latency_ms=20.0, sync_baseline_cap=3,
+    load_seconds=3.0, load_rate=50.0, load_users=5, mixed_users=5, mixed_pool=3,
 )
 
 
@@ -553,6 +559,19 @@ def sync(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     return rows
 
 
+def load(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
+    from bench.load import mixed_load, slots_load
+
+    progress(f"load: GET /slots at {sizes.load_rate:g}/s offered, then a mixed run, {sizes.load_seconds:g} s each")
+    sides.sync()  # a fresh snapshot for the instance
+    rows = slots_load(sides.stack, workdir, rate=sizes.load_rate, users=sizes.load_users,
+                      seconds=sizes.load_seconds, latency_ms=sizes.latency_ms)
+    sides.sync()
+    rows += mixed_load(sides.stack, workdir, users=sizes.mixed_users, seconds=sizes.load_seconds,
+                       latency_ms=sizes.latency_ms, pool_per_calendar=sizes.mixed_pool)
+    return rows
+
+
 def naive_sync_run(emails: list[str], days: int) -> int:
     from bench.baseline import calendar_service, naive_sync
 
@@ -562,7 +581,7 @@ def naive_sync_run(emails: list[str], days: int) -> int:
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
-STEPS = ("booking", "slots", "race", "cold", "compute", "sync")
+STEPS = ("booking", "slots", "race", "cold", "load", "compute", "sync")
 
 
 def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str, Any]]:
@@ -591,6 +610,7 @@ def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str
                 "slots": lambda: slots_from_snapshot(sides, sizes),
                 "race": lambda: race(sides, sizes, slots[0]),
                 "cold": lambda: cold_start(sides, sizes, slots[1], workdir),
+                "load": lambda: load(sides, sizes, workdir),
                 "compute": lambda: slot_computation(sides, sizes),
                 "sync": lambda: sync(sides, sizes, workdir),
             }
