@@ -163,6 +163,14 @@ class Availability:
         # where the snapshot proved wrong (answered live until a newer snapshot arrives).
         self._recent: dict[str, list[tuple[datetime, Interval, str]]] = {}
         self._distrusted: dict[str, datetime] = {}
+        self._generation = 0  # counts the changes above: an answer computed before a change is out of date
+
+    def state(self) -> tuple[Snapshot | None, int]:
+        """What a snapshot answer depends on besides the query and the time: the snapshot in use and the
+        generation of what this instance learnt since (bookings made or cancelled here, distrusted calendars)."""
+        snapshot = self._snapshots.current() if self._snapshots is not None else None
+        with self._lock:
+            return snapshot, self._generation
 
     def note_booking(self, slug: str, span: Interval, booking_id: str) -> None:
         """A booking this instance made: the snapshot does not know it yet, so slots are read around it."""
@@ -170,16 +178,19 @@ class Availability:
             recent = self._recent.setdefault(slug, [])
             recent.append((self._now(), span, booking_id))
             del recent[:-500]
+            self._generation += 1
 
     def forget_booking(self, slug: str, booking_id: str) -> None:
         """A booking this instance cancelled or moved away: its time is no longer taken by it."""
         with self._lock:
             self._recent[slug] = [entry for entry in self._recent.get(slug, []) if entry[2] != booking_id]
+            self._generation += 1
 
     def distrust_snapshot(self, slug: str) -> None:
         """The snapshot offered time that was taken: answer this calendar live until a newer snapshot."""
         with self._lock:
             self._distrusted[slug] = self._now()
+            self._generation += 1
 
     def fresh_snapshot(self, slug: str, start: datetime, end: datetime) -> BusyView | None:
         """The snapshot's view of `slug` over [start, end) if the snapshot is fresh and covers that range, with

@@ -29,6 +29,7 @@ from .errors import SecretError
 from .identity import IdentityVerifier
 from .once import locked_cached_property
 from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
+from .slot_cache import SlotAnswers
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key, key_from_secret
 
@@ -61,6 +62,10 @@ class Runtime:
     @locked_cached_property
     def availability(self) -> Availability:
         return Availability(self.config, self.calendar, self.snapshots, self.now)
+
+    @locked_cached_property
+    def slot_answers(self) -> SlotAnswers:
+        return SlotAnswers(self.availability, self.clock)
 
     @locked_cached_property
     def booking(self) -> BookingService:
