@@ -49,6 +49,9 @@ class Snapshot:
     start: datetime
     end: datetime
     calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each calendar's view, parsed on first use: a snapshot never changes, and one of 10,000 calendars is asked
+    # for at a time. Shared between threads: a view is built whole before it is stored, and never changed.
+    _views: dict[str, BusyView | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def parse(cls, raw: bytes) -> Snapshot:
@@ -63,6 +66,13 @@ class Snapshot:
         )
 
     def view(self, slug: str) -> BusyView | None:
+        try:
+            return self._views[slug]
+        except KeyError:
+            view = self._views[slug] = self._parse_view(slug)
+            return view
+
+    def _parse_view(self, slug: str) -> BusyView | None:
         entry = self.calendars.get(slug)
         if entry is None or entry.get("status") != "ok":
             return None
