@@ -7,6 +7,8 @@ effect without a redeploy. Errors name the secret version, never its content.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from collections.abc import Callable
@@ -37,52 +39,101 @@ Accessor = Callable[[str], tuple[str, bytes, int | None]]
 """Reads a secret version: name -> (resolved version name, payload bytes, the server's CRC32C or None)."""
 
 
+_SECRET_MANAGER = "https://secretmanager.googleapis.com"  # noqa: S105  (a URL, not a password)
+_TRANSIENT = frozenset({429, 500, 502, 503, 504})
+
+
+class _Transient(Exception):
+    """A read worth trying again."""
+
+    def __init__(self, unreachable: bool = False) -> None:
+        super().__init__()
+        self.unreachable = unreachable
+
+
+class SecretManagerUnreachable(UpstreamUnavailable):
+    """No connection to Secret Manager at all (as opposed to an answer saying it is unavailable)."""
+
+_CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
 def secret_manager_accessor(endpoints: Endpoints) -> Accessor:
-    """An accessor backed by google-cloud-secret-manager, built on first use (its import costs ~0.6 s)."""
-    client: Any = None
+    """An accessor on Secret Manager's REST API (`GET v1/{name}:access`) through a requests session.
+
+    Not google-cloud-secret-manager: importing that client (gRPC, protobuf, proto-plus) costs ~0.6-1 s, all of
+    it on a new instance's first request, for one GET. The session is google-auth's `AuthorizedSession` with the
+    instance's own identity (`google.auth.default()`, the metadata server on Cloud Run), which the token mint
+    imports anyway; against the emulator, a plain session."""
+    session: Any = None
     lock = threading.Lock()
+    base = (endpoints.secret_manager or _SECRET_MANAGER).rstrip("/")
 
     def access(name: str) -> tuple[str, bytes, int | None]:
-        nonlocal client
-        from google.api_core import exceptions as api_exceptions
+        nonlocal session
+        import requests
 
         with lock:
-            if client is None:
-                client = _build_client(endpoints)
-        try:
-            response = client.access_secret_version(request={"name": name}, timeout=10)
-        except api_exceptions.NotFound:
-            raise SecretError(f"Secret version {name} does not exist or has no versions.") from None
-        except (api_exceptions.FailedPrecondition, api_exceptions.BadRequest) as error:
-            raise SecretError(f"Secret version {name} cannot be read: {error.message}") from None
-        except api_exceptions.PermissionDenied:
+            if session is None:
+                session = _session(endpoints)
+        import stamina
+
+        def attempt() -> Any:
+            try:
+                answer = session.get(f"{base}/v1/{name}:access", timeout=10)
+            except requests.RequestException:
+                raise _Transient(unreachable=True) from None
+            if answer.status_code in _TRANSIENT:
+                raise _Transient()
+            return answer
+
+        try:  # what the client library retried too: unavailable, rate limited; briefly, well inside a request
+            for retry in stamina.retry_context(on=_Transient, attempts=4, timeout=10.0, wait_initial=0.1, wait_max=1.0):
+                with retry:
+                    response = attempt()
+        except _Transient as failed:
+            if failed.unreachable:
+                raise SecretManagerUnreachable(f"Secret Manager at {base} does not answer.") from None
+            raise UpstreamUnavailable("Secret Manager is unavailable; try again shortly.") from None
+        status = response.status_code
+        if status == 404:
+            raise SecretError(f"Secret version {name} does not exist or has no versions.")
+        if status in (400, 412):  # FAILED_PRECONDITION (a disabled or destroyed version), INVALID_ARGUMENT
+            raise SecretError(f"Secret version {name} cannot be read: {_message(response)}")
+        if status in (401, 403):
             raise SecretError(
                 f"This service may not read {name}: grant roles/secretmanager.secretAccessor on that secret."
-            ) from None
-        except (
-            api_exceptions.ServiceUnavailable,
-            api_exceptions.InternalServerError,
-            api_exceptions.TooManyRequests,
-        ):
-            raise UpstreamUnavailable("Secret Manager is unavailable; try again shortly.") from None
-        crc = response.payload.data_crc32c if response.payload._pb.HasField("data_crc32c") else None
-        return str(response.name), bytes(response.payload.data), crc
+            )
+        if status != 200:
+            raise UpstreamUnavailable("Secret Manager is unavailable; try again shortly.")
+        try:
+            body = response.json()
+            payload = body["payload"]
+            data = base64.b64decode(payload.get("data", ""), validate=True)
+            crc = int(payload["dataCrc32c"]) if payload.get("dataCrc32c") is not None else None
+            return str(body["name"]), data, crc
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise UpstreamUnavailable("Secret Manager sent an answer that is not a secret version.") from None
 
     return access
 
 
-def _build_client(endpoints: Endpoints) -> Any:
-    from google.cloud import secretmanager
+def _session(endpoints: Endpoints) -> Any:
+    if endpoints.secret_manager is not None:
+        import requests
 
-    if endpoints.secret_manager is None:
-        return secretmanager.SecretManagerServiceClient()
-    from google.auth.credentials import AnonymousCredentials
+        return requests.Session()
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
 
-    return secretmanager.SecretManagerServiceClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options={"api_endpoint": endpoints.secret_manager},
-    )
+    credentials, _ = google.auth.default(scopes=[_CLOUD_PLATFORM])  # type: ignore[no-untyped-call, unused-ignore]
+    return AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+
+
+def _message(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
 
 
 def crc32c(data: bytes) -> int:

@@ -117,7 +117,7 @@ class GcsStore:
     def _blob(self) -> Any:
         with self._lock:
             if self._client is None:
-                from google.cloud import storage  # type: ignore[attr-defined]
+                from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
                 if self._endpoints.storage is None:
                     self._client = storage.Client()

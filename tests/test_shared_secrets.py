@@ -1,4 +1,4 @@
-"""Credentials JSON from Secret Manager through the real google-cloud-secret-manager client."""
+"""Credentials JSON from Secret Manager through its REST API (the emulator serves the same wire format)."""
 
 from __future__ import annotations
 
@@ -116,3 +116,30 @@ def test_payload_bytes_roundtrip(emulator: Any) -> None:
     name = _add_version(emulator, payload)
     got = _source(emulator, name.rsplit("/", 1)[1]).get()
     assert base64.b64encode(json.dumps(got.info).encode()) == base64.b64encode(payload)
+
+
+def test_transient_failures_are_retried_then_reported_as_unavailable(emulator: Any) -> None:
+    from shared.errors import UpstreamUnavailable
+    from tests.support import set_faults
+
+    set_faults(emulator, [{"method": "secretmanager.versions.access", "kind": "503", "remaining": 2}])
+    assert _source(emulator).get().kind == "service_account"  # two 503s, then the answer
+    assert counts(emulator).get("secretmanager.versions.access") == 3
+    set_faults(emulator, [{"method": "secretmanager.versions.access", "kind": "drop"}])
+    with pytest.raises(UpstreamUnavailable):
+        _source(emulator).get()
+    set_faults(emulator, [])
+
+
+def test_reading_a_secret_does_not_import_the_grpc_client(emulator: Any) -> None:
+    """The first request of a new instance reads a secret: google-cloud-secret-manager's import (~1 s) is not
+    on that path."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from shared.secrets import secret_manager_accessor; from shared.endpoints import Endpoints;"
+            f"access = secret_manager_accessor(Endpoints.for_emulator({emulator.url!r}));"
+            f"name, data, crc = access({SECRET + '/versions/1'!r});"
+            "print(name, crc is not None, b'private_key' in data, 'google.cloud.secretmanager' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == [f"{SECRET}/versions/1", "True", "True", "False"]
