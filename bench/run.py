@@ -7,7 +7,7 @@ client) with a warm runtime and a fresh availability snapshot written by `shared
 asks freeBusy and inserts on every request, called the same way. Both book the same list of free slots (the
 calendars are reset between phases). Prints one table and writes `bench/out/latest.json` and `machine.json`.
 
-    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,load,compute,sync]
+    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,load,compute,sync,scale]
 
 Exit status: 0 when every target is met, 3 when the table shows a FAIL (1 is a crash, 2 a usage error).
 `--quick` uses tiny sizes to check that the harness works; its numbers mean nothing against the targets.
@@ -75,12 +75,15 @@ class Sizes:
     load_users: int = 30
     mixed_users: int = 30
     mixed_pool: int = 8  # popular slots per calendar the visitors race for
+    scale_calendars: int = 10_000
+    scale_slot_requests: int = 200
 
 
 QUICK = Sizes(
     bookings=4, latency_ms=20.0, slot_requests=4, baseline_slot_requests=2, cold_runs=1, race=8,
     slot_calendars=20, slot_baseline_cap=5, sync_calendars=60, sync_latency_ms=20.0, sync_baseline_cap=3,
-    load_seconds=3.0, load_rate=50.0, load_users=5, mixed_users=5, mixed_pool=3,
+    load_seconds=3.0, load_rate=50.0, load_users=5, mixed_users=5, mixed_pool=3, scale_calendars=200,
+    scale_slot_requests=20,
 )
 
 
@@ -572,6 +575,14 @@ def load(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     return rows
 
 
+def scale_step(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
+    from bench.scale import scale
+
+    progress(f"scale: sync of {sizes.scale_calendars} calendars at {sizes.sync_latency_ms:g} ms, GET /slots of one")
+    return scale(sides.stack, workdir, calendars=sizes.scale_calendars, days=sizes.sync_days,
+                 latency_ms=sizes.sync_latency_ms, requests=sizes.scale_slot_requests)
+
+
 def naive_sync_run(emails: list[str], days: int) -> int:
     from bench.baseline import calendar_service, naive_sync
 
@@ -581,7 +592,7 @@ def naive_sync_run(emails: list[str], days: int) -> int:
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
-STEPS = ("booking", "slots", "race", "cold", "load", "compute", "sync")
+STEPS = ("booking", "slots", "race", "cold", "load", "compute", "sync", "scale")
 
 
 def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str, Any]]:
@@ -613,6 +624,7 @@ def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str
                 "load": lambda: load(sides, sizes, workdir),
                 "compute": lambda: slot_computation(sides, sizes),
                 "sync": lambda: sync(sides, sizes, workdir),
+                "scale": lambda: scale_step(sides, sizes, workdir),  # last: it adds 10,000 calendars
             }
             for name, step in steps.items():
                 if only is None or name in only:
