@@ -7,7 +7,7 @@ client) with a warm runtime and a fresh availability snapshot written by `shared
 asks freeBusy and inserts on every request, called the same way. Both book the same list of free slots (the
 calendars are reset between phases). Prints one table and writes `bench/out/latest.json` and `machine.json`.
 
-    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,load,compute,sync,scale]
+    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,latency,slots,race,cold,load,compute,sync,scale]
 
 Exit status: 0 when every target is met, 3 when the table shows a FAIL (1 is a crash, 2 a usage error).
 `--quick` uses tiny sizes to check that the harness works; its numbers mean nothing against the targets.
@@ -575,6 +575,15 @@ def load(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     return rows
 
 
+def latency_step(sides: Sides, sizes: Sizes, slots: list[tuple[str, str]], out: Path) -> list[Row]:
+    from bench.latency import booking_latency
+
+    progress(f"latency: {sizes.bookings} warm bookings at {sizes.latency_ms:g} ms, timed and profiled")
+    bodies = [booking_body(slot, f"lat{index}@visitor.test") for index, slot in enumerate(slots[: sizes.bookings])]
+    return booking_latency(sides.stack, sides.ours, bodies, latency_ms=sizes.latency_ms, out=out,
+                           reset=sides.stack.remove_bookings)
+
+
 def scale_step(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     from bench.scale import scale
 
@@ -592,10 +601,10 @@ def naive_sync_run(emails: list[str], days: int) -> int:
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
-STEPS = ("booking", "slots", "race", "cold", "load", "compute", "sync", "scale")
+STEPS = ("booking", "latency", "slots", "race", "cold", "load", "compute", "sync", "scale")
 
 
-def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str, Any]]:
+def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> tuple[list[Row], dict[str, Any]]:
     from shared.runtime import set_runtime
 
     info = machine()
@@ -618,6 +627,7 @@ def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str
             warm_up(sides, slots[sizes.bookings :])
             steps: dict[str, Callable[[], list[Row]]] = {
                 "booking": lambda: warm_booking(sides, sizes, slots),
+                "latency": lambda: latency_step(sides, sizes, slots, out),
                 "slots": lambda: slots_from_snapshot(sides, sizes),
                 "race": lambda: race(sides, sizes, slots[0]),
                 "cold": lambda: cold_start(sides, sizes, slots[1], workdir),
@@ -666,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(",")) if args.only else None
     if only is not None and only - set(STEPS):
         parser.error(f"unknown steps {sorted(only - set(STEPS))}; choose from {', '.join(STEPS)}")
-    rows, info = run(sizes, only)
+    rows, info = run(sizes, only, args.out)
     print()
     print(table(rows))
     latest, machine_file = write(args.out, rows, info)
