@@ -30,13 +30,7 @@ emulator: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devserver --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
-BENCH_STAMP := $(VENV)/.installed-bench
-
-$(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]'
-	touch $(BENCH_STAMP)
-
-bench: $(BENCH_STAMP)
+bench: $(STAMP)
 	$(PY) -m bench
 
 package: $(STAMP)

@@ -60,14 +60,14 @@ def scale(stack: Stack, workdir: Path, *, calendars: int, days: int, latency_ms:
         freebusy = calls.methods.get("calendar.freebusy.query", 0)
         within = "within" if calls.calendar <= QUOTA_PER_MINUTE else "OVER"
         rows.append(Row(
-            f"sync {len(emails)} cal x {days} d @ {latency_ms:g} ms ({label})", seconds, None, f"< {target_s:g} s",
-            seconds < target_s and freebusy == expected and unavailable == 0, "s",
+            f"scale: sync {len(emails)} cal x {days} d @ {latency_ms:g} ms ({label})", seconds, None,
+            f"< {target_s:g} s", seconds < target_s and freebusy == expected and unavailable == 0, "s",
             note=(f"{freebusy} freeBusy calls (target {expected}), {calls.calendar} Calendar requests as {SYNC_AS} "
                   f"in this run: {within} the {QUOTA_PER_MINUTE}/min/user quota for runs a minute or more apart; "
                   f"{calls.token_mints} token mints, {unavailable} unavailable; no max_per_day, so no per-day "
                   "booking counts are listed (with one, the current sync lists each calendar: over the quota)"),
         ))
-    rows.append(Row(f"sync freeBusy calls ({len(emails)} calendars)", runs[-1][2].methods.get(
+    rows.append(Row(f"scale: freeBusy calls ({len(emails)} calendars)", runs[-1][2].methods.get(
         "calendar.freebusy.query", 0), None, f"== {expected}",
         runs[-1][2].methods.get("calendar.freebusy.query", 0) == expected, ""))
 
@@ -111,11 +111,12 @@ def scale(stack: Stack, workdir: Path, *, calendars: int, days: int, latency_ms:
     p50 = median(timings)
     from_snapshot = all(status == "200 snapshot" for status in statuses)
     return [*rows,
-        Row(f"GET /slots, 1 of {len(emails)} calendars (p50)", p50, None, "< 10 ms", p50 < 10 and from_snapshot, "ms",
+        Row(f"scale: GET /slots, 1 of {len(emails)} calendars (p50)", p50, None, "< 10 ms",
+            p50 < 10 and from_snapshot, "ms",
             note=(f"{len(timings)} requests, each another calendar, 7 days, in process; p95 "
                   f"{percentile(timings, 0.95):.1f} ms; first request (reads and parses the snapshot) {first_ms:.0f} "
                   f"ms, {first_status}; all from the snapshot: {from_snapshot}")),
-        Row(f"snapshot of {len(emails)} calendars: file", len(raw) / 1e6, None, "informational", None, "MB"),
-        Row(f"snapshot of {len(emails)} calendars: parsed, in memory", held / 1e6, None, "informational", None, "MB",
+        Row(f"scale: snapshot of {len(emails)} calendars, file", len(raw) / 1e6, None, "informational", None, "MB"),
+        Row(f"scale: snapshot of {len(emails)} calendars, in memory", held / 1e6, None, "informational", None, "MB",
             note="tracemalloc of Snapshot.parse (json.loads of the file; intervals parsed per calendar on first use)"),
     ]
