@@ -111,6 +111,7 @@ class Sides:
         self.config = load_config(stack.config_path)
         self.runtime = build_runtime(self.config)
         set_runtime(self.runtime)
+        stack.forget_hooks.append(self.runtime.availability.forget)
         self.ours_app = function_app("booking")
         self.baseline_app = functions_framework.create_app(target="booking", source=str(BASELINE_SOURCE))
         self.ours = self.ours_app.test_client()

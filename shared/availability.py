@@ -196,6 +196,13 @@ class Availability:
             self._recent[slug] = [entry for entry in self._recent.get(slug, []) if entry[2] != booking_id]
             self._generation += 1
 
+    def forget(self) -> None:
+        """Drop what this instance learnt since the snapshot, as a newly started instance knows nothing of it."""
+        with self._lock:
+            self._recent.clear()
+            self._distrusted.clear()
+            self._generation += 1
+
     def distrust_snapshot(self, slug: str) -> None:
         """The snapshot offered time that was taken: answer this calendar live until a newer snapshot."""
         with self._lock:
