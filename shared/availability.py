@@ -109,6 +109,7 @@ class SnapshotReader:
         self._reading = threading.Lock()  # held by the one thread re-reading the store
         self._cached: tuple[float, Snapshot | None] | None = None
         self._digest: bytes | None = None
+        self._seen: str | None = None  # the store's token (generation) for the bytes last read
 
     def current(self) -> Snapshot | None:
         with self._lock:
@@ -133,7 +134,14 @@ class SnapshotReader:
 
     def _read(self, previous: Snapshot | None) -> Snapshot | None:
         try:
-            raw = self._store.read()
+            read_changed = getattr(self._store, "read_changed", None)  # both stores have it; test fakes may not
+            if read_changed is not None:
+                fresh = read_changed(self._seen if previous is not None else None)
+                if fresh is None:
+                    return previous  # still the snapshot in hand: not even downloaded
+                raw, self._seen = fresh
+            else:
+                raw = self._store.read()
             if not raw:
                 self._digest = None
                 return None
@@ -148,12 +156,14 @@ class SnapshotReader:
             return None
         except UpstreamUnavailable as error:  # slots are then answered live: slower, still right
             log("snapshot unreadable", severity="WARNING", location=self._store.location, detail=error.message)
+            self._seen = None
             return None
 
     def forget(self) -> None:
         with self._lock:
             self._cached = None
             self._digest = None
+            self._seen = None
 
 
 class Availability:

@@ -74,3 +74,40 @@ def test_many_threads_one_read_then_stale_copies_while_one_thread_rereads() -> N
     renewed = reader.current()
     assert renewed is not None and renewed is not snapshots[0]
     assert renewed.as_of.minute == 5
+
+
+def _stores(emulator: Any, tmp_path: Any) -> list[Any]:
+    from shared.endpoints import Endpoints
+    from shared.store import GcsStore, LocalStore
+
+    return [LocalStore(tmp_path / "snapshot"),
+            GcsStore("demo-project-availability", "snapshots/reader.json", Endpoints.for_emulator(emulator.url))]
+
+
+def test_stores_answer_unchanged_without_the_bytes(emulator: Any, tmp_path: Any) -> None:
+    for store in _stores(emulator, tmp_path):
+        absent = store.read_changed(None)
+        assert absent is not None and absent[0] is None
+        assert store.read_changed(absent[1]) is None  # still absent
+        store.write(_document("2026-01-01T00:00:00Z"))
+        first = store.read_changed(absent[1])
+        assert first is not None and first[0] == _document("2026-01-01T00:00:00Z") and first[1]
+        assert store.read_changed(first[1]) is None, store.location  # unchanged: nothing downloaded
+        store.write(_document("2026-01-01T00:05:00Z"))
+        second = store.read_changed(first[1])
+        assert second is not None and second[0] == _document("2026-01-01T00:05:00Z") and second[1] != first[1]
+
+
+def test_the_reader_keeps_its_copy_while_the_store_says_unchanged(emulator: Any, tmp_path: Any) -> None:
+    for store in _stores(emulator, tmp_path):
+        store.write(_document("2026-01-01T00:00:00Z"))
+        now = [0.0]
+        reader = SnapshotReader(store, clock=lambda: now[0])  # noqa: B023  (read while `now` is this store's)
+        first = reader.current()
+        assert first is not None
+        now[0] = 10.0
+        assert reader.current() is first
+        store.write(_document("2026-01-01T00:05:00Z"))
+        now[0] = 20.0
+        renewed = reader.current()
+        assert renewed is not None and renewed is not first and renewed.as_of.minute == 5
