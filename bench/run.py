@@ -5,7 +5,11 @@ functions-framework serves it (`devserver.gateway.function_app("booking")`, call
 client) with a warm runtime and a fresh availability snapshot written by `shared.sync`; the baseline side is
 `bench/baseline.py`, a single-file function that reads the key, builds credentials and the service, mints a token,
 asks freeBusy and inserts on every request, called the same way. Both book the same list of free slots (the
-calendars are reset between phases). Prints one table and writes `bench/out/latest.json` and `machine.json`.
+calendars are reset between phases, and the in-process instance forgets what it booked). Three steps run the
+booking function as production does instead: `cold` (new `functions-framework` processes), `load` (one gunicorn
+instance with 80 threads under locust, bench/load.py) and `scale` (10,000 calendars, bench/scale.py); `latency`
+splits a warm booking at 50 ms into round trips, own CPU and waiting (bench/latency.py, with a pyinstrument
+profile). Prints one table and writes `bench/out/latest.json`, `machine.json` and `booking-profile.txt`.
 
     .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,latency,slots,race,cold,load,compute,sync,scale]
 
