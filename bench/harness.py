@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,9 @@ class Stack:
         self.config_path = workdir / "booking.toml"
         self.config_path.write_text(config_text(self.url, self.snapshot_dir))
         self._session = requests.Session()
+        # Called after bookings are deleted behind the functions' back: an in-process instance forgets the bookings
+        # it made (else it would take their slots for taken, and re-check each booking live: one more round trip).
+        self.forget_hooks: list[Callable[[], None]] = []
 
     def stop(self) -> None:
         self._session.close()
@@ -111,6 +114,8 @@ class Stack:
                 claims = state.calendars.get(claims_calendar_id(calendar_id))
                 if claims is not None:
                     claims.events.clear()
+        for forget in self.forget_hooks:
+            forget()
 
     def events_at(self, calendar_id: str, start_utc: str) -> list[dict[str, Any]]:
         """Live (not cancelled) non-demo bookings on `calendar_id` starting at that UTC instant (RFC 3339)."""

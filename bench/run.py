@@ -5,9 +5,13 @@ functions-framework serves it (`devserver.gateway.function_app("booking")`, call
 client) with a warm runtime and a fresh availability snapshot written by `shared.sync`; the baseline side is
 `bench/baseline.py`, a single-file function that reads the key, builds credentials and the service, mints a token,
 asks freeBusy and inserts on every request, called the same way. Both book the same list of free slots (the
-calendars are reset between phases). Prints one table and writes `bench/out/latest.json` and `machine.json`.
+calendars are reset between phases, and the in-process instance forgets what it booked). Three steps run the
+booking function as production does instead: `cold` (new `functions-framework` processes), `load` (one gunicorn
+instance with 80 threads under locust, bench/load.py) and `scale` (10,000 calendars, bench/scale.py); `latency`
+splits a warm booking at 50 ms into round trips, own CPU and waiting (bench/latency.py, with a pyinstrument
+profile). Prints one table and writes `bench/out/latest.json`, `machine.json` and `booking-profile.txt`.
 
-    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,slots,race,cold,compute,sync]
+    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,latency,slots,race,cold,load,compute,sync,scale]
 
 Exit status: 0 when every target is met, 3 when the table shows a FAIL (1 is a crash, 2 a usage error).
 `--quick` uses tiny sizes to check that the harness works; its numbers mean nothing against the targets.
@@ -70,11 +74,20 @@ class Sizes:
     sync_days: int = 28
     sync_latency_ms: float = 100.0
     sync_baseline_cap: int = 20
+    load_seconds: float = 15.0  # each locust run against one gunicorn instance (bench/load.py)
+    load_rate: float = 600.0  # GET /slots offered per second
+    load_users: int = 30
+    mixed_users: int = 30
+    mixed_pool: int = 8  # popular slots per calendar the visitors race for
+    scale_calendars: int = 10_000
+    scale_slot_requests: int = 200
 
 
 QUICK = Sizes(
     bookings=4, latency_ms=20.0, slot_requests=4, baseline_slot_requests=2, cold_runs=1, race=8,
     slot_calendars=20, slot_baseline_cap=5, sync_calendars=60, sync_latency_ms=20.0, sync_baseline_cap=3,
+    load_seconds=3.0, load_rate=50.0, load_users=5, mixed_users=5, mixed_pool=3, scale_calendars=200,
+    scale_slot_requests=20,
 )
 
 
@@ -102,6 +115,7 @@ class Sides:
         self.config = load_config(stack.config_path)
         self.runtime = build_runtime(self.config)
         set_runtime(self.runtime)
+        stack.forget_hooks.append(self.runtime.availability.forget)
         self.ours_app = function_app("booking")
         self.baseline_app = functions_framework.create_app(target="booking", source=str(BASELINE_SOURCE))
         self.ours = self.ours_app.test_client()
@@ -613,6 +627,36 @@ def sync(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     return rows
 
 
+def load(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
+    from bench.load import mixed_load, slots_load
+
+    progress(f"load: GET /slots at {sizes.load_rate:g}/s offered, then a mixed run, {sizes.load_seconds:g} s each")
+    sides.sync()  # a fresh snapshot for the instance
+    rows = slots_load(sides.stack, workdir, rate=sizes.load_rate, users=sizes.load_users,
+                      seconds=sizes.load_seconds, latency_ms=sizes.latency_ms)
+    sides.sync()
+    rows += mixed_load(sides.stack, workdir, users=sizes.mixed_users, seconds=sizes.load_seconds,
+                       latency_ms=sizes.latency_ms, pool_per_calendar=sizes.mixed_pool)
+    return rows
+
+
+def latency_step(sides: Sides, sizes: Sizes, slots: list[tuple[str, str]], out: Path) -> list[Row]:
+    from bench.latency import booking_latency
+
+    progress(f"latency: {sizes.bookings} warm bookings at {sizes.latency_ms:g} ms, timed and profiled")
+    bodies = [booking_body(slot, f"lat{index}@visitor.test") for index, slot in enumerate(slots[: sizes.bookings])]
+    return booking_latency(sides.stack, sides.ours, bodies, latency_ms=sizes.latency_ms, out=out,
+                           reset=sides.stack.remove_bookings)
+
+
+def scale_step(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
+    from bench.scale import scale
+
+    progress(f"scale: sync of {sizes.scale_calendars} calendars at {sizes.sync_latency_ms:g} ms, GET /slots of one")
+    return scale(sides.stack, workdir, calendars=sizes.scale_calendars, days=sizes.sync_days,
+                 latency_ms=sizes.sync_latency_ms, requests=sizes.scale_slot_requests)
+
+
 def naive_sync_run(emails: list[str], days: int) -> int:
     from bench.baseline import calendar_service, naive_sync
 
@@ -622,10 +666,10 @@ def naive_sync_run(emails: list[str], days: int) -> int:
 
 
 # --- the run ----------------------------------------------------------------------------------------------------------
-STEPS = ("booking", "slots", "race", "cold", "compute", "sync")
+STEPS = ("booking", "latency", "slots", "race", "cold", "load", "compute", "sync", "scale")
 
 
-def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str, Any]]:
+def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> tuple[list[Row], dict[str, Any]]:
     from shared.runtime import set_runtime
 
     info = machine()
@@ -648,11 +692,14 @@ def run(sizes: Sizes, only: set[str] | None = None) -> tuple[list[Row], dict[str
             warm_up(sides, slots[sizes.bookings :])
             steps: dict[str, Callable[[], list[Row]]] = {
                 "booking": lambda: warm_booking(sides, sizes, slots),
+                "latency": lambda: latency_step(sides, sizes, slots, out),
                 "slots": lambda: slots_from_snapshot(sides, sizes),
                 "race": lambda: race(sides, sizes, slots[0]),
                 "cold": lambda: cold_start(sides, sizes, slots[1], workdir),
+                "load": lambda: load(sides, sizes, workdir),
                 "compute": lambda: slot_computation(sides, sizes),
                 "sync": lambda: sync(sides, sizes, workdir),
+                "scale": lambda: scale_step(sides, sizes, workdir),  # last: it adds 10,000 calendars
             }
             for name, step in steps.items():
                 if only is None or name in only:
@@ -694,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(",")) if args.only else None
     if only is not None and only - set(STEPS):
         parser.error(f"unknown steps {sorted(only - set(STEPS))}; choose from {', '.join(STEPS)}")
-    rows, info = run(sizes, only)
+    rows, info = run(sizes, only, args.out)
     print()
     print(table(rows))
     latest, machine_file = write(args.out, rows, info)

@@ -45,13 +45,22 @@ locals {
   # Environment of each function: where the config is and the versions of the secrets it (and only it) may read
   # (secrets.tf). Nothing else reads the environment (DESIGN section 5), and no value here is a secret: names only.
   config_env = { BOOKING_CONFIG = "${local.config_mount_path}/${local.config_file_name}" }
+  # THREADS: functions-framework's gunicorn worker threads (its default is 4 per CPU the process sees, which on
+  # Cloud Run is not the instance's CPU): one per request the instance may be sent at once.
   function_env = {
     booking = merge(local.config_env, {
       CREDENTIALS_SECRET = local.credentials_secret_version_name
       TOKEN_KEY_SECRET   = local.token_key_secret_version_name
+      THREADS            = tostring(local.function_settings.booking.concurrency)
     })
-    sync    = merge(local.config_env, { CREDENTIALS_SECRET = local.credentials_secret_version_name })
-    sharing = merge(local.config_env, { SHARING_CREDENTIALS_SECRET = local.sharing_credentials_secret_version_name })
+    sync = merge(local.config_env, {
+      CREDENTIALS_SECRET = local.credentials_secret_version_name
+      THREADS            = tostring(local.function_settings.sync.concurrency)
+    })
+    sharing = merge(local.config_env, {
+      SHARING_CREDENTIALS_SECRET = local.sharing_credentials_secret_version_name
+      THREADS                    = tostring(local.function_settings.sharing.concurrency)
+    })
   }
 }
 

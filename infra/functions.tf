@@ -13,6 +13,10 @@ locals {
       min_instances   = var.booking_min_instances
       timeout_seconds = var.booking_timeout_seconds
       ingress         = local.booking_ingress # ALLOW_ALL, or only through the load balancer (edge.tf)
+      # One instance serves many visitors: a booking spends ~100 ms waiting on Google and ~2 ms of CPU, a
+      # snapshot GET /slots ~2 ms of CPU (infra/README.md, "Concurrency and CPU").
+      concurrency = 80
+      cpu         = "1"
     }
     sharing = {
       description     = "Admin-only calendar sharing (ACL) API (workspace-calendar-booking). IAM invokers only."
@@ -20,6 +24,9 @@ locals {
       min_instances   = 0
       timeout_seconds = var.sharing_timeout_seconds
       ingress         = var.sharing_ingress
+      # Admin traffic: a few calls at a time, each mostly waiting on Google.
+      concurrency = 10
+      cpu         = "1"
     }
     sync = {
       description = "Scheduled free/busy snapshot refresh (workspace-calendar-booking). Invoked by Cloud Scheduler only."
@@ -28,6 +35,9 @@ locals {
       min_instances   = 0
       timeout_seconds = var.sync_timeout_seconds
       ingress         = var.sync_ingress
+      # One run at a time (it parallelises its own free/busy queries); a second request would only race it.
+      concurrency = 1
+      cpu         = "1"
     }
   }
   # One object type for all entries: one missing a setting, or with a setting of another kind, fails the plan.
@@ -58,14 +68,16 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    service_account_email          = google_service_account.runtime[each.key].email
-    max_instance_count             = each.value.max_instances
-    min_instance_count             = each.value.min_instances
-    available_memory               = var.function_memory
-    timeout_seconds                = each.value.timeout_seconds
-    ingress_settings               = each.value.ingress
-    all_traffic_on_latest_revision = true
-    environment_variables          = local.function_env[each.key]
+    service_account_email            = google_service_account.runtime[each.key].email
+    max_instance_count               = each.value.max_instances
+    min_instance_count               = each.value.min_instances
+    available_memory                 = var.function_memory
+    available_cpu                    = each.value.cpu
+    max_instance_request_concurrency = each.value.concurrency
+    timeout_seconds                  = each.value.timeout_seconds
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.function_env[each.key]
 
     secret_volumes {
       mount_path = local.config_mount_path

@@ -5,6 +5,7 @@ Per-calendar free/busy errors count as busy over the whole range (fail closed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -48,6 +49,9 @@ class Snapshot:
     start: datetime
     end: datetime
     calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each calendar's view, parsed on first use: a snapshot never changes, and one of 10,000 calendars is asked
+    # for at a time. Shared between threads: a view is built whole before it is stored, and never changed.
+    _views: dict[str, BusyView | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def parse(cls, raw: bytes) -> Snapshot:
@@ -62,6 +66,13 @@ class Snapshot:
         )
 
     def view(self, slug: str) -> BusyView | None:
+        try:
+            return self._views[slug]
+        except KeyError:
+            view = self._views[slug] = self._parse_view(slug)
+            return view
+
+    def _parse_view(self, slug: str) -> BusyView | None:
         entry = self.calendars.get(slug)
         if entry is None or entry.get("status") != "ok":
             return None
@@ -85,33 +96,74 @@ def bookings_per_day(events: list[dict[str, Any]], calendar: CalendarConfig) -> 
 
 
 class SnapshotReader:
-    """The last snapshot, parsed once and re-read from the store at most every few seconds."""
+    """The last snapshot, parsed once and re-read from the store at most every few seconds.
+
+    Safe under a threaded server: when the copy is due for a re-read, one thread reads while the others go on
+    answering from the copy they have (a thread with no copy at all waits for that read), and an unchanged
+    snapshot (same SHA-256) is not parsed again."""
 
     def __init__(self, store: SnapshotStore, clock: Callable[[], float] = SYSTEM_CLOCK.monotonic) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # held by the one thread re-reading the store
         self._cached: tuple[float, Snapshot | None] | None = None
+        self._digest: bytes | None = None
+        self._seen: str | None = None  # the store's token (generation) for the bytes last read
 
     def current(self) -> Snapshot | None:
         with self._lock:
-            if self._cached is not None and self._clock() - self._cached[0] < _SNAPSHOT_RECHECK_SECONDS:
-                return self._cached[1]
+            cached = self._cached
+        if cached is not None and self._clock() - cached[0] < _SNAPSHOT_RECHECK_SECONDS:
+            return cached[1]
+        if cached is not None and not self._reading.acquire(blocking=False):
+            return cached[1]  # another thread is re-reading: the copy in hand is at most a few seconds old
+        if cached is None:
+            self._reading.acquire()
         try:
-            raw = self._store.read()
-            snapshot = Snapshot.parse(raw) if raw else None
+            with self._lock:
+                again = self._cached
+            if again is not None and again is not cached and self._clock() - again[0] < _SNAPSHOT_RECHECK_SECONDS:
+                return again[1]  # read by the thread this one waited for
+            snapshot = self._read(again[1] if again is not None else None)
+            with self._lock:
+                self._cached = (self._clock(), snapshot)
+            return snapshot
+        finally:
+            self._reading.release()
+
+    def _read(self, previous: Snapshot | None) -> Snapshot | None:
+        try:
+            read_changed = getattr(self._store, "read_changed", None)  # both stores have it; test fakes may not
+            if read_changed is not None:
+                fresh = read_changed(self._seen if previous is not None else None)
+                if fresh is None:
+                    return previous  # still the snapshot in hand: not even downloaded
+                raw, self._seen = fresh
+            else:
+                raw = self._store.read()
+            if not raw:
+                self._digest = None
+                return None
+            digest = hashlib.sha256(raw).digest()
+            if previous is not None and digest == self._digest:
+                return previous
+            snapshot = Snapshot.parse(raw)
+            self._digest = digest
+            return snapshot
         except (ValueError, KeyError, TypeError):
-            snapshot = None
+            self._digest = None
+            return None
         except UpstreamUnavailable as error:  # slots are then answered live: slower, still right
             log("snapshot unreadable", severity="WARNING", location=self._store.location, detail=error.message)
-            snapshot = None
-        with self._lock:
-            self._cached = (self._clock(), snapshot)
-        return snapshot
+            self._seen = None
+            return None
 
     def forget(self) -> None:
         with self._lock:
             self._cached = None
+            self._digest = None
+            self._seen = None
 
 
 class Availability:
@@ -131,6 +183,14 @@ class Availability:
         # where the snapshot proved wrong (answered live until a newer snapshot arrives).
         self._recent: dict[str, list[tuple[datetime, Interval, str]]] = {}
         self._distrusted: dict[str, datetime] = {}
+        self._generation = 0  # counts the changes above: an answer computed before a change is out of date
+
+    def state(self) -> tuple[Snapshot | None, int]:
+        """What a snapshot answer depends on besides the query and the time: the snapshot in use and the
+        generation of what this instance learnt since (bookings made or cancelled here, distrusted calendars)."""
+        snapshot = self._snapshots.current() if self._snapshots is not None else None
+        with self._lock:
+            return snapshot, self._generation
 
     def note_booking(self, slug: str, span: Interval, booking_id: str) -> None:
         """A booking this instance made: the snapshot does not know it yet, so slots are read around it."""
@@ -138,16 +198,26 @@ class Availability:
             recent = self._recent.setdefault(slug, [])
             recent.append((self._now(), span, booking_id))
             del recent[:-500]
+            self._generation += 1
 
     def forget_booking(self, slug: str, booking_id: str) -> None:
         """A booking this instance cancelled or moved away: its time is no longer taken by it."""
         with self._lock:
             self._recent[slug] = [entry for entry in self._recent.get(slug, []) if entry[2] != booking_id]
+            self._generation += 1
+
+    def forget(self) -> None:
+        """Drop what this instance learnt since the snapshot, as a newly started instance knows nothing of it."""
+        with self._lock:
+            self._recent.clear()
+            self._distrusted.clear()
+            self._generation += 1
 
     def distrust_snapshot(self, slug: str) -> None:
         """The snapshot offered time that was taken: answer this calendar live until a newer snapshot."""
         with self._lock:
             self._distrusted[slug] = self._now()
+            self._generation += 1
 
     def fresh_snapshot(self, slug: str, start: datetime, end: datetime) -> BusyView | None:
         """The snapshot's view of `slug` over [start, end) if the snapshot is fresh and covers that range, with

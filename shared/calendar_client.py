@@ -322,8 +322,9 @@ class CalendarClient:
                 result.busy.extend(
                     (_parse_time(item["start"]), _parse_time(item["end"])) for item in entry.get("busy", [])
                 )
+        answered = {cid for answer in answers for cid in answer.get("calendars", {})}  # once, not per calendar
         for cid in calendar_ids:
-            if cid not in {c for answer in answers for c in answer.get("calendars", {})}:
+            if cid not in answered:
                 results[cid].error = results[cid].error or "missing"
         return results
 

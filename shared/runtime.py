@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +30,9 @@ from .endpoints import Endpoints
 from .errors import SecretError
 from .identity import IapVerifier, IdentityVerifier
 from .jwt_keys import KeySet
+from .once import locked_cached_property
 from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
+from .slot_cache import SlotAnswers
 from .store import SnapshotStore, open_store
 from .tokens import BookingTokens, derive_signing_key, key_from_secret
 
@@ -57,15 +58,19 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock.now()
 
-    @cached_property
+    @locked_cached_property
     def snapshots(self) -> SnapshotReader | None:
         return SnapshotReader(self.store, self.clock.monotonic) if self.store is not None else None
 
-    @cached_property
+    @locked_cached_property
     def availability(self) -> Availability:
         return Availability(self.config, self.calendar, self.snapshots, self.now)
 
-    @cached_property
+    @locked_cached_property
+    def slot_answers(self) -> SlotAnswers:
+        return SlotAnswers(self.availability, self.clock)
+
+    @locked_cached_property
     def booking(self) -> BookingService:
         return BookingService(self.config, self.calendar, self.availability, self.tokens, self.now)
 
@@ -98,21 +103,21 @@ class Runtime:
     def sharing_source(self) -> SecretSource:
         return self.sharing_secrets or self.secrets
 
-    @cached_property
+    @locked_cached_property
     def guard(self) -> BookingGuard:
         endpoints = self.endpoints
         return BookingGuard(self.config, self.calendar, self.now,
                             secret_accessor=lambda: secret_manager_accessor(endpoints))
 
-    @cached_property
+    @locked_cached_property
     def sharing_identity(self) -> IdentityVerifier:
         return self._identity_verifier("sharing", iam_protected=self.config.sharing.iam_protected)
 
-    @cached_property
+    @locked_cached_property
     def sync_identity(self) -> IdentityVerifier:
         return self._identity_verifier("sync", iam_protected=self.config.sync.iam_protected)
 
-    @cached_property
+    @locked_cached_property
     def _id_token_keys(self) -> KeySet:
         return KeySet(self.config.identity.certs_url, algorithms=("RS256",), clock=self.clock)
 

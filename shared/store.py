@@ -77,6 +77,18 @@ class LocalStore:
         data = self.read()
         return data, _digest(data)
 
+    def read_changed(self, seen: str | None) -> tuple[bytes | None, str | None] | None:
+        """The snapshot and a token for it, or None while it is still the one `seen` names: a `stat`, no read
+        (every write replaces the file, so a new snapshot is a new inode)."""
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return None if seen == "" else (None, "")
+        token = f"{status.st_ino}:{status.st_mtime_ns}:{status.st_size}"
+        if token == seen:
+            return None
+        return self.read(), token
+
     def replace(self, data: bytes, expected_generation: str | None) -> None:
         with self._exclusive():
             if _digest(self.read()) != expected_generation:
@@ -117,7 +129,7 @@ class GcsStore:
     def _blob(self) -> Any:
         with self._lock:
             if self._client is None:
-                from google.cloud import storage  # type: ignore[attr-defined]
+                from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
                 if self._endpoints.storage is None:
                     self._client = storage.Client()
@@ -160,6 +172,23 @@ class GcsStore:
         except (api_exceptions.GoogleAPIError, OSError) as error:
             raise UpstreamUnavailable(f"Cloud Storage is unavailable ({type(error).__name__}).") from None
         return data, str(blob.generation)  # from the download's x-goog-generation header
+
+    def read_changed(self, seen: str | None) -> tuple[bytes | None, str | None] | None:
+        """The object and its generation, or None while its generation is still `seen` (Cloud Storage answers
+        304 to `ifGenerationNotMatch`: no download of an unchanged snapshot every few seconds)."""
+        from google.api_core import exceptions as api_exceptions
+
+        blob = self._blob()
+        condition = int(seen) if seen else None
+        try:
+            data = bytes(blob.download_as_bytes(timeout=10, retry=self._retry(), if_generation_not_match=condition))
+        except api_exceptions.NotModified:
+            return None
+        except api_exceptions.NotFound:
+            return None if seen == "" else (None, "")
+        except (api_exceptions.GoogleAPIError, OSError) as error:
+            raise UpstreamUnavailable(f"Cloud Storage is unavailable ({type(error).__name__}).") from None
+        return data, str(blob.generation)
 
     def replace(self, data: bytes, expected_generation: str | None) -> None:
         from google.api_core import exceptions as api_exceptions

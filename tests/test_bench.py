@@ -57,3 +57,11 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path: Path) -> None:
     assert _row(rows, "sync freeBusy calls")["ours"] == 2  # 60 calendars: ceil(60 / 50)
     for metric in ("warm booking p50 @ 0 ms", "cold start", "slot computation", "GET /slots p50"):
         assert _row(rows, metric)["ours"] is not None
+    # One gunicorn instance under locust: counts that do not depend on speed.
+    assert _row(rows, "load: GET /slots errors")["ours"] == 0
+    for metric in ("load mixed: 5xx answers", "load mixed: double bookings", "load mixed: 201s not confirmed"):
+        assert _row(rows, metric)["ours"] == 0, metric
+    assert _row(rows, "load mixed: 201s not confirmed")["pass"] is True  # some 201s were kept, all confirmed
+    assert _row(rows, "scale: freeBusy calls")["ours"] == 4  # 200 calendars: ceil(200 / 50)
+    assert _row(rows, "scale: GET /slots, 1 of")["ours"] is not None
+    assert _row(rows, "warm booking p50 @ 20 ms vs 2 round trips")["ours"] is not None

@@ -482,6 +482,21 @@ def test_function_settings(infra: Module) -> None:
         assert expr(settings[fn]["timeout_seconds"]) == f"var.{fn}_timeout_seconds"
 
 
+def test_concurrency_cpu_and_threads(infra: Module) -> None:
+    """Each instance takes as many requests at once as functions-framework's gunicorn has threads, on 1 CPU."""
+    settings = infra.locals["function_settings"]
+    service = block(the_function(infra), "service_config")
+    assert expr(service["max_instance_request_concurrency"]) == "each.value.concurrency"
+    assert expr(service["available_cpu"]) == "each.value.cpu"
+    assert settings["booking"]["concurrency"] >= 50  # a burst is served by warm instances, not one cold start each
+    assert settings["sync"]["concurrency"] == 1  # overlapping syncs would only race to write one snapshot
+    env = infra.locals["function_env"]
+    for fn in FUNCTIONS:
+        assert float(settings[fn]["cpu"]) >= 1  # Cloud Run refuses concurrency > 1 below one CPU
+        assert f"THREADS = tostring(local.function_settings.{fn}.concurrency)" in json.dumps(env[fn]).replace("\"", "")
+    assert "Concurrency and CPU" in (INFRA / "README.md").read_text()
+
+
 def moves() -> dict[str, str]:
     parsed = [parse_hcl(path) for path in sorted(INFRA.glob("*.tf"))]
     return {expr(m["from"]): expr(m["to"]) for p in parsed for m in p.get("moved", [])}

@@ -32,11 +32,17 @@ def list_calendars(request: flask.Request) -> Any:
 
 def list_slots(request: flask.Request) -> Any:
     query = http.validate(SlotsQuery, request.args.to_dict())
+    runtime = get_runtime()
+
+    def compute() -> dict[str, Any]:
+        return runtime.booking.slots(query.calendar, query.from_, query.to, query.duration, query.timezone,
+                                     live=query.live)
+
     if query.live:
-        get_runtime().guard.before_live_slots(_client(request))
-    return get_runtime().booking.slots(
-        query.calendar, query.from_, query.to, query.duration, query.timezone, live=query.live
-    )
+        runtime.guard.before_live_slots(_client(request))
+        return compute()
+    key = (query.calendar, query.from_, query.to, query.duration, query.timezone)
+    return runtime.slot_answers.get(key, compute)  # the same answer within a second (shared/slot_cache.py)
 
 
 def create_booking(request: flask.Request) -> Any:
