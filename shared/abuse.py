@@ -41,7 +41,7 @@ from .errors import (
     TooManyRequests,
     UpstreamUnavailable,
 )
-from .events import P_VISITOR, is_decided, parse_rfc3339, private_properties
+from .events import P_REQUEST, P_VISITOR, is_decided, parse_rfc3339, private_properties
 from .logs import log
 from .visitor_text import in_domains, visitor_digest
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 P_TICKET = "wcbTicket"  # on a visitor's day ticket (see `_take_day_ticket`)
 P_TICKET_CALENDAR = "wcbTicketCalendar"
+P_TICKET_HOLDER = "wcbTicketHolder"  # the request (its tag) that took the ticket
 BOT_TOKEN_HEADER = "X-Turnstile-Token"  # noqa: S105 - a header name, not a secret
 _MAX_KEYS = 10_000
 
@@ -111,7 +112,10 @@ class BookingGuard:
     def before_live_slots(self, client: str) -> None:
         self._take(self._live, client, "live availability reads")
 
-    def before_move(self, booking_id: str, token: str | None, client: str, tokens: Callable[[], BookingTokens]) -> None:
+    def before_move(
+        self, booking_id: str, token: str | None, client: str, tokens: Callable[[], BookingTokens],
+        tag: str | None = None,
+    ) -> None:
         """A move's limits. A token or booking that is not good is left for the move itself to refuse."""
         self._take(self._bookings, client, "bookings")
         if self._config.limits.bookings_per_visitor_per_day is None:
@@ -128,9 +132,13 @@ class BookingGuard:
             return
         digest = private_properties(event).get(P_VISITOR)
         if digest and not is_decided(event):
-            self._visitor_limits_for(calendar, digest, future=False)
+            self._visitor_limits_for(calendar, digest, future=False, tag=tag)
 
-    def before_booking(self, request: NewBooking, client: str, bot_token: str | None) -> None:
+    def before_booking(
+        self, request: NewBooking, client: str, bot_token: str | None, tag: str | None = None
+    ) -> None:
+        """`tag` names the request across its repeats (`BookingService.request_tag`): a repeat is not counted
+        again, so a retried 201 is answered, not refused."""
         self._take(self._bookings, client, "bookings")
         booking = self._config.booking
         if booking.company_visitors == "refuse" and in_domains(request.email, booking.company_domains):
@@ -146,7 +154,7 @@ class BookingGuard:
             )
         if self._config.bot_check is not None:
             self._verify_bot(self._config.bot_check, bot_token, client)
-        self._visitor_limits(request)
+        self._visitor_limits(request, tag)
 
     # --- private ----------------------------------------------------------------------------------------------
     def _take(self, bucket: TokenBucket, client: str, what: str) -> None:
@@ -156,16 +164,16 @@ class BookingGuard:
             raise TooManyRequests(f"Too many {what} from this client; try again shortly.",
                                   retry_after=max(1, int(wait + 0.999)))
 
-    def _visitor_limits(self, request: NewBooking) -> None:
+    def _visitor_limits(self, request: NewBooking, tag: str | None) -> None:
         limits = self._config.limits
         if limits.future_bookings_per_visitor is None and limits.bookings_per_visitor_per_day is None:
             return
         calendar = self._config.calendar_by_slug(request.calendar)
         if calendar is None:
             return  # the booking itself answers 404
-        self._visitor_limits_for(calendar, visitor_digest(request.email), future=True)
+        self._visitor_limits_for(calendar, visitor_digest(request.email), future=True, tag=tag)
 
-    def _visitor_limits_for(self, calendar: CalendarConfig, visitor: str, *, future: bool) -> None:
+    def _visitor_limits_for(self, calendar: CalendarConfig, visitor: str, *, future: bool, tag: str | None) -> None:
         limits = self._config.limits
         now = self._now()
         if future and limits.future_bookings_per_visitor is not None:
@@ -174,7 +182,7 @@ class BookingGuard:
                 time_max=now + timedelta(days=self._config.booking.horizon_days + 1),
                 private_properties={P_VISITOR: visitor},
             )
-            upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now)
+            upcoming = sum(1 for e in events if not is_decided(e) and _end(e) > now and not _made_by(e, tag))
             if upcoming >= limits.future_bookings_per_visitor:
                 log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="future_bookings")
                 raise TooManyRequests(
@@ -182,20 +190,27 @@ class BookingGuard:
                     retry_after=3600, details={"limit": "future_bookings_per_visitor"},
                 )
         if limits.bookings_per_visitor_per_day is not None:
-            self._take_day_ticket(calendar, visitor, now, limits.bookings_per_visitor_per_day)
+            self._take_day_ticket(calendar, visitor, now, limits.bookings_per_visitor_per_day, tag)
 
-    def _take_day_ticket(self, calendar: CalendarConfig, visitor: str, now: datetime, limit: int) -> None:
-        """Take the first free of the visitor's tickets for today, or refuse (429) when all are taken."""
+    def _take_day_ticket(
+        self, calendar: CalendarConfig, visitor: str, now: datetime, limit: int, tag: str | None
+    ) -> None:
+        """Take the first free of the visitor's tickets for today, or refuse (429) when all are taken. A ticket
+        taken by this very request before (`tag`: a repeat) is its own."""
         day = now.astimezone(calendar.zone).date()
         identity = identity_for(calendar)
         for number in range(limit):
-            body = _ticket_body(calendar, visitor, day.isoformat(), number)
+            body = _ticket_body(calendar, visitor, day.isoformat(), number, tag)
             try:
                 self._client.insert_event(identity, calendar.claims_calendar_id, body)
                 return
             except GoogleConflict as error:
                 if error.reason != "duplicate":
                     raise
+            if tag is not None:
+                taken = self._client.get_event(identity, calendar.claims_calendar_id, str(body["id"]))
+                if private_properties(taken).get(P_TICKET_HOLDER) == tag:
+                    return
         log("visitor limit reached", severity="WARNING", calendar=calendar.slug, limit="bookings_per_day")
         raise TooManyRequests(
             "This address made too many bookings (or moves) here today; try again tomorrow.",
@@ -235,7 +250,11 @@ def _end(event: dict[str, Any]) -> datetime:
     return parse_rfc3339(str(end.get("date", "1970-01-01")) + "T00:00:00+00:00")
 
 
-def _ticket_body(calendar: CalendarConfig, visitor: str, day: str, number: int) -> dict[str, Any]:
+def _made_by(event: dict[str, Any], tag: str | None) -> bool:
+    return tag is not None and private_properties(event).get(P_REQUEST) == tag
+
+
+def _ticket_body(calendar: CalendarConfig, visitor: str, day: str, number: int, tag: str | None) -> dict[str, Any]:
     """A visitor's day ticket: an all-day, transparent, private event that blocks no time."""
     from datetime import date
 
@@ -247,5 +266,6 @@ def _ticket_body(calendar: CalendarConfig, visitor: str, day: str, number: int) 
         "end": {"date": following},
         "transparency": "transparent",
         "visibility": "private",
-        "extendedProperties": {"private": {P_TICKET: "1", P_TICKET_CALENDAR: calendar.slug}},
+        "extendedProperties": {"private": {P_TICKET: "1", P_TICKET_CALENDAR: calendar.slug,
+                                           P_TICKET_HOLDER: tag or ""}},
     }

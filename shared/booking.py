@@ -141,6 +141,9 @@ MAX_SLOTS_SPAN_DAYS = 62
 _YIELD_PAUSES = (0.1, 0.2, 0.4)  # seconds a request waits for racing pending holds of higher ids to be released
 _sleep = time_module.sleep
 _GENERATIONS = 5
+# Set (locally, never sent) on a hold re-written from another attempt of the same request: that attempt may be
+# about to write the booking on it, so this one never releases it (the TTL or the sweep settles it).
+_INHERITED = "wcb.inherited"
 
 
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
@@ -312,6 +315,13 @@ class BookingService:
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
+    def request_tag(self, request: NewBooking, idempotency_key: str | None, client: str) -> str | None:
+        """What names this very request across its repeats (a digest of its body and key scope), or None
+        without an Idempotency-Key (then nothing can be repeated): per-visitor limits count a repeat once."""
+        if idempotency_key is None:
+            return None
+        return _request_digest(request, self._key_scope(client))  # what the booking records as P_REQUEST
+
     def _key_scope(self, client: str) -> str:
         """What an Idempotency-Key is scoped to besides the calendar: the client, unless config says otherwise."""
         return client if self._config.booking.idempotency_per_client else ""
@@ -402,9 +412,18 @@ class BookingService:
         parts.update(extra)
         answers = self._client.batch(identity, parts)
         extras = {name: answers.get(name) for name in extra}
+        fresh = {cell.key: answers[f"claim{n}"] for n, cell in enumerate(wanted)
+                 if isinstance(answers.get(f"claim{n}"), dict)}
         existing = extras.get("existing")
         if isinstance(existing, dict):
+            self._release(calendar, identity, fresh, holder)  # inserted here, for a booking that exists already
             raise _Existing(existing)
+        mark = extras.get("mark", {})
+        if not isinstance(mark, dict):  # a move whose mark failed touches no claim it did not insert itself
+            self._release(calendar, identity, fresh, holder)
+            if isinstance(mark, GoogleConflict):
+                raise Conflict("The booking changed meanwhile; fetch it and try again.")
+            raise mark if isinstance(mark, AppError) else UpstreamUnavailable("Google did not answer.")
         held: dict[str, dict[str, Any]] = {}
         contested: list[Cell] = []
         for n, cell in enumerate(wanted):
@@ -427,8 +446,12 @@ class BookingService:
             problem = _live_problem(list(live.get("items", [])), span, rules, calendar.zone, {holder, carry_from})
             if problem is not None:
                 raise SlotUnavailable(problem.message, details={"reason": problem.value})
-            if contested:
-                self._take_over(calendar, identity, holder, contested, held, now, attempt, carry_from=carry_from)
+            for _ in range(3):
+                if contested:
+                    self._take_over(calendar, identity, holder, contested, held, now, attempt, carry_from=carry_from)
+                if any(cell.key not in held for cell in cells) or not tokens or any(t.key in held for t in tokens):
+                    break
+                contested = list(tokens)  # each taker takes one free token: another may have won ours; read again
             missing = [cell.key for cell in cells if cell.key not in held]
             if missing or (tokens and not any(token.key in held for token in tokens)):
                 reason = SlotProblem.DAY_FULL if not missing else SlotProblem.BUSY
@@ -501,6 +524,8 @@ class BookingService:
         keys_of = self._keys_of(calendar)
         writes: dict[str, Callable[[Any], Any]] = {}
         written: dict[str, str] = {}
+        token_held = any(_is_day_token(key) for key in held) or any(_is_day_token(key) for key in mine)
+        free_tokens: list[str] = []
         for key, claim in claims.items():
             names = holders(claim)
             live = [
@@ -509,14 +534,30 @@ class BookingService:
             ]
             if live:
                 continue
-            if carry_from is not None and carry_from in names:
-                props = hold_properties(calendar.slug, key, carry_from, held_at(claim) or now, also=holder,
+            carried = carry_from if carry_from is not None and carry_from in names else None
+            if _is_day_token(key) and carried is None:
+                free_tokens.append(key)  # one is all a booking needs: chosen below, so racing takers spread out
+                continue
+            if carried is not None and _is_day_token(key):
+                token_held = True
+            if carried is not None:
+                props = hold_properties(calendar.slug, key, carried, held_at(claim) or now, also=holder,
                                         attempt=attempt)
             else:
                 props = hold_properties(calendar.slug, key, holder, now, attempt=attempt)
             written[f"take{len(written)}"] = key
             writes[f"take{len(writes)}"] = _patch_request(
                 claims_calendar, claim["id"], {"status": "confirmed", "extendedProperties": {"private": props}},
+                claim.get("etag"),
+            )
+        if free_tokens and not token_held:
+            key = min(free_tokens, key=lambda k: digest("token", holder, k))
+            claim = claims[key]
+            written[f"take{len(written)}"] = key
+            writes[f"take{len(writes)}"] = _patch_request(
+                claims_calendar, claim["id"],
+                {"status": "confirmed",
+                 "extendedProperties": {"private": hold_properties(calendar.slug, key, holder, now, attempt=attempt)}},
                 claim.get("etag"),
             )
         for key, claim in mine.items():
@@ -533,7 +574,7 @@ class BookingService:
             for name, key in written.items():
                 answer = results.get(name)
                 if isinstance(answer, dict):
-                    held[key] = answer
+                    held[key] = {**answer, _INHERITED: True} if key in mine else answer
                 elif isinstance(answer, AppError) and not isinstance(answer, GoogleConflict):
                     raise answer  # a 412 just means another booking won the cell
 
@@ -573,6 +614,8 @@ class BookingService:
         claims_calendar = calendar.claims_calendar_id
         writes: dict[str, Callable[[Any], Any]] = {}
         for claim in held.values():
+            if claim.get(_INHERITED):
+                continue
             props = private_properties(claim)
             if props.get(P_ALSO) == holder:
                 change = {P_ALSO: ""}
@@ -616,9 +659,11 @@ class BookingService:
             )
         }
         claims_calendar = calendar.claims_calendar_id
-        for n, claim in enumerate(surplus.values()):
+        for n, claim in enumerate(c for c in surplus.values() if not c.get(_INHERITED)):
+            props = private_properties(claim)
+            change = {P_ALSO: ""} if props.get(P_ALSO) == event_id else {P_HOLDER: "", P_ALSO: props.get(P_ALSO, "")}
             parts[f"release{n}"] = _patch_request(
-                claims_calendar, claim["id"], {"extendedProperties": {"private": {P_HOLDER: ""}}}, claim.get("etag")
+                claims_calendar, claim["id"], {"extendedProperties": {"private": change}}, claim.get("etag")
             )
         answer: Any
         try:
@@ -631,6 +676,7 @@ class BookingService:
             existing = self._client.get_event(identity, calendar.calendar_id, event_id)
             if private_properties(existing).get(P_OUTCOME) == "aborted":
                 return None
+            _same_request(existing, body)
             return existing  # our own insert, answered late: it landed
         failed = answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
         # Unknown whether the insert landed: read the id. The booking is never withdrawn by a write: the same id
@@ -645,6 +691,7 @@ class BookingService:
             raise failed from None  # the claims stay held (at most for the TTL); a late insert still holds them
         if private_properties(existing).get(P_OUTCOME) == "aborted":
             return None
+        _same_request(existing, body)
         return existing
 
     def _cancel_once(
@@ -1136,6 +1183,21 @@ def _request_digest(request: NewBooking, scope: str) -> str:
         "timezone": request.timezone, "client": scope,
     }
     return _digest("request", json.dumps(fields, sort_keys=True, ensure_ascii=False))
+
+
+def _is_day_token(key: str) -> bool:
+    return "/day" in key
+
+
+def _same_request(existing: dict[str, Any], body: dict[str, Any]) -> None:
+    """An event found under a request's id answers it only if it was written for that very request (same body,
+    same client): a reused Idempotency-Key with another body gets 409, never another booking's token."""
+    wanted = body.get("extendedProperties", {}).get("private", {}).get(P_REQUEST)
+    if wanted is not None and not hmac.compare_digest(private_properties(existing).get(P_REQUEST, ""), wanted):
+        raise Conflict(
+            "This Idempotency-Key was already used for a different booking; use a new key.",
+            details={"idempotencyKey": "reused"},
+        )
 
 
 def _check_mover(moved: dict[str, Any], client: str) -> None:

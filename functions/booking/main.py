@@ -52,7 +52,8 @@ def create_booking(request: flask.Request) -> Any:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", fields={"Idempotency-Key": "1-255 chars"})
     runtime = get_runtime()
     visitor, client = NewBooking(**body.model_dump()), _client(request)
-    runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER))
+    tag = runtime.booking.request_tag(visitor, key, client)
+    runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER), tag)
     result = runtime.booking.book(visitor, key, client)
     zone = runtime.booking.answer_zone(body.calendar, body.timezone)
     return {"booking": result.booking.to_json(zone), "token": result.token}, 201 if result.created else 200
@@ -71,7 +72,8 @@ def cancel_booking(request: flask.Request, booking_id: str) -> Any:
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     body = http.validate(RescheduleRequest, http.read_json(request))
     token, client, runtime = _token(request), _client(request), get_runtime()
-    runtime.guard.before_move(booking_id, token, client, runtime.tokens)  # a move counts as a booking
+    tag = f"move:{booking_id}:{body.start.isoformat()}:{body.duration}"  # a repeated move counts once
+    runtime.guard.before_move(booking_id, token, client, runtime.tokens, tag)  # a move counts as a booking
     result, calendar = runtime.booking.reschedule(booking_id, token, body.start, body.duration, client)
     return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
 
