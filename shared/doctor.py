@@ -57,7 +57,14 @@ from .credentials import (
 )
 from .endpoints import Endpoints
 from .errors import AppError, DelegationError, Gone, NotFound, SecretError, UpstreamUnavailable
-from .secrets import Accessor, CredentialsMaterial, SecretSource, crc32c, secret_manager_accessor
+from .secrets import (
+    Accessor,
+    CredentialsMaterial,
+    SecretManagerUnreachable,
+    SecretSource,
+    crc32c,
+    secret_manager_accessor,
+)
 
 __all__ = ["FUNCTIONS", "Check", "Report", "main", "run_doctor"]
 
@@ -502,7 +509,14 @@ class _Doctor:
             self.failed("secret.readable", label, error.message, fix)
             return False
         except UpstreamUnavailable as error:
-            self.failed("secret.readable", label, error.message, "Run the doctor again in a minute.")
+            if not (isinstance(error, SecretManagerUnreachable) and self.endpoints.emulated):
+                self.failed("secret.readable", label, error.message, "Run the doctor again in a minute.")
+                return False
+            fix = (
+                f"The config points at a local emulator ({self.endpoints.secret_manager}) that does not answer: "
+                "start the local stack (`make run`) and use the config it writes, .local/config.toml."
+            )
+            self.failed("secret.readable", label, f"cannot read {name}: {error.message}", fix)
             return False
         except Exception as error:  # credentials of the person running the doctor, transport problems
             if self.endpoints.emulated:

@@ -33,6 +33,10 @@ class CredentialsMaterial:
         return str(self.info["type"])
 
 
+class SecretManagerUnreachable(UpstreamUnavailable):
+    """Secret Manager did not answer within the retry deadline (down, or nothing listening at its address)."""
+
+
 Accessor = Callable[[str], tuple[str, bytes, int | None]]
 """Reads a secret version: name -> (resolved version name, payload bytes, the server's CRC32C or None)."""
 
@@ -50,7 +54,7 @@ def secret_manager_accessor(endpoints: Endpoints) -> Accessor:
             if client is None:
                 client = _build_client(endpoints)
         try:
-            response = client.access_secret_version(request={"name": name}, timeout=10)
+            response = client.access_secret_version(request={"name": name}, timeout=10, retry=_retry())
         except api_exceptions.NotFound:
             raise SecretError(f"Secret version {name} does not exist or has no versions.") from None
         except (api_exceptions.FailedPrecondition, api_exceptions.BadRequest) as error:
@@ -65,10 +69,21 @@ def secret_manager_accessor(endpoints: Endpoints) -> Accessor:
             api_exceptions.TooManyRequests,
         ):
             raise UpstreamUnavailable("Secret Manager is unavailable; try again shortly.") from None
+        except api_exceptions.RetryError:
+            raise SecretManagerUnreachable("Secret Manager did not answer in time; try again shortly.") from None
         crc = response.payload.data_crc32c if response.payload._pb.HasField("data_crc32c") else None
         return str(response.name), bytes(response.payload.data), crc
 
     return access
+
+
+def _retry() -> Any:
+    """Transient errors retried within 5 s (the client's default would hold a request for 60 s, then fail)."""
+    from google.api_core import retry
+
+    return retry.Retry(
+        predicate=retry.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
+    )
 
 
 def _build_client(endpoints: Endpoints) -> Any:
@@ -91,6 +106,9 @@ def crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
+_RETRY_REFRESH_AFTER = 30.0  # seconds until a refresh that failed transiently is tried again
+
+
 class SecretSource:
     """One secret version's credentials JSON, cached for the life of the instance."""
 
@@ -109,7 +127,15 @@ class SecretSource:
         with self._lock:
             stale = self._clock.monotonic() - self._read_at > self._refresh_after
             if self._material is None or stale:
-                self._material = self._read()
+                try:
+                    self._material = self._read()
+                except UpstreamUnavailable:
+                    if self._material is None:
+                        raise
+                    # A refresh that Secret Manager cannot answer now keeps the version in hand (it was good a
+                    # moment ago) and is tried again shortly, instead of failing every request meanwhile.
+                    self._read_at = self._clock.monotonic() - self._refresh_after + _RETRY_REFRESH_AFTER
+                    return self._material
                 self._read_at = self._clock.monotonic()
             return self._material
 
@@ -161,7 +187,13 @@ class RawSecret:
         """(resolved version name, payload)."""
         with self._lock:
             if self._value is None or self._clock.monotonic() - self._read_at > self._refresh_after:
-                version, payload, server_crc = self._access(self.name)
+                try:
+                    version, payload, server_crc = self._access(self.name)
+                except UpstreamUnavailable:
+                    if self._value is None:
+                        raise
+                    self._read_at = self._clock.monotonic() - self._refresh_after + _RETRY_REFRESH_AFTER
+                    return self._value  # as for SecretSource: keep the key in hand while Secret Manager is away
                 if server_crc is not None and crc32c(payload) != server_crc:
                     raise SecretError(
                         f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -116,3 +117,29 @@ def test_payload_bytes_roundtrip(emulator: Any) -> None:
     name = _add_version(emulator, payload)
     got = _source(emulator, name.rsplit("/", 1)[1]).get()
     assert base64.b64encode(json.dumps(got.info).encode()) == base64.b64encode(payload)
+
+
+def test_a_refresh_secret_manager_cannot_answer_keeps_the_version_in_hand(emulator: Any) -> None:
+    from shared.clock import PinnedClock
+    from shared.errors import UpstreamUnavailable
+    from tests.pinned_time import current_clock
+    from tests.support import set_faults
+
+    clock = PinnedClock(current_clock().now(), frozen=True)
+    source = _source(emulator, refresh_after=600.0, clock=clock)
+    first = source.get()
+    set_faults(emulator, [{"method": "secretmanager.versions.access", "kind": "503"}])
+    try:
+        clock.advance(timedelta(seconds=601))
+        assert source.get() is first  # Secret Manager is away: the version read before still serves
+        reads = counts(emulator).get("secretmanager.versions.access", 0)
+        assert source.get() is first and counts(emulator).get("secretmanager.versions.access", 0) == reads
+        clock.advance(timedelta(seconds=31))  # tried again shortly, not on every request
+        assert source.get() is first
+        assert counts(emulator).get("secretmanager.versions.access", 0) > reads
+        with pytest.raises(UpstreamUnavailable):  # with nothing in hand, the failure is the answer
+            _source(emulator, clock=clock).get()
+    finally:
+        set_faults(emulator, [])
+    clock.advance(timedelta(seconds=31))
+    assert source.get().version == first.version
