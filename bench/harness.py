@@ -107,7 +107,7 @@ class Stack:
                     del events[event_id]
 
     def events_at(self, calendar_id: str, start_utc: str) -> list[dict[str, Any]]:
-        """Live (not cancelled) non-demo events on `calendar_id` starting at that UTC instant (RFC 3339)."""
+        """Live (not cancelled) non-demo bookings on `calendar_id` starting at that UTC instant (RFC 3339)."""
         from datetime import datetime
 
         wanted = datetime.fromisoformat(start_utc)
@@ -116,6 +116,8 @@ class Stack:
             events = [dict(e) for k, e in state.calendars[calendar_id].events.items() if not k.startswith("demo")]
         found = []
         for event in events:
+            if ((event.get("extendedProperties") or {}).get("private") or {}).get("wcbClaim") == "1":
+                continue  # a booking's claim (shared/claims.py), not a booking
             if event.get("status") == "cancelled":
                 continue
             when = (event.get("start") or {}).get("dateTime")

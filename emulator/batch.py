@@ -43,7 +43,13 @@ def _split_head(blob: bytes) -> tuple[list[bytes], bytes]:
 
 def _headers(lines: list[bytes]) -> Headers:
     headers = Headers()
+    unfolded: list[bytes] = []
     for line in lines:
+        if line[:1] in (b" ", b"\t") and unfolded:  # a folded header (RFC 5322 2.2.3), as email writers make
+            unfolded[-1] += b" " + line.strip()
+        else:
+            unfolded.append(line)
+    for line in unfolded:
         name, sep, value = line.decode("latin-1").partition(":")
         if not sep:
             raise GoogleError(400, "badRequest", "Failed to parse batch request, error: malformed header line.")

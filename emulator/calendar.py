@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from .clock import CLOCK
 from .errors import GoogleError
 from .routing import Ctx, RouteTable
-from .state import ROLE_ORDER, AccessToken, AclRule, Calendar, State, rfc3339
+from .state import ROLE_ORDER, AccessToken, AclRule, Calendar, State, rfc3339, rfc3339_seconds, stamp_ms
 
 routes = RouteTable()
 
@@ -161,6 +161,7 @@ def _insufficient_scopes() -> GoogleError:
         403,
         "insufficientPermissions",
         "Request had insufficient authentication scopes.",
+        item_message="Insufficient Permission",
         headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'},
     )
 
@@ -593,7 +594,8 @@ def make_event(
 ) -> dict[str, Any]:
     """A new event resource for `calendar`, as events.insert stores it (also used to seed the demo)."""
     eid = event_id or new_event_id()
-    stamp = created or rfc3339()
+    moment = stamp_ms() / 1000  # one instant for both stamps: `updated` in milliseconds, `created` cut to seconds
+    stamp = created or rfc3339_seconds(moment)  # Google writes `created` in whole seconds
     event: dict[str, Any] = {key: copy.deepcopy(value) for key, value in body.items() if key in WRITABLE}
     event.update(
         {
@@ -608,7 +610,7 @@ def make_event(
         }
     )
     event = _finish(event, calendar, None)
-    event["updated"] = stamp
+    event["updated"] = created or rfc3339(moment)
     return event
 
 
@@ -616,7 +618,7 @@ def _render(
     event: dict[str, Any], calendar: Calendar, zone: dt.tzinfo | None, *, reduced: bool = False
 ) -> dict[str, Any]:
     """The event as it appears on `calendar`: times in the event's (else the requested or calendar's) zone."""
-    out = copy.deepcopy(event)
+    out = {key: copy.deepcopy(value) for key, value in event.items() if not key.startswith("_")}
     default_zone = zone or _calendar_zone(calendar)
     for key in ("start", "end"):
         value = out.get(key) or {}
@@ -751,6 +753,68 @@ def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     return target
 
 
+def _deleted_item(event: dict[str, Any]) -> dict[str, Any]:
+    """A deleted event as events.list returns it: "Deleted events are only guaranteed to have the id field
+    populated" (Events resource, `status`); the emulator gives exactly that, plus `kind`, `etag` and `status`.
+    A cancelled occurrence of a recurring event also keeps `recurringEventId` and `originalStartTime`."""
+    item = {key: event[key] for key in ("kind", "etag", "id", "status") if key in event}
+    for key in ("recurringEventId", "originalStartTime"):
+        if key in event:
+            item[key] = copy.deepcopy(event[key])
+    return item
+
+
+def _copy_to_attendees(
+    state: State, calendar: Calendar, before: dict[str, Any] | None, after: dict[str, Any]
+) -> None:
+    """Google's copy of an event in each invited user's own calendar (users of a domain the emulator manages):
+    same id and iCalUID, the organizer's details, its own `private` extended properties (they belong to one copy),
+    status following the organizer's; an attendee removed, or the event cancelled, leaves that copy cancelled."""
+    if after.get("_copyOf"):
+        return  # an attendee's own copy: its changes stay on that calendar
+    def invited(event: dict[str, Any] | None) -> set[str]:
+        if event is None or event.get("status") == "cancelled":
+            return set()
+        return {
+            str(a.get("email", "")).lower() for a in event.get("attendees", [])
+            if not a.get("resource") and str(a.get("email", "")).lower() != calendar.id.lower()
+        }
+
+    now_invited, was_invited = invited(after), invited(before)
+    for email in now_invited | was_invited:
+        if email not in state.users or _domain(email) not in state.domains:
+            continue
+        home = primary_calendar(state, email)
+        existing = home.events.get(after["id"])
+        if existing is not None and existing.get("_copyOf") != calendar.id:
+            continue  # an unrelated event of the same id there: Google would not merge them
+        if email in now_invited:
+            copy_event = copy.deepcopy(after)
+            props = copy_event.get("extendedProperties") or {}
+            props.pop("private", None)
+            if props:
+                copy_event["extendedProperties"] = props
+            else:
+                copy_event.pop("extendedProperties", None)
+            if existing is not None:
+                mine = {a["email"]: a for a in existing.get("attendees", [])}
+                copy_event["attendees"] = [
+                    {**a, "responseStatus": mine.get(a["email"], a).get("responseStatus", "needsAction")}
+                    if a.get("email") == email else a
+                    for a in copy_event.get("attendees", [])
+                ]
+            copy_event["_copyOf"] = calendar.id
+        elif existing is not None:
+            copy_event = copy.deepcopy(existing)
+            copy_event["status"] = "cancelled"
+            copy_event["updated"] = rfc3339()
+            copy_event["etag"] = new_etag()
+        else:
+            continue
+        home.events[after["id"]] = copy_event
+        state.record_write(home.id, after["id"], existing)
+
+
 # --- events -----------------------------------------------------------------------------------------------------
 @routes.route(f"{BASE}/calendars/<calendar_id>/events", "POST", "calendar.events.insert")
 def events_insert(ctx: Ctx, calendar_id: str) -> Any:
@@ -771,6 +835,8 @@ def events_insert(ctx: Ctx, calendar_id: str) -> Any:
         if version == 1 and body.get("conferenceData"):
             _apply_conference(event, body["conferenceData"], calendar.id, event["id"])
         calendar.events[event["id"]] = event
+        ctx.state.record_write(calendar.id, event["id"], None)
+        _copy_to_attendees(ctx.state, calendar, None, event)
         _notify(ctx.state, calendar, event, send_updates, [(a, "invitation") for a in event.get("attendees", [])])
         return _render(event, calendar, None)
 
@@ -788,6 +854,8 @@ def events_get(ctx: Ctx, calendar_id: str, event_id: str) -> Any:
         unchanged = ctx.request.headers.get("If-None-Match")
         if unchanged and event["etag"] in {tag.strip().removeprefix("W/") for tag in unchanged.split(",")}:
             return Response(status=304, headers={"ETag": event["etag"]})  # conditional retrieval
+        if event.get("status") == "cancelled" and event.get("_copyOf"):
+            return _deleted_item(event)  # only the organizer's copy keeps its details (to be restored)
         return _render(event, calendar, zone, reduced=level == "freebusy")
 
 
@@ -807,7 +875,7 @@ def _update_event(ctx: Ctx, calendar_id: str, event_id: str, *, patch: bool) -> 
         if patch:
             event = _deep_merge(copy.deepcopy(previous), fields)
         else:
-            kept = ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID", "sequence")
+            kept = ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID", "sequence", "_copyOf")
             event = {key: copy.deepcopy(previous[key]) for key in kept if key in previous}
             event.update(copy.deepcopy(fields))
             event.setdefault("status", previous.get("status", "confirmed"))
@@ -823,6 +891,8 @@ def _update_event(ctx: Ctx, calendar_id: str, event_id: str, *, patch: bool) -> 
                 event.pop("hangoutLink", None)
         event = _finish(event, calendar, previous)
         calendar.events[event_id] = event
+        ctx.state.record_write(calendar.id, event_id, previous)
+        _copy_to_attendees(ctx.state, calendar, previous, event)
         _notify(ctx.state, calendar, event, send_updates, _change_plan(previous, event))
         return _render(event, calendar, None)
 
@@ -849,11 +919,13 @@ def events_delete(ctx: Ctx, calendar_id: str, event_id: str) -> Any:
         if event.get("status") == "cancelled":
             raise GoogleError(410, "deleted", "Resource has been deleted")
         _check_if_match(ctx, event)
-        event = copy.deepcopy(event)
+        previous, event = event, copy.deepcopy(event)
         event["status"] = "cancelled"
         event["updated"] = rfc3339()
         event["etag"] = new_etag()
         calendar.events[event_id] = event
+        ctx.state.record_write(calendar.id, event_id, previous)
+        _copy_to_attendees(ctx.state, calendar, previous, event)
         _notify(ctx.state, calendar, event, send_updates, [(a, "cancellation") for a in event.get("attendees", [])])
     return Response(status=204)
 
@@ -911,7 +983,7 @@ def events_list(ctx: Ctx, calendar_id: str) -> Any:
         calendar, role = _open(ctx, token, calendar_id, "freeBusyReader")
         level = _read_level(token, calendar, role)
         selected = []
-        for event in calendar.events.values():
+        for event in ctx.state.lagged_events(calendar):
             if updated_min is not None and _updated(event) < updated_min:
                 continue
             # With updatedMin, deleted events are always included (events.list reference).
@@ -950,7 +1022,11 @@ def events_list(ctx: Ctx, calendar_id: str) -> Any:
             "timeZone": _arg(ctx, "timeZone") or calendar.time_zone,
             "accessRole": role,
             "defaultReminders": [],
-            "items": [_render(event, calendar, zone, reduced=level == "freebusy") for event in chunk],
+            "items": [
+                _deleted_item(event) if event.get("status") == "cancelled"
+                else _render(event, calendar, zone, reduced=level == "freebusy")
+                for event in chunk
+            ],
         }
         if calendar.description:
             response["description"] = calendar.description
@@ -1072,11 +1148,11 @@ def calendars_get(ctx: Ctx, calendar_id: str) -> Any:
 
 # --- freeBusy ---------------------------------------------------------------------------------------------------
 def busy_intervals(
-    calendar: Calendar, time_min: dt.datetime, time_max: dt.datetime
+    calendar: Calendar, time_min: dt.datetime, time_max: dt.datetime, events: Iterable[dict[str, Any]] | None = None
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Merged busy intervals of `calendar` clipped to [time_min, time_max)."""
+    """Merged busy intervals of `calendar` (or of `events` on it) clipped to [time_min, time_max)."""
     spans = []
-    for event in calendar.events.values():
+    for event in calendar.events.values() if events is None else events:
         if not is_busy(event, calendar):
             continue
         start, end = event_bounds(event, calendar)
@@ -1166,7 +1242,7 @@ def freebusy_query(ctx: Ctx) -> Any:
             calendars[key] = {
                 "busy": [
                     {"start": format_instant(start, zone), "end": format_instant(end, zone)}
-                    for start, end in busy_intervals(calendar, time_min, time_max)
+                    for start, end in busy_intervals(calendar, time_min, time_max, state.lagged_events(calendar))
                 ]
             }
         response: dict[str, Any] = {

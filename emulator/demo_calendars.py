@@ -24,6 +24,15 @@ PEOPLE: dict[str, tuple[str, str]] = {
 }
 TEAM_HOLIDAYS_ID = "c_" + hashlib.sha256(b"example.com/team-holidays").hexdigest()[:40] + "@group.calendar.google.com"
 TEAM_HOLIDAYS_SUMMARY = "Team Holidays"
+CLAIMS_SUMMARY = "Booking claims"
+
+
+def claims_calendar_id(owner: str) -> str:
+    """The id of `owner`'s secondary calendar holding the booking product's claims (config `claims_calendar`)."""
+    digest = hashlib.sha256(f"{DOMAIN}/booking-claims/{owner}".encode()).hexdigest()[:40]
+    return f"c_{digest}@group.calendar.google.com"
+
+
 WINDOW_DAYS = 21  # the seeded weeks: the 21 days after `today`
 
 MON, TUE, WED, THU, FRI = range(5)
@@ -154,6 +163,12 @@ def seed_calendars(state: State, today: dt.date | None = None) -> None:
         },
         created,
     )
+
+    # Each person's own "Booking claims" calendar (private, empty): the booking product writes its claims there, so
+    # their own calendars show only bookings (config/example.toml `claims_calendar`).
+    for email, (zone, _) in PEOPLE.items():
+        claims = _calendar(state, claims_calendar_id(email), CLAIMS_SUMMARY, zone, email)
+        claims.description = "Written by the booking product; do not edit."
 
     # alice's secondary calendar, readable by the whole domain; one transparent all-day holiday.
     holidays = _calendar(state, TEAM_HOLIDAYS_ID, TEAM_HOLIDAYS_SUMMARY, PEOPLE[alice][0], alice)

@@ -51,8 +51,10 @@ class GoogleError(Exception):
         location: str | None = None,
         location_type: str | None = None,
         headers: dict[str, str] | None = None,
+        item_message: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.item_message = item_message or message
         self.code = code
         self.reason = reason
         self.message = message
@@ -62,7 +64,7 @@ class GoogleError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"domain": self.domain, "reason": self.reason, "message": self.message}
+        item: dict[str, Any] = {"domain": self.domain, "reason": self.reason, "message": self.item_message}
         if self.location:
             item["location"] = self.location
             item["locationType"] = self.location_type or "parameter"

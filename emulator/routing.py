@@ -83,6 +83,7 @@ class Ctx:
                 "or other valid authentication credential.",
                 location="Authorization",
                 location_type="header",
+                item_message="Invalid Credentials",
                 headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
             )
         self.log["principal"] = token.principal
@@ -91,6 +92,7 @@ class Ctx:
                 403,
                 "insufficientPermissions",
                 "Request had insufficient authentication scopes.",
+                item_message="Insufficient Permission",
                 headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'},
             )
         return token

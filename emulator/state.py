@@ -121,6 +121,9 @@ class Settings:
     user_rate_limit_per_second: int = 0
     # Public issuer URL used in ID tokens; set by the server to its own base URL when left empty.
     issuer: str = ""
+    # Read-after-write lag of events.list and freeBusy, in milliseconds: a write becomes visible to them only this
+    # long after it was answered (events.get, insert's duplicate check and conditional writes see it at once).
+    read_lag_ms: int = 0
 
 
 @dataclass
@@ -147,6 +150,11 @@ class State:
     settings: Settings = field(default_factory=Settings)
     # Demo material clients need (key JSON, refresh token) kept for the control API to hand out.
     demo: dict[str, Any] = field(default_factory=dict)
+    # Recent writes per calendar and event, for the read-after-write lag: [(time written, version or None)], oldest
+    # first. Kept only while `settings.read_lag_ms` > 0 and never dumped.
+    history: dict[str, dict[str, list[tuple[float, dict[str, Any] | None]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # --- identities -------------------------------------------------------------------------------------
@@ -172,11 +180,50 @@ class State:
                 best = rule.role
         return best
 
+    # --- read-after-write lag ---------------------------------------------------------------------------------
+    def record_write(self, calendar_id: str, event_id: str, before: dict[str, Any] | None) -> None:
+        """Note a write of an event (call after storing the new version); `before` is the version it replaced."""
+        lag = self.settings.read_lag_ms / 1000
+        if lag <= 0:
+            self.history.clear()
+            return
+        moment = now()
+        calendar = self.calendars.get(calendar_id)
+        after = copy.deepcopy(calendar.events.get(event_id)) if calendar else None
+        entries = self.history.setdefault(calendar_id, {}).setdefault(event_id, [])
+        if not entries:
+            entries.append((float("-inf"), copy.deepcopy(before)))
+        entries.append((moment, after))
+        # Drop what nobody can see any more: keep the newest entry older than the lag as the base.
+        cutoff = moment - lag
+        while len(entries) > 1 and entries[1][0] <= cutoff:
+            entries.pop(0)
+
+    def lagged_events(self, calendar: Calendar) -> list[dict[str, Any]]:
+        """The events of `calendar` as events.list and freeBusy see them: each as it was `read_lag_ms` ago."""
+        lag = self.settings.read_lag_ms / 1000
+        recent = self.history.get(calendar.id) if lag > 0 else None
+        if not recent:
+            return list(calendar.events.values())
+        seen_at = now() - lag
+        visible: list[dict[str, Any]] = []
+        for event_id, event in calendar.events.items():
+            entries = recent.get(event_id)
+            if not entries:
+                visible.append(event)
+                continue
+            version = next((v for t, v in reversed(entries) if t <= seen_at), None)
+            if version is not None:
+                visible.append(version)
+        return visible
+
     # --- persistence --------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         # Field by field: `asdict(self)` would deep-copy the lock (which cannot be copied) before any filter ran.
         with self.lock:
-            return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "lock"}
+            return {
+                f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in ("lock", "history")
+            }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
@@ -236,12 +283,13 @@ _last_ms = 0
 _last_epoch = 0
 
 
-def _monotonic_ms() -> int:
-    """Wall-clock milliseconds that never repeat or go back within this process.
+def stamp_ms() -> int:
+    """Milliseconds on the emulator's clock that never repeat or go back within this process (per clock epoch).
 
-    Causally ordered writes (one answered before the next arrives) get strictly increasing `created`/`updated`
-    stamps, as they do at Google where a round trip takes far longer than a millisecond; a local round trip
-    can take less, and equal stamps would make the emulator order writes differently from Google.
+    Causally ordered writes (one answered before the next arrives) get strictly increasing `updated` stamps, as
+    they do at Google where a round trip takes far longer than a millisecond; a local round trip can take less.
+    `created` is this stamp cut to whole seconds (`rfc3339_seconds`), the way Google writes it: two events
+    created within one second share their `created`, whichever was first, so nothing may order by it.
     """
     global _last_ms, _last_epoch
     with _clock_lock:
@@ -252,7 +300,13 @@ def _monotonic_ms() -> int:
 
 
 def rfc3339(ts: float | None = None) -> str:
-    """UTC timestamp with milliseconds, the way Google writes `created`/`updated`."""
-    millis = _monotonic_ms() if ts is None else int(ts * 1000)
+    """UTC timestamp with milliseconds, the way Google writes `updated` (without `ts`: the next `stamp_ms()`)."""
+    millis = stamp_ms() if ts is None else int(ts * 1000)
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
     return f"{whole}.{millis % 1000:03d}Z"
+
+
+def rfc3339_seconds(ts: float | None = None) -> str:
+    """UTC timestamp in whole seconds, the way Google writes an event's `created` (`...:31.000Z`)."""
+    seconds = stamp_ms() // 1000 if ts is None else int(ts)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".000Z"

@@ -1,40 +1,95 @@
 """Booking use cases: list calendars and slots, book, look up, cancel, reschedule, with no double booking.
 
-Google Calendar is the only store. A booking is an event with a client-chosen id and private extended properties
-marking it. With an `Idempotency-Key` the id follows from the key, so a repeat finds its own event instead of
-making a second one; without one the id is random, so nobody can claim another visitor's booking. The protocol:
+Google Calendar is the only store. A booking is an event with a client-chosen id (from the `Idempotency-Key`, else
+random) and private extended properties marking it. No two confirmed bookings overlap because each booking first
+holds *claims* that Google itself makes unique (shared/claims.py), and is written only once it holds them all.
 
-1. check the slot against the calendar's rules (hours, grid, notice, horizon) without any I/O;
-2. check it against a fresh snapshot (plus what this instance booked since), or live free/busy when there is
-   none, so that a slot known to be taken is refused without writing anything;
-3. insert the event, then re-read the day's events (live) and let a deterministic rule decide: the event yields
-   if it overlaps busy time (buffers applied), or a booking created before it that still stood when it was
-   created (`created`, then id), or if the day's cap is already reached by such bookings. A yielding event is
-   cancelled and marked in one write; the caller gets 409. The rule between bookings gives the same verdict
-   whenever and by whomever it is taken, so of two overlapping bookings at most one stays, also when requests
-   race on different instances, retry, or repeat.
+The protocol, and the Google behaviour each step rests on (REF = developers.google.com/workspace/calendar/api/v3/
+reference, GUIDES = .../api/guides; the emulator follows the harsher reading where Google is silent, CALENDAR.md):
 
-If the re-read fails, the event is withdrawn (marked aborted) before the error is answered. On the happy path
-with a fresh snapshot a booking is two sequential Google calls (insert, re-read).
+1. Rules (hours, grid, notice, horizon) without I/O; a fresh snapshot refuses a slot known to be taken (no call).
+2. One batch (GUIDES/batch: one HTTP round trip): an `events.insert` per claim (one per wall-clock cell of the
+   calendar's slot grid that [start, end + max(buffer before, after)) touches, plus, with a per-day cap, the day's
+   tokens), an `events.list` of the calendar around the slot (the live check against meetings), and with a key the
+   booking's own id (`events.get`, so a repeat is answered from it).
+   - A claim id exists at most once per calendar: an insert with an existing id is `409 duplicate`
+     (GUIDES/errors, "The requested identifier already exists"), whoever asks, whenever. So of two bookings that
+     would come closer than their buffers, which always share a cell (claims.cells_for), at most one holds it.
+   - A claim that exists is read (`events.get`, by id: immediate, unlike lists) and kept if this booking holds it,
+     or taken over only if no holder still needs it: every holder's booking event is read by id; a holder is live
+     if its booking is confirmed and still covers the cell, or if it does not exist yet and the hold is younger
+     than `booking.claim_ttl_seconds`. The take-over is a conditional patch (`If-Match`: GUIDES/version-resources,
+     412 when the claim changed), so of racing takers exactly one wins.
+   - The live check reads the calendar's events: a meeting that blocks time within the buffers, or an older
+     booking (padded), refuses the slot; an item that cannot be parsed counts as busy; claims never block. It does
+     not have to see other bookings: claims settle bookings, whatever events.list or freeBusy lag behind (Google
+     promises no read-after-write for them; the emulator's `read_lag_ms`).
+3. The booking event is inserted (with Google's invitation: only a booking that won is ever written, so no loser
+   is ever invited), and surplus day tokens are released, in one more batch. A `duplicate` on the booking's own id
+   means our insert landed unanswered (retried), or this request's retry on another instance wrote it: either
+   way it is the answer. Any other failure reads the id (by id: immediate): an event there stands (it was written
+   holding all its claims) and is answered; none, and 503 is answered with nothing confirmed and the claims
+   released. A booking is never withdrawn by a write: its id may have been written and answered 200 by the
+   client's retry elsewhere meanwhile. Two attempts of one request share the booking id, so each re-writes a hold
+   it finds under that id as its own attempt (`wcbAttempt`) before relying on it; releases are conditional
+   (`If-Match`), so an attempt giving up never releases a hold another attempt relies on.
+
+Why this holds without any one process surviving and without stamp order: the only decisions are Google's (who
+inserted an id first; whose `If-Match` matched), and a claim is never deleted, so ids never become free again
+(Google may forget deleted ids: "Such cancelled events will eventually disappear", REF/events `status`). A crash
+before step 3 leaves claims whose booking does not exist: at worst capacity held for the TTL, then taken over by
+the next booking or released by the sync's sweep (shared/sweep.py, `sync.sweep_claims`). A crash after step 3 leaves
+a complete booking. The TTL must exceed the longest a request can live after taking its claims (the function
+timeout; the client's retry deadline is 20 s): a writer past it could otherwise write a booking whose claim was
+taken over. A 201 is never undone: nothing in the protocol cancels a booking that holds its claims, and a holder
+is judged only by its own event (status and times), never by `created`/`updated`, which Google writes in whole
+seconds and which an employee's edit changes. An employee restoring a cancelled booking from the trash revives its
+claims only where nobody took them over; a booking holding them stands.
+
+Cancel: a conditional cancel of the booking event; its claims are then free by the rule above (the sweep tidies
+them). Move: the old booking is marked for one new id (a conditional patch, in the first batch, so two moves
+cannot both proceed); cells the old booking holds are shared with the new one (`wcbAlso`) instead of taken; the new
+booking is written; the old one is cancelled "moved" (conditional). Once the new booking exists and the old one
+names it, the old one is superseded: a repeat of the move finishes the cancel; a concurrent cancel or another move
+makes the new booking give up before anything was answered.
+
+Cost: a booking is two sequential Google calls on the happy path (the day's first booking with a per-day cap, or
+any without one); a later booking on a day with a cap takes over a released day token: three calls more. A claim
+is found taken: two or three calls more before the 409.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
 import secrets
-import threading
+import time as time_module
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .availability import Availability, BusyView, identity_for
 from .calendar_client import CalendarClient, Identity
+from .claims import (
+    P_ALSO,
+    P_ATTEMPT,
+    P_HELD_AT,
+    P_HOLDER,
+    Cell,
+    cells_for,
+    claim_body,
+    claim_id,
+    day_tokens,
+    digest,
+    held_at,
+    hold_properties,
+    holder_is_live,
+    holders,
+    is_claim,
+)
 from .config import CalendarConfig, Config
 from .errors import (
     AppError,
@@ -44,6 +99,7 @@ from .errors import (
     InvalidRequest,
     NotFound,
     SlotUnavailable,
+    UpstreamUnavailable,
 )
 from .events import (
     MARKER,
@@ -52,14 +108,14 @@ from .events import (
     P_INVITED,
     P_MOVED_FROM,
     P_MOVED_TO,
+    P_MOVING_AT,
     P_OUTCOME,
     blocks_time,
     event_interval,
     is_booking,
     is_decided,
+    move_verdict,
     padded_booking,
-    parse_rfc3339,
-    priority_key,
     private_properties,
 )
 from .logs import log
@@ -67,11 +123,11 @@ from .slots import Interval, SlotProblem, SlotRules, check_slot, free_slots
 from .tokens import BookingTokens
 
 MAX_SLOTS_SPAN_DAYS = 62
+_YIELD_PAUSES = (0.1, 0.2, 0.4)  # seconds a request waits for racing pending holds of higher ids to be released
+_sleep = time_module.sleep
 _GENERATIONS = 5
 
 
-class _AlreadyDecided(Exception):
-    """The event judged is cancelled or marked already: its verdict stands and is not written again."""
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
 
@@ -133,10 +189,6 @@ class BookingService:
         self._availability = availability
         self._tokens = tokens
         self._now = now
-        # Bookings this instance inserted but could not settle (Google failed the re-check and the withdrawal):
-        # they are checked again, best effort, before this instance's next writes.
-        self._unsettled: dict[str, tuple[CalendarConfig, dict[str, Any], str]] = {}
-        self._unsettled_lock = threading.Lock()
 
     # --- reading ----------------------------------------------------------------------------------------------
     def calendars(self) -> list[dict[str, Any]]:
@@ -204,8 +256,6 @@ class BookingService:
 
     # --- booking ----------------------------------------------------------------------------------------------
     def book(self, request: NewBooking, idempotency_key: str | None) -> BookingResult:
-        if self._unsettled:
-            self._settle_leftovers()
         calendar = self.calendar(request.calendar)
         if request.timezone:
             _zone(request.timezone)
@@ -214,7 +264,7 @@ class BookingService:
         end = start + timedelta(minutes=request.duration)
         self._check_rules(calendar, start, end)
         try:
-            from_snapshot = self._precheck(calendar, start, end)
+            self._precheck(calendar, start, end)
         except SlotUnavailable:
             earlier = self._earlier_answer(calendar, request, idempotency_key) if idempotency_key else None
             if earlier is None:
@@ -222,30 +272,23 @@ class BookingService:
             return earlier  # the slot is busy because this very request booked it before
         identity = identity_for(calendar)
         send = self._send_updates(calendar, request.email)
-        later = send == "all" and self._config.booking.confirm_before_inviting
-        if later:
-            send = "none"  # nothing to tell a visitor whose booking may yet yield
         body = self._event_body(calendar, request, start, end)
         for event_id in _event_ids(calendar, request, idempotency_key):
+            extra: dict[str, Callable[[Any], Any]] = {}
+            if idempotency_key is not None:
+                extra["existing"] = _get_request(calendar.calendar_id, event_id)
             try:
-                event = self._client.insert_event(
-                    identity, calendar.calendar_id, {**body, "id": event_id}, send_updates=send,
-                    conference=self._config.booking.add_meet_link,
-                )
-            except GoogleConflict as error:
-                if error.reason != "duplicate":
-                    raise
-                existing = self._client.get_event(identity, calendar.calendar_id, event_id)
-                if idempotency_key is None:
-                    event = existing  # an unguessable id: our own insert, retried after a lost answer
-                else:
-                    outcome = self._replay(calendar, request, existing, idempotency_key)
-                    if outcome is None:
-                        continue  # that id's attempt was aborted: take the next one
-                    return outcome
-            self._settle(calendar, identity, event, send_updates=send, precheck_from_snapshot=from_snapshot)
-            if later:
-                event = self._invite(calendar, identity, event)
+                held, extras = self._acquire(calendar, identity, event_id, Interval(start, end), extra)
+            except _Existing as found:
+                outcome = self._replay(calendar, request, found.event)
+                if outcome is None:
+                    continue  # that id's attempt was aborted: take the next one
+                return outcome
+            event = self._write_booking(
+                calendar, identity, {**body, "id": event_id}, held, send_updates=send, extras=extras
+            )
+            if event is None:
+                continue  # our own id was taken by an aborted attempt meanwhile
             self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone), event["id"])
             log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
             return BookingResult(self._view(calendar, event), self._tokens().issue(event["id"], calendar.slug), True)
@@ -259,146 +302,339 @@ class BookingService:
                 existing = self._client.get_event(identity, calendar.calendar_id, event_id)
             except NotFound:
                 return None
-            outcome = self._replay(calendar, request, existing, key)
+            outcome = self._replay(calendar, request, existing)
             if outcome is not None:
                 return outcome
         return None
 
-    def _replay(
-        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], key: str
-    ) -> BookingResult | None:
-        """The answer to a repeated request (same Idempotency-Key): the same booking, a 409, or None when the
-        earlier attempt was aborted and a new id should be tried. Only the key's holder gets here, so handing
+    def _replay(self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any]) -> BookingResult | None:
+        """The answer to a repeated request (same Idempotency-Key): the same booking as it stands now, or None when
+        the earlier attempt was aborted and the next id should be tried. A booking event exists only once it held
+        all its claims, so it is the answer whatever happened since. Only the key's holder gets here, so handing
         back the booking's token is safe."""
         props = private_properties(existing)
         zone = calendar.zone
+        try:
+            span = event_interval(existing, zone)
+        except (KeyError, TypeError, ValueError):
+            span = None
         same = (
             is_booking(existing)
             and props.get(P_EMAIL) == request.email.lower()
-            and event_interval(existing, zone).start == request.start
-            and event_interval(existing, zone).end == request.start + timedelta(minutes=request.duration)
+            and span is not None
+            and span.start == request.start
+            and span.end == request.start + timedelta(minutes=request.duration)
         )
         if not same:
             raise Conflict(
                 "This Idempotency-Key was already used for a different booking; use a new key.",
                 details={"idempotencyKey": "reused"},
             )
-        outcome = props.get(P_OUTCOME)
-        if outcome == "aborted":
+        if props.get(P_OUTCOME) == "aborted":
             return None
-        if outcome == "lost":  # marked and cancelled in one write
-            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"})
-        identity = identity_for(calendar)
-        send = self._send_updates(calendar, request.email)
-        if existing.get("status") != "cancelled":
-            # Finish (or repeat) the re-check the earlier attempt may not have completed: the verdict never
-            # changes, so it is always safe to ask again.
-            later = send == "all" and self._config.booking.confirm_before_inviting
-            self._settle(calendar, identity, existing, send_updates="none" if later else send)
-            if later and not props.get(P_INVITED):
-                existing = self._invite(calendar, identity, existing)
         return BookingResult(self._view(calendar, existing), self._tokens().issue(existing["id"], calendar.slug), False)
 
-    def _invite(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
-        """Send Google's invitation for a booking that has won its slot: a conditional write, so nothing is sent
-        for a booking cancelled meanwhile (a decided event is never written again). Best effort: the booking
-        stands whether or not the invitation goes out."""
-        current = event
-        for _ in range(3):
-            props = private_properties(current)
-            if is_decided(current) or props.get(P_INVITED):
-                return current
-            try:
-                return self._client.patch_event(
-                    identity, calendar.calendar_id, current["id"],
-                    {"extendedProperties": {"private": {P_INVITED: "1"}}},
-                    send_updates="all", etag=current.get("etag"),
-                )
-            except (GoogleConflict, Gone):
-                current = self._client.get_event(identity, calendar.calendar_id, current["id"])
-            except AppError as error:
-                log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=event["id"],
-                    detail=error.message)
-                return current
-        return current
+    # --- claims -------------------------------------------------------------------------------------------------
+    def _needs(self, calendar: CalendarConfig, span: Interval) -> tuple[list[Cell], list[Cell]]:
+        """The cells a booking over `span` holds, and its day's tokens when there is a per-day cap."""
+        rules = self._config.slot_rules(calendar.slug)
+        gap = max(rules.buffer_before, rules.buffer_after)
+        cells = cells_for(span, gap, calendar.zone, rules.step)
+        day = span.start.astimezone(calendar.zone).date()
+        tokens = day_tokens(day, rules.max_per_day, calendar.zone) if rules.max_per_day else []
+        return cells, tokens
 
-    def _settle(
+    def _keys_of(self, calendar: CalendarConfig) -> Callable[[dict[str, Any]], set[str]]:
+        def keys(event: dict[str, Any]) -> set[str]:
+            cells, tokens = self._needs(calendar, event_interval(event, calendar.zone))
+            return {cell.key for cell in cells} | {token.key for token in tokens}
+
+        return keys
+
+    def _acquire(
         self,
         calendar: CalendarConfig,
         identity: Identity,
-        event: dict[str, Any],
+        holder: str,
+        span: Interval,
+        extra: dict[str, Callable[[Any], Any]],
         *,
-        send_updates: str,
-        precheck_from_snapshot: bool = False,
-        ignore: str | None = None,
-    ) -> None:
-        """Re-read the day live and keep `event` only if it wins its time; else cancel it and raise 409.
+        carry_from: str | None = None,
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """Hold every cell of `span` (and one day token) for `holder`; the live check of the calendar rides along.
 
-        If the re-read itself fails, the event is withdrawn (marked aborted) before the error is answered, so
-        that no booking stays in the calendar unchecked."""
+        One batch: an insert per claim, the events of the span's surroundings, and `extra` parts. A claim that
+        already exists is read and taken over only if nobody live holds it (`_take_over`). On a conflict every
+        claim taken here is released and 409 raised. Returns the claims held (by key) and the `extra` answers.
+        `carry_from`: the booking a move replaces; its cells are shared with it rather than taken from it."""
+        cells, tokens = self._needs(calendar, span)
+        now = self._now()
+        attempt = secrets.token_hex(6)
+        claims_calendar = calendar.claims_calendar_id
+        rules = self._config.slot_rules(calendar.slug)
+        gap = max(rules.buffer_before, rules.buffer_after)
+        window = Interval(span.start - gap - timedelta(minutes=1), span.end + gap + timedelta(minutes=1))
+        wanted = cells + tokens
+        parts: dict[str, Callable[[Any], Any]] = {
+            f"claim{n}": _insert_request(
+                claims_calendar, claim_body(calendar.calendar_id, calendar.slug, cell, holder, now, attempt)
+            )
+            for n, cell in enumerate(wanted)
+        }
+        parts["live"] = _list_request(calendar.calendar_id, window)
+        parts.update(extra)
+        answers = self._client.batch(identity, parts)
+        extras = {name: answers.get(name) for name in extra}
+        existing = extras.get("existing")
+        if isinstance(existing, dict):
+            raise _Existing(existing)
+        held: dict[str, dict[str, Any]] = {}
+        contested: list[Cell] = []
+        for n, cell in enumerate(wanted):
+            answer = answers.get(f"claim{n}")
+            if isinstance(answer, dict):
+                held[cell.key] = answer
+            elif isinstance(answer, GoogleConflict) or (isinstance(answer, AppError) and not isinstance(
+                answer, InvalidRequest | NotFound
+            )):
+                contested.append(cell)  # taken, or unknown whether our insert landed: read it
+            else:
+                self._release(calendar, identity, held, holder)
+                raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        if any(token.key in held for token in tokens):
+            contested = [cell for cell in contested if cell not in tokens]  # one day token is all it needs
         try:
-            problem = self._contest(calendar, identity, event, ignore=ignore)
-        except _AlreadyDecided:
-            raise SlotUnavailable("This slot was taken by another booking.", details={"reason": "busy"}) from None
+            live = answers.get("live")
+            if not isinstance(live, dict):
+                raise live if isinstance(live, AppError) else UpstreamUnavailable("Google did not answer.")
+            problem = _live_problem(list(live.get("items", [])), span, rules, calendar.zone, {holder, carry_from})
+            if problem is not None:
+                raise SlotUnavailable(problem.message, details={"reason": problem.value})
+            if contested:
+                self._take_over(calendar, identity, holder, contested, held, now, attempt, carry_from=carry_from)
+            missing = [cell.key for cell in cells if cell.key not in held]
+            if missing or (tokens and not any(token.key in held for token in tokens)):
+                reason = SlotProblem.DAY_FULL if not missing else SlotProblem.BUSY
+                raise SlotUnavailable(reason.message, details={"reason": reason.value})
         except AppError:
-            try:
-                self._yield(calendar, identity, event, send_updates=send_updates, outcome="aborted")
-            except AppError:
-                self._remember_unsettled(calendar, event, send_updates)
+            self._release(calendar, identity, held, holder)
             raise
-        if problem is None:
+        return held, extras
+
+    def _take_over(
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        holder: str,
+        contested: list[Cell],
+        held: dict[str, dict[str, Any]],
+        now: datetime,
+        attempt: str,
+        *,
+        carry_from: str | None,
+    ) -> None:
+        """Read the claims that exist already; keep those `holder` holds, share those `carry_from` holds, and take
+        over those nobody live holds, each by a conditional write (`If-Match`: of two writers one wins, the
+        other gets 412). A cell held by a live booking stays its: the caller then answers 409."""
+        claims_calendar = calendar.claims_calendar_id
+        read = self._client.batch(
+            identity, {f"read{n}": _get_request(claims_calendar, claim_id(calendar.calendar_id, cell.key))
+                       for n, cell in enumerate(contested)}
+        )
+        claims: dict[str, dict[str, Any]] = {}
+        mine: dict[str, dict[str, Any]] = {}
+        for n, cell in enumerate(contested):
+            answer = read.get(f"read{n}")
+            if isinstance(answer, NotFound):
+                raise UpstreamUnavailable("A claim was neither created nor found; try again.")
+            if not isinstance(answer, dict):
+                raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+            if holder in holders(answer) and private_properties(answer).get(P_ATTEMPT) == attempt:
+                held[cell.key] = answer  # our own insert, answered late
+            elif holder in holders(answer):
+                mine[cell.key] = answer  # another attempt of this very request holds it: make the hold ours
+            else:
+                claims[cell.key] = answer
+        found = self._holders_of(calendar, identity, claims, carry_from)
+        ttl = timedelta(seconds=self._config.booking.claim_ttl_seconds)
+        keys_of = self._keys_of(calendar)
+        # Two overlapping requests racing may each win some of the cells both need, and each see the other's hold
+        # as live: both would lose. Tie-break by id: a request yields at once to a pending hold (its booking not
+        # written yet) of a lower id, and waits briefly for pending holds of higher ids to be released (they yield
+        # to it). Only liveness: safety rests on the claims alone.
+        for pause in _YIELD_PAUSES:
+            waiting = {
+                key: claim for key, claim in claims.items()
+                if (live := [h for h in holders(claim) if h != carry_from
+                             and holder_is_live(claim, found.get(h), now=now, ttl=ttl, key=key, keys_of=keys_of)])
+                and all(found.get(h) is None and h > holder for h in live)
+            }
+            if not waiting:
+                break
+            _sleep(pause)
+            reread = self._client.batch(
+                identity, {key: _get_request(claims_calendar, claim["id"]) for key, claim in waiting.items()}
+            )
+            for key in waiting:
+                answer = reread.get(key)
+                if isinstance(answer, dict):
+                    claims[key] = answer
+            found.update(self._holders_of(calendar, identity, claims, carry_from, known=found))
+        ttl = timedelta(seconds=self._config.booking.claim_ttl_seconds)
+        keys_of = self._keys_of(calendar)
+        writes: dict[str, Callable[[Any], Any]] = {}
+        written: dict[str, str] = {}
+        for key, claim in claims.items():
+            names = holders(claim)
+            live = [
+                h for h in names
+                if h != carry_from and holder_is_live(claim, found.get(h), now=now, ttl=ttl, key=key, keys_of=keys_of)
+            ]
+            if live:
+                continue
+            if carry_from is not None and carry_from in names:
+                props = hold_properties(calendar.slug, key, carry_from, held_at(claim) or now, also=holder,
+                                        attempt=attempt)
+            else:
+                props = hold_properties(calendar.slug, key, holder, now, attempt=attempt)
+            written[f"take{len(written)}"] = key
+            writes[f"take{len(writes)}"] = _patch_request(
+                claims_calendar, claim["id"], {"status": "confirmed", "extendedProperties": {"private": props}},
+                claim.get("etag"),
+            )
+        for key, claim in mine.items():
+            written[f"take{len(written)}"] = key
+            writes[f"take{len(writes)}"] = _patch_request(
+                claims_calendar, claim["id"],
+                {"status": "confirmed", "extendedProperties": {"private": {
+                    P_ATTEMPT: attempt, P_HELD_AT: now.astimezone(UTC).isoformat(),
+                }}},
+                claim.get("etag"),
+            )
+        if writes:
+            results = self._client.batch(identity, writes)
+            for name, key in written.items():
+                answer = results.get(name)
+                if isinstance(answer, dict):
+                    held[key] = answer
+                elif isinstance(answer, AppError) and not isinstance(answer, GoogleConflict):
+                    raise answer  # a 412 just means another booking won the cell
+
+    def _holders_of(
+        self,
+        calendar: CalendarConfig,
+        identity: Identity,
+        claims: dict[str, dict[str, Any]],
+        carry_from: str | None,
+        known: dict[str, dict[str, Any] | None] | None = None,
+    ) -> dict[str, dict[str, Any] | None]:
+        """The booking events holding `claims` (None: not written), read by id in one batch; `known` not again
+        unless they were pending."""
+        known = known or {}
+        others = sorted({h for claim in claims.values() for h in holders(claim)
+                         if h != carry_from and (h not in known or known[h] is None)})
+        found: dict[str, dict[str, Any] | None] = {}
+        if not others:
+            return found
+        answers = self._client.batch(identity, {h: _get_request(calendar.calendar_id, h) for h in others})
+        for booking_id in others:
+            answer = answers.get(booking_id)
+            if isinstance(answer, NotFound):
+                found[booking_id] = None
+            elif isinstance(answer, dict):
+                found[booking_id] = answer
+            else:
+                raise answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        return found
+
+    def _release(
+        self, calendar: CalendarConfig, identity: Identity, held: dict[str, dict[str, Any]], holder: str
+    ) -> None:
+        """Give claims back (best effort: a claim whose holders are all gone is free anyway, see `_take_over`)."""
+        if not held:
+            return
+        claims_calendar = calendar.claims_calendar_id
+        writes: dict[str, Callable[[Any], Any]] = {}
+        for claim in held.values():
+            props = private_properties(claim)
+            if props.get(P_ALSO) == holder:
+                change = {P_ALSO: ""}
+            elif props.get(P_HOLDER) == holder:
+                change = {P_HOLDER: "", P_ALSO: props.get(P_ALSO, "")}
+            else:
+                continue
+            writes[f"release{len(writes)}"] = _patch_request(
+                claims_calendar, claim["id"], {"extendedProperties": {"private": change}}, claim.get("etag")
+            )
+        if not writes:
             return
         try:
-            self._yield(calendar, identity, event, send_updates=send_updates)
-        except AppError:
-            self._remember_unsettled(calendar, event, send_updates)
-            raise
-        if precheck_from_snapshot:
-            self._availability.distrust_snapshot(calendar.slug)
-        log("booking yielded", calendar=calendar.slug, booking=event["id"], reason=problem.value)
-        raise SlotUnavailable(problem.message, details={"reason": problem.value})
+            self._client.batch(identity, writes)
+        except AppError as error:
+            log("claims not released", severity="WARNING", calendar=calendar.slug, detail=error.message)
 
-    def _remember_unsettled(self, calendar: CalendarConfig, event: dict[str, Any], send_updates: str) -> None:
-        with self._unsettled_lock:
-            self._unsettled[event["id"]] = (calendar, event, send_updates)
-            log("booking left unsettled", severity="WARNING", calendar=calendar.slug, booking=event["id"])
-
-    def _settle_leftovers(self) -> None:
-        """Re-check the bookings this instance could not settle: a loser is withdrawn, a winner stays (exactly
-        what a repeat of its request would do, since the verdict never changes)."""
-        with self._unsettled_lock:
-            leftovers = list(self._unsettled.items())[:5]
-        for event_id, (calendar, event, send_updates) in leftovers:
-            try:
-                self._settle(calendar, identity_for(calendar), event, send_updates=send_updates)
-            except SlotUnavailable:
-                pass
-            except AppError:
-                continue  # Google still failing: keep it for the next time
-            with self._unsettled_lock:
-                self._unsettled.pop(event_id, None)
-            log("unsettled booking settled", calendar=calendar.slug, booking=event_id)
-
-    def _yield(
+    def _write_booking(
         self,
         calendar: CalendarConfig,
         identity: Identity,
-        event: dict[str, Any],
+        body: dict[str, Any],
+        held: dict[str, dict[str, Any]],
         *,
         send_updates: str,
-        outcome: str = "lost",
-    ) -> None:
-        """Cancel a booking that gave up its time, marked so that every later look reads the same verdict."""
-        self._cancel_once(calendar, identity, event, outcome, send_updates=send_updates)
+        extras: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Insert the booking once all its claims are held (surplus day tokens go back in the same round trip).
+
+        If Google fails the insert, the id is read: an event there is the booking (this attempt's insert that landed
+        unanswered, or this request's retry elsewhere), and answered; none, and the error is answered with nothing
+        confirmed and its claims released (conditionally: a retry of the same request on another instance re-writes
+        the holds it relies on, `claims.hold_properties`)."""
+        event_id = body["id"]
+        rules = self._config.slot_rules(calendar.slug)
+        tokens = sorted(key for key in held if "/day" in key)
+        surplus = {key: held[key] for key in tokens[1:]} if rules.max_per_day else {}
+        parts: dict[str, Callable[[Any], Any]] = {
+            "booking": _insert_request(
+                calendar.calendar_id, body, send_updates=send_updates, conference=self._config.booking.add_meet_link
+            )
+        }
+        claims_calendar = calendar.claims_calendar_id
+        for n, claim in enumerate(surplus.values()):
+            parts[f"release{n}"] = _patch_request(
+                claims_calendar, claim["id"], {"extendedProperties": {"private": {P_HOLDER: ""}}}, claim.get("etag")
+            )
+        answer: Any
+        try:
+            answer = self._client.batch(identity, parts).get("booking")
+        except AppError as failure:
+            answer = failure
+        if isinstance(answer, dict):
+            return answer
+        if isinstance(answer, GoogleConflict) and answer.reason == "duplicate":
+            existing = self._client.get_event(identity, calendar.calendar_id, event_id)
+            if private_properties(existing).get(P_OUTCOME) == "aborted":
+                return None
+            return existing  # our own insert, answered late: it landed
+        failed = answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+        # Unknown whether the insert landed: read the id. The booking is never withdrawn by a write: the same id
+        # may be written by this request's retry on another instance, answered 200 meanwhile (a write here would
+        # undo it). An event with the id holds all its claims, so it stands: it is this request's answer.
+        try:
+            existing = self._client.get_event(identity, calendar.calendar_id, event_id)
+        except NotFound:
+            self._release(calendar, identity, held, event_id)  # by etag: not a hold another attempt re-wrote
+            raise failed from None
+        except AppError:
+            raise failed from None  # the claims stay held (at most for the TTL); a late insert still holds them
+        if private_properties(existing).get(P_OUTCOME) == "aborted":
+            return None
+        return existing
 
     def _cancel_once(
         self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], outcome: str, *, send_updates: str
     ) -> tuple[dict[str, Any], bool]:
         """Cancel `event` marked `outcome`, in one conditional write; (the event as it ends, whether we wrote).
-
-        The cancellation and the mark land together and `updated` records the moment. A decided (cancelled or
-        marked) event is never written again, because the rule in `_contest` reads that moment: a write that
-        finds the event changed re-reads it, and stops if someone else decided it meanwhile."""
+        A write that finds the event changed re-reads it, and stops if it was cancelled meanwhile."""
         current = event
         for _ in range(3):
             if is_decided(current):
@@ -417,37 +653,6 @@ class BookingService:
                 current = self._client.get_event(identity, calendar.calendar_id, current["id"])
         raise Conflict("The booking kept changing meanwhile; fetch it and try again.")
 
-    def _contest(
-        self,
-        calendar: CalendarConfig,
-        identity: Identity,
-        event: dict[str, Any],
-        *,
-        ignore: str | None = None,
-    ) -> SlotProblem | None:
-        """Whether `event` must yield, judged from a live read of its day (`ignore`: an event it replaces).
-
-        The rule only looks at what existed when the booking was created, so every process judging the same
-        booking reaches the same verdict whenever it looks: a booking yields to an overlapping booking created
-        before it that still stood at that moment (confirmed, or cancelled only later), and to busy time
-        (meetings) last changed before it. A meeting put on top later is the owner's own overlap.
-        """
-        zone = calendar.zone
-        rules = self._config.slot_rules(calendar.slug)
-        mine = event_interval(event, zone)
-        day_start = datetime.combine(mine.start.astimezone(zone).date(), time(0), zone)
-        window = Interval(
-            min(day_start, mine.start - rules.buffer_before) - timedelta(minutes=1),
-            max(day_start + timedelta(days=1), mine.end + rules.buffer_after) + timedelta(minutes=1),
-        )
-        events = self._client.list_events(
-            identity, calendar.calendar_id, time_min=window.start, time_max=window.end, show_deleted=True
-        )
-        current = next((e for e in events if e.get("id") == event["id"]), event)
-        if is_decided(current):
-            raise _AlreadyDecided
-        return _judge(current, events, zone, rules, ignore=ignore)
-
     # --- capabilities -------------------------------------------------------------------------------------------
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
         slug = self._tokens().check(token, booking_id)
@@ -464,13 +669,38 @@ class BookingService:
 
     def get(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
         calendar, identity = self._authorized(booking_id, token)
-        return self._view(calendar, self._own_event(calendar, identity, booking_id)), calendar
+        event = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        return self._view(calendar, event), calendar
+
+    def _settled(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
+        """`event` after settling a half-done move it is part of (`events.move_verdict`, the sweep's rule): the old
+        booking of a move whose new booking stood is cancelled as moved, one whose new booking never stood is
+        unmarked. Best effort: if Google fails the write, the sweep settles it (the old booking keeps its time and
+        its claims meanwhile, so nothing can overlap either)."""
+        props = private_properties(event)
+        try:
+            if props.get(P_MOVED_FROM) and not is_decided(event):
+                old = self._find(identity, calendar.calendar_id, props[P_MOVED_FROM])
+                if old is not None and private_properties(old).get(P_MOVED_TO) == event["id"]:
+                    settle_move(self._client, calendar, identity, old, event, now=self._now(),
+                                ttl=timedelta(seconds=self._config.booking.claim_ttl_seconds),
+                                send_updates=self._send_updates(calendar, props.get(P_EMAIL, "")))
+                return event
+            if props.get(P_MOVED_TO) and not is_decided(event):
+                new = self._find(identity, calendar.calendar_id, props[P_MOVED_TO])
+                return settle_move(self._client, calendar, identity, event, new, now=self._now(),
+                                   ttl=timedelta(seconds=self._config.booking.claim_ttl_seconds),
+                                   send_updates=self._send_updates(calendar, props.get(P_EMAIL, "")))
+        except AppError as error:
+            log("move not settled", severity="WARNING", calendar=calendar.slug, booking=event.get("id"),
+                detail=error.message)
+        return event
 
     def cancel(self, booking_id: str, token: str | None) -> tuple[BookingView, CalendarConfig]:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._own_event(calendar, identity, booking_id)
+        event = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
         send = self._send_updates(calendar, private_properties(event).get(P_EMAIL, ""))
         event, written = self._cancel_once(calendar, identity, event, "cancelled", send_updates=send)
         if written:
@@ -481,33 +711,43 @@ class BookingService:
     def reschedule(
         self, booking_id: str, token: str | None, start: datetime, duration: int | None
     ) -> tuple[BookingResult, CalendarConfig]:
-        """Move a booking. The booking is claimed for one new event (a conditional write, so two different moves
-        cannot both proceed); the new time is booked with the same checks; then the old booking is cancelled
-        with a conditional write marked "moved", which a concurrent cancel either beats or loses to. A failed
-        move leaves the booking where it was. The moved booking has a new id and token; the old points to it.
-        Repeating the same move returns the same moved booking."""
+        """Move a booking: mark the old one as being moved to one new id (a conditional write, so two different
+        moves cannot both proceed), hold the new time's cells (sharing those the old booking holds), write the
+        new booking, then cancel the old one marked "moved". Once the new booking exists, the old one is
+        superseded whatever happens next: a repeat of the move, a later read of the old booking, or the sync's
+        sweep finishes its cancellation, so the two never both count. A move that fails before the new booking
+        is written leaves the booking where it was. The moved booking has a new id and token; the old points
+        to it. Repeating the same move returns the same moved booking."""
         calendar, identity = self._authorized(booking_id, token)
-        old = self._own_event(calendar, identity, booking_id)
+        old = self._settled(calendar, identity, self._own_event(calendar, identity, booking_id))
         props = private_properties(old)
         span = event_interval(old, calendar.zone)
         minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
         self._check_duration(calendar, minutes)
         end = start + timedelta(minutes=minutes)
         candidates = _move_ids(booking_id, start, minutes)
+        pending = props.get(P_MOVED_TO)
         if is_decided(old):
-            if props.get(P_OUTCOME) == "moved" and props.get(P_MOVED_TO) in candidates:
-                done = self._client.get_event(identity, calendar.calendar_id, props[P_MOVED_TO])
+            if props.get(P_OUTCOME) == "moved" and pending in candidates:
+                done = self._client.get_event(identity, calendar.calendar_id, str(pending))
                 token_for_done = self._tokens().issue(done["id"], calendar.slug)
                 return BookingResult(self._view(calendar, done), token_for_done, False), calendar  # moved already
             if props.get(P_OUTCOME) == "moved":
                 raise Conflict("This booking was moved; use the moved booking's link.",
-                               details={"movedTo": props.get(P_MOVED_TO)})
+                               details={"movedTo": pending})
             raise Conflict("This booking is cancelled; book a new slot instead.", details={"status": "cancelled"})
         if (start, end) == (span.start, span.end):
             result = BookingResult(self._view(calendar, old), self._tokens().issue(booking_id, calendar.slug), False)
             return result, calendar
         self._check_rules(calendar, start, end)
         send = self._send_updates(calendar, props.get(P_EMAIL, ""))
+        if pending:
+            other = self._find(identity, calendar.calendar_id, pending)
+            if other is not None and other.get("status") != "cancelled":
+                if pending in candidates:  # this very move, written already: finish it
+                    self._commit_move(calendar, identity, old, other, send_updates=send)
+                    return self._moved_result(calendar, booking_id, other), calendar
+                raise Conflict("This booking is being moved already.", details={"movedTo": pending})
         body: dict[str, Any] = {
             key: old[key]
             for key in ("summary", "description", "attendees", "transparency", "guestsCanInviteOthers",
@@ -517,44 +757,69 @@ class BookingService:
         kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED)}
         body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id}}
         body.update(_times(calendar, start, end))
-        claimed: dict[str, Any] = old
-        moved: dict[str, Any] | None = None
         for new_id in candidates:
-            claimed = self._claim(calendar, identity, claimed, new_id)
+            extra = {
+                "mark": _patch_request(
+                    calendar.calendar_id, booking_id,
+                    {"extendedProperties": {"private": {
+                        P_MOVED_TO: new_id, P_MOVING_AT: self._now().astimezone(UTC).isoformat(),
+                    }}},
+                    old.get("etag"),
+                ),
+                "existing": _get_request(calendar.calendar_id, new_id),
+            }
             try:
-                moved = self._client.insert_event(identity, calendar.calendar_id, {**body, "id": new_id})
-            except GoogleConflict as error:
-                if error.reason != "duplicate":
-                    raise
-                moved = self._client.get_event(identity, calendar.calendar_id, new_id)
-                if is_decided(moved):
-                    moved = None
+                held, extras = self._acquire(
+                    calendar, identity, new_id, Interval(start, end), extra, carry_from=booking_id
+                )
+            except _Existing as found:
+                if found.event.get("status") == "cancelled":
                     continue  # an earlier attempt at this move was withdrawn: take the next id
-            break
-        if moved is None:
-            raise SlotUnavailable("This move was tried too often; pick another time.", details={"reason": "busy"})
-        self._settle(calendar, identity, moved, send_updates="none", ignore=booking_id)
-        self._commit_move(calendar, identity, claimed, moved, send_updates=send)
-        if send == "all":  # the visitor hears of the new time only once it is theirs
-            moved = self._invite(calendar, identity, moved)
-        self._availability.forget_booking(calendar.slug, booking_id)
+                marked = self._client.get_event(identity, calendar.calendar_id, booking_id)
+                self._commit_move(calendar, identity, marked, found.event, send_updates=send)
+                return self._moved_result(calendar, booking_id, found.event), calendar
+            mark = extras.get("mark")
+            if not isinstance(mark, dict):
+                self._release(calendar, identity, held, new_id)
+                if isinstance(mark, GoogleConflict):
+                    raise Conflict("The booking changed meanwhile; fetch it and try again.")
+                raise mark if isinstance(mark, AppError) else UpstreamUnavailable("Google did not answer.")
+            moved = self._write_booking(calendar, identity, {**body, "id": new_id}, held, send_updates="none",
+                                        extras=extras)
+            if moved is None:
+                continue
+            self._commit_move(calendar, identity, mark, moved, send_updates=send)
+            return self._moved_result(calendar, booking_id, moved), calendar
+        raise SlotUnavailable("This move was tried too often; pick another time.", details={"reason": "busy"})
+
+    def _moved_result(self, calendar: CalendarConfig, old_id: str, moved: dict[str, Any]) -> BookingResult:
+        self._availability.forget_booking(calendar.slug, old_id)
         self._availability.note_booking(calendar.slug, event_interval(moved, calendar.zone), moved["id"])
-        log("booking moved", calendar=calendar.slug, booking=moved["id"], replaces=booking_id, start=start.isoformat())
-        result = BookingResult(self._view(calendar, moved), self._tokens().issue(moved["id"], calendar.slug), False)
-        return result, calendar
+        log("booking moved", calendar=calendar.slug, booking=moved["id"], replaces=old_id)
+        return BookingResult(self._view(calendar, moved), self._tokens().issue(moved["id"], calendar.slug), False)
+
+    def _find(self, identity: Identity, calendar_id: str, event_id: str) -> dict[str, Any] | None:
+        try:
+            return self._client.get_event(identity, calendar_id, event_id)
+        except NotFound:
+            return None
 
     def _commit_move(
-        self, calendar: CalendarConfig, identity: Identity, claimed: dict[str, Any], moved: dict[str, Any], *,
+        self, calendar: CalendarConfig, identity: Identity, marked: dict[str, Any], moved: dict[str, Any], *,
         send_updates: str,
     ) -> None:
-        """Cancel the old booking as moved, only if it is still claimed for `moved`; else give `moved` up."""
-        current = claimed
+        """Cancel the old booking as moved, only while it is still marked for `moved` (a conditional write).
+
+        If the old booking was cancelled or marked for another move meanwhile, `moved` gives its time up (it was
+        never answered). If Google fails the write, `moved` stands: it exists and the old booking names it, which
+        makes the old one superseded (`superseded_by`); the next look at it, or the sweep, cancels it."""
+        current = marked
         for _ in range(3):
             props = private_properties(current)
             if props.get(P_MOVED_TO) != moved["id"] or (
                 current.get("status") == "cancelled" and props.get(P_OUTCOME) != "moved"
             ):
-                break  # cancelled, or claimed for another move, meanwhile
+                break  # cancelled, or marked for another move, meanwhile
             if current.get("status") == "cancelled":
                 return  # the same move, committed by a repeat of this request
             try:
@@ -563,33 +828,28 @@ class BookingService:
                     {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "moved"}}},
                     send_updates=send_updates, etag=current.get("etag"),
                 )
+                if send_updates == "all":  # the visitor hears of the new time only once it is theirs
+                    self._announce(calendar, identity, moved)
                 return
             except (GoogleConflict, Gone):
                 current = self._client.get_event(identity, calendar.calendar_id, current["id"])
-        self._yield(calendar, identity, moved, send_updates="none")
+            except AppError as error:
+                log("move left for the sweep", severity="WARNING", calendar=calendar.slug, booking=moved["id"],
+                    replaces=current["id"], detail=error.message)
+                return
+        self._cancel_once(calendar, identity, moved, "lost", send_updates="none")
         raise Conflict("The booking was cancelled or changed meanwhile; fetch it and try again.")
 
-    def _claim(
-        self, calendar: CalendarConfig, identity: Identity, old: dict[str, Any], new_id: str
-    ) -> dict[str, Any]:
-        """Mark the booking as being moved to `new_id`, only if nobody changed it since it was read."""
-        pending = private_properties(old).get(P_MOVED_TO)
-        if pending == new_id:
-            return old  # claimed for this very move already (a repeat of the request)
-        if pending:
-            try:
-                other = self._client.get_event(identity, calendar.calendar_id, pending)
-            except NotFound:
-                other = {}
-            if other and not is_decided(other):
-                raise Conflict("This booking is being moved already.", details={"movedTo": pending})
+    def _announce(self, calendar: CalendarConfig, identity: Identity, moved: dict[str, Any]) -> None:
+        """Invite the visitor to the moved booking (best effort: the booking stands either way)."""
         try:
-            return self._client.patch_event(
-                identity, calendar.calendar_id, old["id"],
-                {"extendedProperties": {"private": {P_MOVED_TO: new_id}}}, etag=old.get("etag"),
+            self._client.patch_event(
+                identity, calendar.calendar_id, moved["id"],
+                {"extendedProperties": {"private": {P_INVITED: "1"}}}, send_updates="all", etag=moved.get("etag"),
             )
-        except GoogleConflict:
-            raise Conflict("The booking changed meanwhile; fetch it and try again.") from None
+        except AppError as error:
+            log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=moved["id"],
+                detail=error.message)
 
     # --- rules and shapes ---------------------------------------------------------------------------------------
     def _check_duration(self, calendar: CalendarConfig, duration: int) -> None:
@@ -622,7 +882,9 @@ class BookingService:
             min(day_start, start - rules.buffer_before),
             max(day_start + timedelta(days=1), end + rules.buffer_after),
         )
-        view = self._availability.view(calendar, *window)
+        view = self._availability.fresh_snapshot(calendar.slug, *window)
+        if view is None:
+            return False  # no snapshot: the live check rides along with the claims (`_acquire`)
 
         def verdict(view: BusyView) -> SlotProblem | None:
             return check_slot(
@@ -645,16 +907,10 @@ class BookingService:
         return view.source == "snapshot"
 
     def _send_updates(self, calendar: CalendarConfig, email: str) -> str:
-        return "all" if self._invites(calendar, email) else "none"
+        return send_updates_for(self._config, calendar, email)
 
     def _invites(self, calendar: CalendarConfig, email: str) -> bool:
-        domain = email.rpartition("@")[2].lower()
-        return (
-            self._config.booking.invite_visitor
-            and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
-            and bool(email)
-            and domain not in self._config.booking.company_domains
-        )
+        return invites(self._config, calendar, email)
 
     def _event_body(
         self, calendar: CalendarConfig, request: NewBooking, start: datetime, end: datetime
@@ -700,52 +956,128 @@ class BookingService:
             None,
         )
         cancelled = is_decided(event)
-        moved_to = private_properties(event).get(P_MOVED_TO) if cancelled else None
+        props = private_properties(event)
+        moved_to = props.get(P_MOVED_TO) if cancelled and props.get(P_OUTCOME) == "moved" else None
         status = "cancelled" if cancelled else "confirmed"
         return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
 
 
-def _judge(
-    event: dict[str, Any],
-    events: list[dict[str, Any]],
-    zone: ZoneInfo,
-    rules: SlotRules,
+def invites(config: Config, calendar: CalendarConfig, email: str) -> bool:
+    """Whether Google invites the visitor `email` to bookings of `calendar`."""
+    domain = email.rpartition("@")[2].lower()
+    return (
+        config.booking.invite_visitor
+        and calendar.mode != "direct"  # Google refuses attendees from a service account acting as itself
+        and bool(email)
+        and domain not in config.booking.company_domains
+    )
+
+
+def send_updates_for(config: Config, calendar: CalendarConfig, email: str) -> str:
+    return "all" if invites(config, calendar, email) else "none"
+
+
+def settle_move(
+    client: CalendarClient,
+    calendar: CalendarConfig,
+    identity: Identity,
+    old: dict[str, Any],
+    new: dict[str, Any] | None,
     *,
-    ignore: str | None = None,
+    now: datetime,
+    ttl: timedelta,
+    send_updates: str = "none",
+) -> dict[str, Any]:
+    """Apply `move_verdict` to a booking marked for a move and the event it names; the old booking as it ends.
+
+    Each write is conditional on the old booking's etag (a 412 means someone else settled or changed it: read it
+    again next time). Finishing a move also sends the visitor the moved booking's invitation, as a move that
+    commits does (`send_updates`, best effort). Used by bookings (a look at either booking) and by the sync's
+    sweep."""
+    verdict = move_verdict(old, new, now=now, ttl=ttl)
+    if verdict == "finish":
+        change: dict[str, Any] = {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: "moved"}}}
+    elif verdict == "unmark":
+        change = {"extendedProperties": {"private": {P_MOVED_TO: "", P_MOVING_AT: ""}}}
+    else:
+        return old
+    try:
+        written = client.patch_event(identity, calendar.calendar_id, old["id"], change, etag=old.get("etag"),
+                                     send_updates=send_updates if verdict == "finish" else "none")
+    except (GoogleConflict, Gone):
+        return client.get_event(identity, calendar.calendar_id, old["id"])
+    if verdict == "finish" and send_updates == "all" and new is not None and new.get("status") != "cancelled" \
+            and not private_properties(new).get(P_INVITED):
+        try:
+            client.patch_event(identity, calendar.calendar_id, new["id"],
+                               {"extendedProperties": {"private": {P_INVITED: "1"}}}, send_updates="all",
+                               etag=new.get("etag"))
+        except AppError as error:
+            log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=new["id"],
+                detail=error.message)
+    log("move settled", calendar=calendar.slug, booking=old["id"], verdict=verdict,
+        moved_to=private_properties(old).get(P_MOVED_TO))
+    return written
+
+
+class _Existing(Exception):
+    """The booking id of this attempt exists already: answer from it instead of booking again."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__(event.get("id"))
+        self.event = event
+
+
+def _live_problem(
+    items: list[dict[str, Any]], span: Interval, rules: SlotRules, zone: ZoneInfo, ignore: set[str | None]
 ) -> SlotProblem | None:
-    """The rule of `_contest`, over the events of the day already read."""
-    mine = event_interval(event, zone)
-    day = mine.start.astimezone(zone).date()
-    my_key = priority_key(event)
-    guarded = Interval(mine.start - rules.buffer_before, mine.end + rules.buffer_after)
-    earlier_that_day = 0
-    for other in events:
-        if other.get("id") in (event["id"], ignore):
+    """Whether the calendar's own events (read live) keep `span`: a meeting that blocks time within the buffers,
+    or a booking this product made that its padding keeps away. Claims never block. An item that cannot be
+    read (no times, an odd shape) counts as busy."""
+    guarded = Interval(span.start - rules.buffer_before, span.end + rules.buffer_after)
+    for item in items:
+        if item.get("id") in ignore or item.get("status") == "cancelled" or is_claim(item):
             continue
-        span = event_interval(other, zone)
-        if not is_booking(other):
-            changed = parse_rfc3339(str(other.get("updated") or other.get("created")))
-            if blocks_time(other) and guarded.overlaps(span) and changed < my_key[0]:
-                return SlotProblem.BUSY
-            continue
-        if priority_key(other) >= my_key or not _standing_at(other, my_key[0]):
-            continue
-        if guarded.overlaps(padded_booking(span, rules)):
+        try:
+            other = event_interval(item, zone)
+        except (KeyError, TypeError, ValueError):
             return SlotProblem.BUSY
-        if span.start.astimezone(zone).date() == day:
-            earlier_that_day += 1
-    if rules.max_per_day is not None and earlier_that_day >= rules.max_per_day:
-        return SlotProblem.DAY_FULL
+        if is_booking(item):
+            if guarded.overlaps(padded_booking(other, rules)):
+                return SlotProblem.BUSY
+        elif blocks_time(item) and guarded.overlaps(other):
+            return SlotProblem.BUSY
     return None
 
 
-def _standing_at(booking: dict[str, Any], moment: datetime) -> bool:
-    """Whether a booking still stood at `moment`: not cancelled, or cancelled only after it.
+def _insert_request(
+    calendar_id: str, body: dict[str, Any], *, send_updates: str = "none", conference: bool = False
+) -> Callable[[Any], Any]:
+    params: dict[str, Any] = {"calendarId": calendar_id, "body": body, "sendUpdates": send_updates}
+    if conference:
+        params["conferenceDataVersion"] = 1
+    return lambda api: api.events().insert(**params)
 
-    A cancelled event is never written again, so its `updated` is the moment of cancelling and stays so."""
-    if not is_decided(booking):
-        return True
-    return parse_rfc3339(str(booking.get("updated"))) > moment
+
+def _get_request(calendar_id: str, event_id: str) -> Callable[[Any], Any]:
+    return lambda api: api.events().get(calendarId=calendar_id, eventId=event_id)
+
+
+def _patch_request(calendar_id: str, event_id: str, body: dict[str, Any], etag: str | None) -> Callable[[Any], Any]:
+    def build(api: Any) -> Any:
+        request = api.events().patch(calendarId=calendar_id, eventId=event_id, body=body, sendUpdates="none")
+        if etag:
+            request.headers["If-Match"] = etag
+        return request
+
+    return build
+
+
+def _list_request(calendar_id: str, window: Interval) -> Callable[[Any], Any]:
+    return lambda api: api.events().list(
+        calendarId=calendar_id, timeMin=window.start.isoformat(), timeMax=window.end.isoformat(),
+        singleEvents=True, maxResults=2500,
+    )
 
 
 def _times(calendar: CalendarConfig, start: datetime, end: datetime) -> dict[str, Any]:
@@ -762,10 +1094,7 @@ def clean_text(value: str, limit: int) -> str:
     return text[:limit]
 
 
-def _digest(*parts: str) -> str:
-    raw = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    # base32hex, lower-cased: exactly the alphabet Calendar event ids allow ([a-v0-9]).
-    return base64.b32hexencode(raw).decode().lower().rstrip("=")
+_digest = digest
 
 
 def _event_ids(calendar: CalendarConfig, request: NewBooking, key: str | None) -> list[str]:

@@ -328,9 +328,15 @@ class CalendarClient:
         return results
 
     # --- batch ------------------------------------------------------------------------------------------------
-    def batch(self, identity: Identity, requests: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    def batch(
+        self,
+        identity: Identity,
+        requests: dict[str, Callable[[Any], Any]],
+        identities: dict[str, Identity] | None = None,
+    ) -> dict[str, Any]:
         """Run several requests in one HTTP round trip. Each value is the result or the AppError it failed with;
-        parts that failed transiently are sent again (within the deadline)."""
+        parts that failed transiently are sent again (within the deadline). `identities` gives a part its own
+        identity (each part carries its own Authorization); the others act as `identity`."""
         from googleapiclient.errors import HttpError
         from googleapiclient.http import BatchHttpRequest
 
@@ -361,7 +367,8 @@ class CalendarClient:
 
             for request_id, build_request in pending.items():
                 request = build_request(self._api())
-                request.http = http
+                own = (identities or {}).get(request_id)
+                request.http = http if own is None or own == identity else self._http(own)
                 batch.add(request, callback=collect, request_id=request_id)
             batch.execute(http=http)
             if transient:

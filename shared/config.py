@@ -298,6 +298,9 @@ class BookingConfig(_Model):
     cors_origins: tuple[Origin, ...] = ()
     company_domains: tuple[Domain, ...] = ()
     token_ttl_days: Annotated[Int, Field(ge=1, le=365)] = 90
+    # How long a claim whose booking was never written keeps its cell (a writer that crashed, or is still on its
+    # way); far above the function timeout, see shared/booking.py.
+    claim_ttl_seconds: Annotated[Int, Field(ge=120, le=86400)] = 900
 
 
 class WeeklyHours(_Model):
@@ -321,6 +324,9 @@ class CalendarConfig(_Model):
     calendar_id: CalendarId
     mode: Mode = "delegated"
     act_as: Email | None = None
+    # Where this calendar's claims live (shared/claims.py): a calendar the same identity can write, so that the
+    # employee's own calendar stays clean. Unset: the calendar itself (claims are transparent private events).
+    claims_calendar: CalendarId | None = None
     timezone: TimeZoneName
     durations: Durations | None = None
     hours: WeeklyHours
@@ -331,6 +337,10 @@ class CalendarConfig(_Model):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def claims_calendar_id(self) -> str:
+        return self.claims_calendar or self.calendar_id
 
     def slot_rules(self, booking: BookingConfig) -> SlotRules:
         """This calendar's rules for :mod:`shared.slots`, with the booking defaults it does not override."""
@@ -366,6 +376,8 @@ class SyncConfig(_Model):
     act_as: Email | None = None
     iam_protected: Bool = False
     horizon_days: Annotated[Int, Field(ge=1, le=FREEBUSY_MAX_DAYS)] | None = None
+    # Release booking claims left by crashed attempts on every run (shared/sweep.py): one list call per calendar.
+    sweep_claims: Bool = False
 
 
 class SnapshotConfig(_Model):

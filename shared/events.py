@@ -16,6 +16,8 @@ P_OUTCOME = "wcbOutcome"  # "lost": yielded to an overlapping booking; "aborted"
 P_INVITED = "wcbInvited"  # "1" once the visitor was invited (with booking.confirm_before_inviting)
 P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 P_MOVED_TO = "wcbMovedTo"  # on a booking being (or having been) moved: the id of its replacement
+P_MOVING_AT = "wcbMovingAt"  # when the move named in wcbMovedTo began (RFC 3339, the mover's clock)
+WITHDRAWN = ("aborted", "lost")  # outcomes of a booking that never stood (it was never answered 201/200)
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -43,6 +45,35 @@ def is_booking(event: dict[str, Any]) -> bool:
 def is_decided(event: dict[str, Any]) -> bool:
     """Cancelled, or marked with an outcome (lost, aborted, cancelled, moved): its verdict is final."""
     return event.get("status") == "cancelled" or bool(private_properties(event).get(P_OUTCOME))
+
+
+def move_verdict(
+    old: dict[str, Any], new: dict[str, Any] | None, *, now: datetime, ttl: timedelta
+) -> str | None:
+    """What a half-done move needs, judged from the two events alone (anyone applies it with the same verdict).
+
+    `old` is a booking marked for a move (`wcbMovedTo`) and still undecided; `new` is the event that names, read
+    by id (None: it does not exist). "finish": the new booking was written (it held all its claims) and was never
+    withdrawn, whatever became of it since, so the move happened: cancel the old one as moved. "unmark": the new
+    booking was withdrawn, or was not written within `ttl` of the mark (its mover is gone: the TTL outlives any
+    request), so the old one stands and forgets the mark. "wait": the mover may still be writing. None: nothing
+    to settle."""
+    props = private_properties(old)
+    target = props.get(P_MOVED_TO)
+    if not target or not is_booking(old) or is_decided(old):
+        return None
+    if new is None:
+        try:
+            began = parse_rfc3339(props[P_MOVING_AT])
+        except (KeyError, ValueError):
+            return "unmark"
+        return "unmark" if now - began >= ttl else "wait"
+    new_props = private_properties(new)
+    if not is_booking(new) or new_props.get(P_MOVED_FROM) != old.get("id"):
+        return "unmark"  # not a booking moved from this one: nothing a move of ours wrote
+    if new_props.get(P_OUTCOME) in WITHDRAWN:
+        return "unmark"
+    return "finish"  # confirmed, or cancelled/moved on since (also deleted by the employee): it stood
 
 
 def blocks_time(event: dict[str, Any]) -> bool:

@@ -97,6 +97,7 @@ class SyncReport:
     schedule_time: datetime | None = None
     duplicate: bool = False
     as_of: datetime | None = None
+    swept_claims: int = 0
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -109,6 +110,7 @@ class SyncReport:
             "durationMs": self.duration_ms,
             "unavailable": self.unavailable,
             "duplicate": self.duplicate,
+            "sweptClaims": self.swept_claims,
         }
         if self.as_of is not None:
             body["asOf"] = utc_text(self.as_of)
@@ -205,6 +207,12 @@ class AvailabilitySync:
             lock.release()
         if self._reader is not None:
             self._reader.forget()
+        from .sweep import sweep_claims
+
+        swept = (
+            sweep_claims(self._config, self._client, self._now(), start, end, self._parallel)
+            if self._config.sync.sweep_claims else 0
+        )
         report = SyncReport(
             calendars=len(collected.calendars),
             freebusy_calls=collected.freebusy_calls,
@@ -216,6 +224,7 @@ class AvailabilitySync:
             unavailable=collected.unavailable,
             schedule_time=schedule_time,
             as_of=as_of,
+            swept_claims=swept,
         )
         log("sync done", **{k: v for k, v in report.to_json().items() if k != "unavailable"},
             unavailableCount=len(report.unavailable))

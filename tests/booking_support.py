@@ -11,10 +11,16 @@ ALICE = "alice@example.com"
 
 
 def clear_events(server: Any, calendar_id: str = ALICE) -> None:
-    """Drop the demo's busy events so a test controls every event on the calendar."""
+    """Drop the demo's busy events so a test controls every event on the calendar (and its booking claims, in
+    the owner's "Booking claims" calendar of the demo)."""
+    from emulator.demo_calendars import claims_calendar_id
+
     state = server.emulator.state
     with state.lock:
         state.calendars[calendar_id].events.clear()
+        claims = state.calendars.get(claims_calendar_id(calendar_id))
+        if claims is not None:
+            claims.events.clear()
 
 
 def workdays(

@@ -110,10 +110,12 @@ def calendar_events(emulator: Any, calendar_id: str) -> list[dict[str, Any]]:
 def events_starting_at(
     emulator: Any, calendar_id: str, start: str, *, status: str = "confirmed"
 ) -> list[dict[str, Any]]:
-    """The events of a calendar that start at `start` (any offset) with that status."""
+    """The events of a calendar that start at `start` (any offset) with that status; booking claims aside."""
     moment = datetime.fromisoformat(start)
     found = []
     for event in calendar_events(emulator, calendar_id):
+        if ((event.get("extendedProperties") or {}).get("private") or {}).get("wcbClaim") == "1":
+            continue
         when = (event.get("start") or {}).get("dateTime")
         if when and datetime.fromisoformat(when) == moment and event.get("status", "confirmed") == status:
             found.append(event)

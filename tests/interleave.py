@@ -59,3 +59,37 @@ class Paused:
         self._thread.join(10)
         assert self.answer is not None
         return self.answer
+
+
+def writes_booking(parts: dict[str, Any]) -> bool:
+    """The batch that inserts the booking event itself (its claims are held by then)."""
+    return "booking" in parts
+
+
+class PausedBatch:
+    """Runs `call` in a thread that stops just before `runtime`'s first batch whose parts match `when`."""
+
+    def __init__(self, runtime: Any, when: Callable[[dict[str, Any]], bool], call: Callable[[], Any]) -> None:
+        self._at, self._go = threading.Event(), threading.Event()
+        self.answer: tuple[int, Any] | None = None
+        real = runtime.calendar.batch
+
+        def batch(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+            if when(parts) and not self._at.is_set():
+                self._at.set()
+                self._go.wait(10)
+            return real(identity, parts, *args, **kw)
+
+        runtime.calendar.batch = batch
+        self._thread = threading.Thread(target=self._run, args=(call,))
+        self._thread.start()
+        assert self._at.wait(10), "the paused request never reached its step"
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        self.answer = outcome(call)
+
+    def finish(self) -> tuple[int, Any]:
+        self._go.set()
+        self._thread.join(10)
+        assert self.answer is not None
+        return self.answer

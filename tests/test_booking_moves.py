@@ -52,6 +52,28 @@ def test_a_repeated_move_agrees_with_the_first_when_a_meeting_lands_meanwhile(em
 
 
 def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: Path) -> None:
+    """A cancel that lands before the moved booking is written wins (the move gives its new time up, 409); one
+    that lands after it finds the booking moved (the new booking stands, the old one is cancelled as moved)."""
+    clear_events(emulator)
+    day = workday()
+    mover, canceller = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
+    made = mover.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    real = mover.calendar.batch
+    seen: dict[str, Any] = {}
+
+    def cancel_first(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if "booking" in parts and "cancel" not in seen:  # the moved booking's insert is next
+            seen["cancel"] = canceller.booking.cancel(made.booking.id, made.token)[0]
+        return real(identity, parts, *args, **kw)
+
+    mover.calendar.batch = cancel_first  # type: ignore[method-assign]
+    status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    assert seen["cancel"].status == "cancelled" and seen["cancel"].moved_to is None
+    assert status == 409  # the cancel came first: the move gives its new time up
+    assert confirmed_bookings(emulator) == []
+
+
+def test_a_cancel_after_the_moved_booking_exists_finds_it_moved(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     day = workday()
     mover, canceller = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
@@ -65,10 +87,11 @@ def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: P
         return real(identity, calendar_id, event_id, body, **kw)
 
     mover.calendar.patch_event = cancel_first  # type: ignore[method-assign]
-    status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    status, result = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
+    assert status == 200
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == result[0].booking.id == seen["cancel"].moved_to  # the cancel was answered "moved"
     assert seen["cancel"].status == "cancelled"
-    assert status == 409  # the cancel came first: the move gives its new time up
-    assert confirmed_bookings(emulator) == []
 
 
 def test_a_move_whose_invitation_fails_still_stands_and_repeats_give_its_token(emulator: Any, tmp_path: Path) -> None:
@@ -108,17 +131,35 @@ def test_a_move_retried_after_a_failure_succeeds(emulator: Any, tmp_path: Path) 
     assert booking["id"] == second[1][0].booking.id
 
 
-def test_confirm_before_inviting_a_failed_invitation_is_sent_on_the_repeat(emulator: Any, tmp_path: Path) -> None:
+def test_a_failed_invitation_is_sent_on_the_repeat_and_only_once(emulator: Any, tmp_path: Path) -> None:
+    """The invitation rides on the booking's insert, written only once the booking won its claims: if Google fails
+    that insert, the visitor hears nothing and nothing stays confirmed (503); the repeat books and invites once,
+    and a further repeat sends nothing more."""
     clear_events(emulator)
     later = {"invite_visitor = true": "invite_visitor = true\nconfirm_before_inviting = true"}
     runtime = make_runtime(emulator, config=make_config(emulator, tmp_path, replace=later))
     request = NewBooking("alice", at(workday(), 10), 30, "Ann", "a@visitor.test")
-    set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
+    real = runtime.calendar.batch
+
+    def failing_insert(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if "booking" in parts:
+            set_faults(emulator, [{"method": "calendar.events.insert", "kind": "503"}])
+        try:
+            return real(identity, parts, *args, **kw)
+        finally:
+            set_faults(emulator, [])
+
+    runtime.calendar.batch = failing_insert  # type: ignore[method-assign]
     first = outcome(lambda: runtime.booking.book(request, "ka"))
-    set_faults(emulator, [])
-    assert first[0] == 200 and emulator.emulator.state.mailbox == []  # booked; the invitation failed
+    runtime.calendar.batch = real  # type: ignore[method-assign]
+    assert first[0] == 503 and emulator.emulator.state.mailbox == [] and confirmed_bookings(emulator) == []
     again = outcome(lambda: runtime.booking.book(request, "ka"))
-    assert again[0] == 200 and again[1].booking.id == first[1].booking.id
+    assert again[0] == 200 and again[1].created
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == again[1].booking.id
+    assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
+    third = outcome(lambda: runtime.booking.book(request, "ka"))
+    assert third[0] == 200 and third[1].booking.id == booking["id"] and not third[1].created
     assert [m["to"] for m in emulator.emulator.state.mailbox] == ["a@visitor.test"]
 
 

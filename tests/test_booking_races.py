@@ -19,11 +19,18 @@ import pytest
 import requests
 
 from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday, workdays
+from tests.clients import control
 from tests.conftest import function_app
 from tests.support import ROOT, config_text, make_config, make_runtime, requests_log, set_faults
 
 
-def _race(count: int, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+@pytest.fixture(autouse=True)
+def _read_lag(emulator: Any) -> None:
+    """Google's harsher reading: what a list or free/busy shows lags the writes by 150 ms (CALENDAR.md)."""
+    control(emulator, "PUT", "settings", {"read_lag_ms": 150})
+
+
+def _race(count: int, bodies: list[dict[str, Any]], lag_server: Any = None) -> list[tuple[int, dict[str, Any]]]:
     app = function_app("booking")
     barrier = threading.Barrier(count)
 
@@ -76,7 +83,11 @@ def _free_port() -> int:
 
 
 def _start_instances(count: int, config_path: Path) -> list[tuple[subprocess.Popen[bytes], str]]:
-    env = {**os.environ, "BOOKING_CONFIG": str(config_path), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1"}
+    from tests.pinned_time import current_clock
+
+    # Each instance runs on the test's pinned clock (as of its start), which the emulator's clock agrees with.
+    env = {**os.environ, "BOOKING_CONFIG": str(config_path), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1",
+           "BOOKING_CLOCK": current_clock().now().isoformat()}
     instances = []
     for _ in range(count):
         port = _free_port()

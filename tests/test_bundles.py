@@ -269,6 +269,7 @@ def test_booking_bundle_books_against_the_emulator(emulator: Any, serve: Any) ->
         events = [
             event for event in state.calendars["alice@example.com"].events.values()
             if event.get("status") == "confirmed"
+            and event.get("extendedProperties", {}).get("private", {}).get("wcbBooking") == "1"
             and datetime.fromisoformat(event["start"]["dateTime"].replace("Z", "+00:00")) == wanted
         ]
     assert len(events) == 1, "the booking is not in alice's calendar"

@@ -181,7 +181,7 @@ def test_unknown_name_is_404_naming_the_list_searched(client: Any, emulator: Any
     assert error["code"] == "not_found"
     assert "Board Meetings" in error["message"] and f"calendar list of {ALICE}" in error["message"]
     assert error["details"]["searched"] == f"the calendar list of {ALICE}"
-    assert error["details"]["calendarsSearched"] == 2
+    assert error["details"]["calendarsSearched"] == 3  # her own, her "Booking claims" and Team Holidays
 
 
 def test_unknown_id_is_404_naming_what_was_tried(client: Any, emulator: Any) -> None:

@@ -9,7 +9,7 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from emulator.demo import SERVICE_ACCOUNT
-from emulator.demo_calendars import TEAM_HOLIDAYS_ID
+from emulator.demo_calendars import TEAM_HOLIDAYS_ID, claims_calendar_id
 from tests.clients import calendar_service, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
@@ -180,13 +180,13 @@ def test_calendar_list_paging_and_min_access_role(emulator: Any) -> None:
         if not token:
             break
     entries = [item for page in pages for item in page]
-    assert [len(page) for page in pages] == [2, 2]
-    assert [e["id"] for e in entries] == [ALICE, TEAM_HOLIDAYS_ID, BOB, CAROL]
-    assert [e["accessRole"] for e in entries] == ["owner", "owner", "reader", "writer"]
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [e["id"] for e in entries] == [ALICE, claims_calendar_id(ALICE), TEAM_HOLIDAYS_ID, BOB, CAROL]
+    assert [e["accessRole"] for e in entries] == ["owner", "owner", "owner", "reader", "writer"]
     assert entries[0]["primary"] is True
     assert entries[0]["timeZone"] == "Europe/Berlin"
     assert entries[0]["summary"] == "Alice Adams"
     assert "primary" not in entries[1]
     writable = listing.list(minAccessRole="writer").execute()["items"]
-    assert [e["id"] for e in writable] == [ALICE, TEAM_HOLIDAYS_ID, CAROL]
+    assert [e["id"] for e in writable] == [ALICE, claims_calendar_id(ALICE), TEAM_HOLIDAYS_ID, CAROL]
     assert listing.get(calendarId=BOB).execute()["accessRole"] == "reader"

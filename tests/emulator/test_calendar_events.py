@@ -45,7 +45,10 @@ def test_insert_returns_google_shape(emulator: Any) -> None:
     assert created["status"] == "confirmed"
     assert created["transparency"] == "transparent"
     assert re.fullmatch(r'"\d+"', created["etag"])
-    assert created["created"] == created["updated"]
+    # Google writes `created` in whole seconds and `updated` with milliseconds, of the same moment.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", created["created"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", created["updated"])
+    assert created["updated"][:19] == created["created"][:19]
     assert created["creator"] == {"email": ALICE, "self": True}
     assert created["organizer"] == {"email": ALICE, "self": True}
     assert created["iCalUID"] == f"{created['id']}@google.com"

@@ -1,0 +1,144 @@
+"""The sync's sweep: settle what crashed or cut-off booking attempts left in the claims calendars.
+
+A claim whose holders are all gone (their booking cancelled, or never written and the hold older than
+`booking.claim_ttl_seconds`) is released by a conditional write, acting as each calendar's own identity, so the
+cell is free again for the snapshot and for bookings without their having to read it. Booking never depends on
+the sweep (it takes over such claims itself); the sweep keeps capacity from staying held for long.
+
+It also finishes half-done moves (`events.move_verdict`, the rule bookings apply too): a booking marked as moving
+to a new one that was written and never withdrawn is cancelled as moved (its move committed in all but the last
+write); one whose new booking never appeared within the TTL, or was withdrawn, is unmarked and stands. One more
+events.list per calendar (its bookings in the window).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from .availability import identity_for
+from .calendar_client import CalendarClient
+from .claims import P_ALSO, P_CLAIM, P_CLAIM_CALENDAR, P_HOLDER, held_at, holder_is_live, holders
+from .config import CalendarConfig, Config
+from .errors import AppError, NotFound
+from .events import (
+    MARKER,
+    P_CALENDAR,
+    P_EMAIL,
+    P_MOVED_TO,
+    event_interval,
+    is_decided,
+    move_verdict,
+    private_properties,
+)
+from .logs import log
+
+
+def sweep_claims(
+    config: Config, client: CalendarClient, now: datetime, start: datetime, end: datetime, parallel: int = 10
+) -> int:
+    """Settle every half-done move and release every stale claim of every bookable calendar over [start, end);
+    the number of claims released and moves settled."""
+
+    def one(calendar: CalendarConfig) -> int:
+        return _settle_moves(config, client, calendar, now, start, end) + _sweep_one(
+            config, client, calendar, now, start, end
+        )
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        released = list(pool.map(one, config.calendars))
+    return sum(released)
+
+
+def _settle_moves(
+    config: Config, client: CalendarClient, calendar: CalendarConfig, now: datetime, start: datetime, end: datetime
+) -> int:
+    """Finish or undo the moves of this calendar's bookings that a crashed or cut-off move left half done."""
+    from .booking import send_updates_for, settle_move
+
+    identity = identity_for(calendar)
+    ttl = timedelta(seconds=config.booking.claim_ttl_seconds)
+    try:
+        bookings = client.list_events(
+            identity, calendar.calendar_id, time_min=start, time_max=end,
+            private_properties={MARKER: "1", P_CALENDAR: calendar.slug},
+        )
+    except AppError as error:
+        log("move sweep skipped", severity="WARNING", calendar=calendar.slug, detail=error.message)
+        return 0
+    settled = 0
+    for old in bookings:
+        props = private_properties(old)
+        target = props.get(P_MOVED_TO)
+        if not target or is_decided(old):
+            continue
+        try:
+            try:
+                new: dict[str, Any] | None = client.get_event(identity, calendar.calendar_id, target)
+            except NotFound:
+                new = None
+            if move_verdict(old, new, now=now, ttl=ttl) in (None, "wait"):
+                continue
+            settle_move(client, calendar, identity, old, new, now=now, ttl=ttl,
+                        send_updates=send_updates_for(config, calendar, props.get(P_EMAIL, "")))
+            settled += 1
+        except AppError as error:
+            log("move not settled", severity="WARNING", calendar=calendar.slug, booking=old.get("id"),
+                detail=error.message)
+    return settled
+
+
+def _sweep_one(
+    config: Config, client: CalendarClient, calendar: CalendarConfig, now: datetime, start: datetime, end: datetime
+) -> int:
+    identity = identity_for(calendar)
+    ttl = timedelta(seconds=config.booking.claim_ttl_seconds)
+    rules = config.slot_rules(calendar.slug)
+    try:
+        claims = client.list_events(
+            identity, calendar.claims_calendar_id, time_min=start, time_max=end,
+            private_properties={P_CLAIM: "1", P_CLAIM_CALENDAR: calendar.slug},
+        )
+        old = [c for c in claims if holders(c) and (held_at(c) or now) <= now - ttl]
+        wanted = sorted({h for c in old for h in holders(c)})
+        bookings: dict[str, dict[str, Any] | None] = {}
+        for booking_id in wanted:
+            try:
+                bookings[booking_id] = client.get_event(identity, calendar.calendar_id, booking_id)
+            except NotFound:
+                bookings[booking_id] = None
+    except AppError as error:
+        log("sweep skipped", severity="WARNING", calendar=calendar.slug, detail=error.message)
+        return 0
+
+    from .claims import cells_for, day_tokens
+
+    def keys_of(event: dict[str, Any]) -> set[str]:
+        span = event_interval(event, calendar.zone)
+        gap = max(rules.buffer_before, rules.buffer_after)
+        keys = {cell.key for cell in cells_for(span, gap, calendar.zone, rules.step)}
+        if rules.max_per_day:
+            keys |= {t.key for t in day_tokens(span.start.astimezone(calendar.zone).date(), rules.max_per_day,
+                                                 calendar.zone)}
+        return keys
+
+    released = 0
+    for claim in old:
+        key = private_properties(claim).get("wcbCell", "")
+        if any(holder_is_live(claim, bookings.get(h), now=now, ttl=ttl, key=key, keys_of=keys_of)
+               for h in holders(claim)):
+            continue
+        try:
+            client.patch_event(
+                identity, calendar.claims_calendar_id, claim["id"],
+                {"extendedProperties": {"private": {P_HOLDER: "", P_ALSO: ""}}}, etag=claim.get("etag"),
+            )
+            released += 1
+        except AppError as error:  # a 412: someone took it over meanwhile, which settles it too
+            log("claim not released", severity="INFO", calendar=calendar.slug, claim=claim["id"], detail=error.message)
+    if released:
+        log("claims released", calendar=calendar.slug, count=released)
+    return released
+
+
