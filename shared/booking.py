@@ -154,6 +154,7 @@ class BookingView:
     meet_link: str | None = None
     moved_to: str | None = None
     invitation: dict[str, Any] | None = None  # where Google's invitation went: {"sent", "to"} or {"sent", "reason"}
+    type: str | None = None  # the meeting type's slug
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -169,6 +170,8 @@ class BookingView:
             body["movedTo"] = self.moved_to
         if self.invitation is not None:
             body["invitation"] = self.invitation
+        if self.type:
+            body["type"] = self.type
         return body
 
 
@@ -1032,7 +1035,8 @@ class BookingService:
         moved_to = props.get(P_MOVED_TO) if cancelled and props.get(P_OUTCOME) == "moved" else None
         status = "cancelled" if cancelled else "confirmed"
         sent = self.invitation_status(calendar, props[P_EMAIL]) if props.get(P_EMAIL) else None
-        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None, sent)
+        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None, sent,
+                           props.get(invitation.P_TYPE) or None)
 
 
 def invites(config: Config, calendar: CalendarConfig, email: str) -> bool:

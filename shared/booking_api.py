@@ -78,6 +78,7 @@ _BOOKING = {
         "status": {"enum": ["confirmed", "cancelled"]},
         "meetLink": {"type": "string"},
         "movedTo": {"type": "string", "description": "the booking this one was moved to"},
+        "type": {"type": "string", "description": "the meeting type's id (GET /calendars `meetingTypes`)"},
         "invitation": {
             "type": "object",
             "description": "where Google's invitation went; `sent: false` with a reason when none was sent",
