@@ -98,13 +98,19 @@ class Stack:
 
     # --- calendars --------------------------------------------------------------------------------------------
     def remove_bookings(self, calendar_ids: Iterable[str] = CALENDARS.values()) -> None:
-        """Forget every event but the demo's own (ids `demo...`), so the next phase books the same free slots."""
+        """Forget every event but the demo's own (ids `demo...`), so the next phase books the same free slots; and
+        the bookings' claims, in each owner's "Booking claims" calendar."""
+        from emulator.demo_calendars import claims_calendar_id
+
         state = self.server.emulator.state
         with state.lock:
             for calendar_id in calendar_ids:
                 events = state.calendars[calendar_id].events
                 for event_id in [e for e in events if not e.startswith("demo")]:
                     del events[event_id]
+                claims = state.calendars.get(claims_calendar_id(calendar_id))
+                if claims is not None:
+                    claims.events.clear()
 
     def events_at(self, calendar_id: str, start_utc: str) -> list[dict[str, Any]]:
         """Live (not cancelled) non-demo bookings on `calendar_id` starting at that UTC instant (RFC 3339)."""

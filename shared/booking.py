@@ -47,15 +47,26 @@ seconds and which an employee's edit changes. An employee restoring a cancelled 
 claims only where nobody took them over; a booking holding them stands.
 
 Cancel: a conditional cancel of the booking event; its claims are then free by the rule above (the sweep tidies
-them). Move: the old booking is marked for one new id (a conditional patch, in the first batch, so two moves
-cannot both proceed); cells the old booking holds are shared with the new one (`wcbAlso`) instead of taken; the new
-booking is written; the old one is cancelled "moved" (conditional). Once the new booking exists and the old one
-names it, the old one is superseded: a repeat of the move finishes the cancel; a concurrent cancel or another move
-makes the new booking give up before anything was answered.
+them). Move: the old booking is marked for one new id and the time the move began (a conditional patch, in the
+first batch, so two moves cannot both proceed); cells the old booking holds are shared with the new one (`wcbAlso`)
+instead of taken; the new booking is written; the old one is cancelled "moved" (conditional). A half-done move is
+settled by one rule that anyone applies with the same verdict (`events.move_verdict`): once the new booking was
+written and never withdrawn, the move happened and the old booking is cancelled as moved (by a repeat of the move,
+by any look at either booking through get, cancel or reschedule, or by the sync's sweep); if the new booking was
+withdrawn, or does not exist once the mark is older than the TTL, the old booking is unmarked and stands. A cancel or
+another move that reaches the old booking before the new one exists wins: the new booking then gives up ("lost")
+before anything was answered. So a failed commit write answers 200 (the move stands) and never leaves both
+bookings counting: the old one keeps its time and claims only until the first look or the next sweep.
 
-Cost: a booking is two sequential Google calls on the happy path (the day's first booking with a per-day cap, or
-any without one); a later booking on a day with a cap takes over a released day token: three calls more. A claim
-is found taken: two or three calls more before the 409.
+Liveness, not safety: two overlapping requests racing may each win some cells both need; a request yields at once to
+a pending hold (booking not yet written) of a lower id and waits briefly for pending holds of higher ids to be
+released, so such a pair normally ends with one booking, not none.
+
+Cost (measured by `make bench`, "Google round trips" rows): a booking is two sequential Google calls on the happy
+path (the day's first booking with a per-day cap, or any without one); a later booking on a day with a cap takes
+over a released day token: three calls more (read the tokens, read their holders, one conditional write). A slot
+the live check sees taken: one call; a claim found held while the live read lags: two or three calls more before
+the 409.
 """
 
 from __future__ import annotations

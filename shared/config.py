@@ -309,8 +309,8 @@ class BookingConfig(_Model):
     horizon_days: Annotated[Int, Field(ge=1, le=365)] = 60
     max_per_day: Annotated[Int, Field(ge=1)] | None = None
     invite_visitor: Bool = True
-    # Invite only once the booking has won its slot: a visitor who loses a race hears nothing, at the price of a
-    # third Google call on every booking. Off: Google invites on insert, and a loser gets invite + cancellation.
+    # Kept for old configs; changes nothing: the booking (with Google's invitation) is written only once it holds
+    # its claims, so no loser is ever invited.
     confirm_before_inviting: Bool = False
     add_meet_link: Bool = False
     cors_origins: tuple[Origin, ...] = ()
