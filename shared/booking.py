@@ -972,15 +972,14 @@ class BookingService:
         """Where Google's invitation for a booking by `email` goes: `{"sent": true, "to"}`, or why it does not."""
         if self._invites(calendar, email):
             return {"sent": True, "to": email}
-        domain = email.rpartition("@")[2].lower()
         if not self._config.booking.invite_visitor:
             reason = "disabled"
         elif calendar.mode == "direct":
             reason = "calendar_cannot_invite"
-        elif domain in self._config.booking.company_domains:
-            reason = "company_domain"
-        else:
+        elif not email:
             reason = "no_email"
+        else:
+            reason = "company_domain"  # what `invites` refuses besides the above, however it matches domains
         return {"sent": False, "to": email, "reason": reason}
 
     def _event_body(

@@ -237,3 +237,11 @@ def test_meeting_type_problems_are_listed(emulator: Any) -> None:
     assert "already meeting_types[0]" in problems["calendars[0].meeting_types[2].slug"]
     assert "[90] not among the calendar's durations [30, 60]" in problems["calendars[0].meeting_types[1].durations"]
     assert "without a \"#\" part" in problems["booking.manage_url"]
+
+
+def test_with_invitations_off_the_answer_says_none_was_sent(client_with: Any, emulator: Any) -> None:
+    clear_events(emulator)
+    answer = book(client_with({"invite_visitor = true": "invite_visitor = false"}))
+    assert answer["booking"]["invitation"] == {"sent": False, "to": VISITOR, "reason": "disabled"}
+    [event] = confirmed_bookings(emulator)
+    assert "attendees" not in event and emulator.emulator.state.mailbox == []
