@@ -393,6 +393,12 @@ def _read_level(token: AccessToken, calendar: Calendar, role: str) -> str:
     raise _not_found()  # calendar.app.created: no calendar here was created by the app
 
 
+def _details_hidden(event: dict[str, Any], role: str) -> bool:
+    """A private (or confidential) event shows a reader only its busy time: "private: The event is private and only
+    event attendees may view event details" (events resource, `visibility`). Writers and owners see everything."""
+    return event.get("visibility") in ("private", "confidential") and _rank(role) < _rank("writer")
+
+
 def _check_write_scope(token: AccessToken, role: str) -> None:
     scopes = set(token.scopes)
     if scopes & _FULL_WRITE:
@@ -856,7 +862,7 @@ def events_get(ctx: Ctx, calendar_id: str, event_id: str) -> Any:
             return Response(status=304, headers={"ETag": event["etag"]})  # conditional retrieval
         if event.get("status") == "cancelled" and event.get("_copyOf"):
             return _deleted_item(event)  # only the organizer's copy keeps its details (to be restored)
-        return _render(event, calendar, zone, reduced=level == "freebusy")
+        return _render(event, calendar, zone, reduced=level == "freebusy" or _details_hidden(event, role))
 
 
 def _update_event(ctx: Ctx, calendar_id: str, event_id: str, *, patch: bool) -> Any:
@@ -1005,7 +1011,7 @@ def events_list(ctx: Ctx, calendar_id: str) -> Any:
                 continue
             if any(props.get("shared", {}).get(k) != v for k, v in shared):
                 continue
-            if query and not _matches_text(event, query):
+            if query and (_details_hidden(event, role) or not _matches_text(event, query)):
                 continue
             selected.append((start, event))
         if order == "updated":
@@ -1024,7 +1030,7 @@ def events_list(ctx: Ctx, calendar_id: str) -> Any:
             "defaultReminders": [],
             "items": [
                 _deleted_item(event) if event.get("status") == "cancelled"
-                else _render(event, calendar, zone, reduced=level == "freebusy")
+                else _render(event, calendar, zone, reduced=level == "freebusy" or _details_hidden(event, role))
                 for event in chunk
             ],
         }

@@ -72,7 +72,6 @@ the 409.
 from __future__ import annotations
 
 import hmac
-import html
 import json
 import secrets
 import time as time_module
@@ -82,6 +81,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import invitation
 from .availability import Availability, BusyView, identity_for
 from .calendar_client import CalendarClient, Identity
 from .claims import (
@@ -101,7 +101,7 @@ from .claims import (
     holders,
     is_claim,
 )
-from .config import CalendarConfig, Config
+from .config import CalendarConfig, Config, MeetingType
 from .errors import (
     AppError,
     Conflict,
@@ -158,6 +158,7 @@ class NewBooking:
     email: str
     notes: str | None = None
     timezone: str | None = None
+    type: str | None = None  # the meeting type's slug; None: the calendar's first (or the plain default)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class BookingView:
     status: str
     meet_link: str | None = None
     moved_to: str | None = None
+    invitation: dict[str, Any] | None = None  # where Google's invitation went: {"sent", "to"} or {"sent", "reason"}
+    type: str | None = None  # the meeting type's slug
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -182,6 +185,10 @@ class BookingView:
             body["meetLink"] = self.meet_link
         if self.moved_to:
             body["movedTo"] = self.moved_to
+        if self.invitation is not None:
+            body["invitation"] = self.invitation
+        if self.type:
+            body["type"] = self.type
         return body
 
 
@@ -215,9 +222,37 @@ class BookingService:
                 "name": calendar.name,
                 "timezone": calendar.timezone,
                 "durations": list(self._config.durations_for(calendar)),
+                "meetingTypes": [self._type_json(calendar, kind) for kind in calendar.meeting_types],
             }
             for calendar in self._config.calendars
         ]
+
+    def _type_json(self, calendar: CalendarConfig, kind: MeetingType) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": kind.slug,
+            "name": kind.name,
+            "durations": list(self._config.durations_of(calendar, kind)),
+            "meet": self._meet(kind),
+        }
+        if kind.description:
+            body["description"] = kind.description
+        if kind.location:
+            body["location"] = kind.location
+        return body
+
+    def _meet(self, kind: MeetingType | None) -> bool:
+        return kind.meet if kind is not None and kind.meet is not None else self._config.booking.add_meet_link
+
+    def _kind(self, calendar: CalendarConfig, slug: str | None) -> MeetingType | None:
+        kind = self._config.meeting_type(calendar, slug)
+        if slug is not None and kind is None:
+            known = [k.slug for k in calendar.meeting_types]
+            raise InvalidRequest(
+                f"Calendar {calendar.slug!r} has no meeting type {slug!r}"
+                + (f"; it offers: {', '.join(known)}." if known else "; it has none (leave `type` out)."),
+                fields={"type": f"one of {known}" if known else "absent"},
+            )
+        return kind
 
     def calendar(self, slug: str) -> CalendarConfig:
         calendar = self._config.calendar_by_slug(slug)
@@ -278,7 +313,7 @@ class BookingService:
         calendar = self.calendar(request.calendar)
         if request.timezone:
             _zone(request.timezone)
-        self._check_duration(calendar, request.duration)
+        self._check_duration(calendar, request.duration, self._kind(calendar, request.type))
         start = request.start
         end = start + timedelta(minutes=request.duration)
         self._check_rules(calendar, start, end)
@@ -306,7 +341,8 @@ class BookingService:
                     continue  # that id's attempt was aborted: take the next one
                 return outcome
             event = self._write_booking(
-                calendar, identity, {**body, "id": event_id}, held, send_updates=send, extras=extras
+                calendar, identity, self._with_links(calendar, {**body, "id": event_id}), held, send_updates=send,
+                extras=extras,
             )
             if event is None:
                 continue  # our own id was taken by an aborted attempt meanwhile
@@ -655,7 +691,8 @@ class BookingService:
         surplus = {key: held[key] for key in tokens[1:]} if rules.max_per_day else {}
         parts: dict[str, Callable[[Any], Any]] = {
             "booking": _insert_request(
-                calendar.calendar_id, body, send_updates=send_updates, conference=self._config.booking.add_meet_link
+                calendar.calendar_id, body, send_updates=send_updates,
+                conference=self._config.booking.add_meet_link or "conferenceData" in body,
             )
         }
         claims_calendar = calendar.claims_calendar_id
@@ -787,7 +824,7 @@ class BookingService:
         props = private_properties(old)
         span = event_interval(old, calendar.zone)
         minutes = duration if duration is not None else int((span.end - span.start).total_seconds() // 60)
-        self._check_duration(calendar, minutes)
+        self._check_duration(calendar, minutes, self._config.meeting_type(calendar, props.get(invitation.P_TYPE)))
         end = start + timedelta(minutes=minutes)
         candidates = _move_ids(booking_id, start, minutes)
         pending = props.get(P_MOVED_TO)
@@ -817,9 +854,11 @@ class BookingService:
         body: dict[str, Any] = {
             key: old[key]
             for key in ("summary", "description", "attendees", "transparency", "guestsCanInviteOthers",
-                        "guestsCanSeeOtherGuests")
+                        "guestsCanSeeOtherGuests", "location", "visibility")
             if key in old
         }
+        body["description"] = invitation.rescheduled(str(old.get("description", "")), span.start.astimezone(
+            calendar.zone), calendar.timezone)
         kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED)}
         kept.pop(P_REQUEST, None)
         body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: booking_id,
@@ -853,8 +892,8 @@ class BookingService:
                 if isinstance(mark, GoogleConflict):
                     raise Conflict("The booking changed meanwhile; fetch it and try again.")
                 raise mark if isinstance(mark, AppError) else UpstreamUnavailable("Google did not answer.")
-            moved = self._write_booking(calendar, identity, {**body, "id": new_id}, held, send_updates="none",
-                                        extras=extras)
+            moved = self._write_booking(calendar, identity, self._with_links(calendar, {**body, "id": new_id}), held,
+                                        send_updates="none", extras=extras)
             if moved is None:
                 continue
             self._commit_move(calendar, identity, mark, moved, send_updates=send)
@@ -921,11 +960,12 @@ class BookingService:
                 detail=error.message)
 
     # --- rules and shapes ---------------------------------------------------------------------------------------
-    def _check_duration(self, calendar: CalendarConfig, duration: int) -> None:
-        allowed = self._config.durations_for(calendar)
+    def _check_duration(self, calendar: CalendarConfig, duration: int, kind: MeetingType | None = None) -> None:
+        allowed = self._config.durations_of(calendar, kind)
         if duration not in allowed:
+            what = f"Meeting type {kind.slug!r}" if kind is not None else f"Calendar {calendar.slug!r}"
             raise InvalidRequest(
-                f"Calendar {calendar.slug!r} offers durations {list(allowed)} (minutes).",
+                f"{what} offers durations {list(allowed)} (minutes).",
                 fields={"duration": f"one of {list(allowed)}"},
             )
 
@@ -981,12 +1021,42 @@ class BookingService:
     def _invites(self, calendar: CalendarConfig, email: str) -> bool:
         return invites(self._config, calendar, email)
 
+    def _with_links(self, calendar: CalendarConfig, body: dict[str, Any]) -> dict[str, Any]:
+        """`body` with the manage links of its id (their token is this booking's, so a move gets new ones)."""
+        return invitation.with_links(body, self._config.booking.manage_url, body["id"],
+                                     lambda: self._tokens().issue(body["id"], calendar.slug))
+
+    def invitation_status(self, calendar: CalendarConfig, email: str) -> dict[str, Any]:
+        """Where Google's invitation for a booking by `email` goes: `{"sent": true, "to"}`, or why it does not."""
+        if self._invites(calendar, email):
+            return {"sent": True, "to": email}
+        if not self._config.booking.invite_visitor:
+            reason = "disabled"
+        elif calendar.mode == "direct":
+            reason = "calendar_cannot_invite"
+        elif not email:
+            reason = "no_email"
+        else:
+            reason = "company_domain"  # what `invites` refuses besides the above, however it matches domains
+        return {"sent": False, "to": email, "reason": reason}
+
     def _event_body(
         self, calendar: CalendarConfig, request: NewBooking, start: datetime, end: datetime
     ) -> dict[str, Any]:
         name = clean_text(request.name, 100)
+        kind = self._kind(calendar, request.type)
+        text = invitation.compose(
+            title_template=self._config.booking.title_template,
+            description_template=self._config.booking.description_template,
+            company=self._config.booking.company_name,
+            employee=calendar.name,
+            meeting_type=kind.name if kind else invitation.default_type_name(request.duration),
+            visitor=name,
+            duration=request.duration,
+        )
         lines = [
-            "Booked through the website.",
+            text.intro,
+            *([kind.description, ""] if kind and kind.description else [""]),
             f"Name: {name}",
             f"Email: {clean_text(request.email, 254)}",
         ]
@@ -995,20 +1065,24 @@ class BookingService:
         if request.notes:
             lines += ["", "Notes:", clean_text(request.notes, 1000, multiline=True)]
         body: dict[str, Any] = {
-            "summary": f"Meeting with {name}",
-            "description": html.escape("\n".join(lines), quote=False),
+            "summary": text.title,
+            "description": invitation.description(lines),
             **_times(calendar, start, end),
             "transparency": "opaque",
+            "visibility": "private",  # calendar readers see busy time only, not the manage links (invitation.py)
             "guestsCanInviteOthers": False,
             "guestsCanSeeOtherGuests": False,
             "extendedProperties": {
                 "private": {MARKER: "1", P_CALENDAR: calendar.slug, P_EMAIL: request.email.lower(),
-                            P_VISITOR: visitor_digest(request.email)}
+                            P_VISITOR: visitor_digest(request.email),
+                            **({invitation.P_TYPE: kind.slug} if kind else {})}
             },
         }
+        if kind and kind.location:
+            body["location"] = kind.location
         if self._invites(calendar, request.email):
             body["attendees"] = [{"email": request.email, "displayName": name}]
-        if self._config.booking.add_meet_link:
+        if self._meet(kind):
             body["conferenceData"] = {
                 "createRequest": {"requestId": _digest(calendar.slug, request.email, start.isoformat())[:32],
                                   "conferenceSolutionKey": {"type": "hangoutsMeet"}}
@@ -1029,7 +1103,9 @@ class BookingService:
         props = private_properties(event)
         moved_to = props.get(P_MOVED_TO) if cancelled and props.get(P_OUTCOME) == "moved" else None
         status = "cancelled" if cancelled else "confirmed"
-        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None)
+        sent = self.invitation_status(calendar, props[P_EMAIL]) if props.get(P_EMAIL) else None
+        return BookingView(event["id"], calendar.slug, span.start, span.end, status, meet, moved_to or None, sent,
+                           props.get(invitation.P_TYPE) or None)
 
 
 def invites(config: Config, calendar: CalendarConfig, email: str) -> bool:
@@ -1180,7 +1256,7 @@ def _request_digest(request: NewBooking, scope: str) -> str:
     fields = {
         "calendar": request.calendar, "start": request.start.astimezone(ZoneInfo("UTC")).isoformat(),
         "duration": request.duration, "name": request.name, "email": request.email, "notes": request.notes,
-        "timezone": request.timezone, "client": scope,
+        "timezone": request.timezone, "type": request.type, "client": scope,
     }
     return _digest("request", json.dumps(fields, sort_keys=True, ensure_ascii=False))
 

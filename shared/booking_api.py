@@ -61,6 +61,8 @@ class BookingRequest(_Body):
     email: Email
     notes: Notes | None = None
     timezone: TimeZoneName | None = None
+    type: Annotated[Slug | None, Field(description="the meeting type's id (GET /calendars `meetingTypes`); "
+                                       "default: the calendar's first")] = None
 
 
 class RescheduleRequest(_Body):
@@ -111,6 +113,29 @@ _BOOKING = {
         "status": {"enum": ["confirmed", "cancelled"]},
         "meetLink": {"type": "string"},
         "movedTo": {"type": "string", "description": "the booking this one was moved to"},
+        "type": {"type": "string", "description": "the meeting type's id (GET /calendars `meetingTypes`)"},
+        "invitation": {
+            "type": "object",
+            "description": "where Google's invitation went; `sent: false` with a reason when none was sent",
+            "required": ["sent"],
+            "properties": {
+                "sent": {"type": "boolean"},
+                "to": {"type": "string"},
+                "reason": {"enum": ["company_domain", "disabled", "calendar_cannot_invite", "no_email"]},
+            },
+        },
+    },
+}
+_MEETING_TYPE = {
+    "type": "object",
+    "required": ["id", "name", "durations", "meet"],
+    "properties": {
+        "id": _SLUG,
+        "name": {"type": "string"},
+        "durations": {"type": "array", "items": {"type": "integer"}},
+        "description": {"type": "string"},
+        "location": {"type": "string"},
+        "meet": {"type": "boolean", "description": "a Google Meet link is attached"},
     },
 }
 
@@ -234,6 +259,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                                     "name": {"type": "string"},
                                     "timezone": {"type": "string"},
                                     "durations": {"type": "array", "items": {"type": "integer"}},
+                                    "meetingTypes": {"type": "array", "items": _MEETING_TYPE,
+                                                     "description": "empty: book by duration alone"},
                                     "horizonDays": {"type": "integer", "minimum": 1,
                                                     "description": "slots start less than this many days ahead"},
                                 },

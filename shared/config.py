@@ -42,6 +42,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from .invitation import template_problem
 from .slots import MIDNIGHT, SlotRules, TimeRange
 from .visitor_text import in_domains
 
@@ -56,6 +57,7 @@ __all__ = [
     "GoogleConfig",
     "IdentityConfig",
     "LimitsConfig",
+    "MeetingType",
     "SharingConfig",
     "SnapshotConfig",
     "SyncConfig",
@@ -154,6 +156,20 @@ def _http_url(value: str) -> str:
 
 def _base_url(value: str) -> str:
     return _http_url(value).rstrip("/")
+
+
+def _page_url(value: str) -> str:
+    parts = _split_url(value)
+    if parts is None or parts.fragment or parts.username is not None:
+        raise ValueError('expected the booking page\'s http(s) URL without a "#" part, like "https://www.example.com/book"')
+    return value
+
+
+def _template(value: str) -> str:
+    problem = template_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _origin(value: str) -> str:
@@ -257,6 +273,8 @@ OwnerScope = Annotated[Str, AfterValidator(_owner_scope)]
 HttpUrl = Annotated[Str, AfterValidator(_http_url)]
 BaseUrl = Annotated[Str, AfterValidator(_base_url)]
 Origin = Annotated[Str, AfterValidator(_origin)]
+PageUrl = Annotated[Str, AfterValidator(_page_url)]
+Template = Annotated[Str, Field(min_length=1, max_length=1000), AfterValidator(_template)]
 TimeZoneName = Annotated[Str, AfterValidator(_timezone)]
 SecretVersion = Annotated[Str, AfterValidator(_secret_version)]
 SnapshotLocation = Annotated[Str, AfterValidator(_snapshot_location)]
@@ -324,6 +342,23 @@ class BookingConfig(_Model):
     # How long a claim whose booking was never written keeps its cell (a writer that crashed, or is still on its
     # way); far above the function timeout, see shared/booking.py.
     claim_ttl_seconds: Annotated[Int, Field(ge=120, le=86400)] = 900
+    # The invitation (shared/invitation.py): the company's name, the title and description templates, and the
+    # booking page whose links to reschedule and cancel the description carries (none without it).
+    company_name: Annotated[Str, Field(max_length=200)] = ""
+    title_template: Template | None = None
+    description_template: Template | None = None
+    manage_url: PageUrl | None = None
+
+
+class MeetingType(_Model):
+    """A kind of meeting a calendar offers (Calendly's event type): the visitor picks one in the page."""
+
+    slug: Slug
+    name: Annotated[Str, Field(min_length=1, max_length=100)]
+    durations: Durations | None = None  # unset: the calendar's
+    description: Annotated[Str, Field(max_length=1000)] = ""
+    location: Annotated[Str, Field(max_length=500)] = ""
+    meet: Bool | None = None  # unset: booking.add_meet_link
 
 
 class WeeklyHours(_Model):
@@ -353,6 +388,7 @@ class CalendarConfig(_Model):
     timezone: TimeZoneName
     durations: Durations | None = None
     hours: WeeklyHours
+    meeting_types: tuple[MeetingType, ...] = ()
     overrides: Annotated[Mapping[OverrideDate, DayHours], AfterValidator(types.MappingProxyType)] = Field(
         default_factory=lambda: types.MappingProxyType({})
     )
@@ -500,6 +536,17 @@ class Config(_Model):
         """The domains sharing counts as the company's: ``sharing.company_domains``, else the booking's."""
         return self.sharing.company_domains or self.booking.company_domains
 
+    def meeting_type(self, calendar: CalendarConfig, slug: str | None) -> MeetingType | None:
+        """The calendar's meeting type `slug`; its first one when `slug` is None; None when it has none (or no
+        such type: the caller refuses that)."""
+        if slug is None:
+            return calendar.meeting_types[0] if calendar.meeting_types else None
+        return next((kind for kind in calendar.meeting_types if kind.slug == slug), None)
+
+    def durations_of(self, calendar: CalendarConfig, kind: MeetingType | None) -> tuple[int, ...]:
+        """The durations a meeting type offers: its own, else the calendar's."""
+        return (kind.durations if kind and kind.durations else None) or self.durations_for(calendar)
+
     def slot_rules(self, slug: str) -> SlotRules:
         """The :class:`~shared.slots.SlotRules` of a configured calendar. ``KeyError`` if unknown."""
         return self._rules[slug]
@@ -547,6 +594,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
 
 def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _calendar_problems(data.get("calendars"))
+    yield from _meeting_type_problems(data.get("calendars"), data.get("booking", {}))
     yield from _role_problems(data.get("sharing"), data.get("booking"))
     yield from _notice_problems(data.get("booking", {}))
     yield from _audience_problems(data)
@@ -577,6 +625,37 @@ def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
             yield ConfigProblem(
                 f"calendars[{index}].act_as", f'only allowed when mode = "delegated" (mode is "{mode}"); remove it'
             )
+
+
+def _meeting_type_problems(calendars: object, booking: object) -> Iterable[ConfigProblem]:
+    """Meeting type slugs are unique within their calendar; a type's durations are among the calendar's."""
+    if not isinstance(calendars, list):
+        return
+    defaults = booking.get("durations", list(BookingConfig().durations)) if isinstance(booking, dict) else []
+    for index, calendar in enumerate(calendars):
+        if not isinstance(calendar, dict) or not isinstance(calendar.get("meeting_types"), list):
+            continue
+        offered = calendar.get("durations", defaults)
+        seen: dict[str, int] = {}
+        for n, kind in enumerate(calendar["meeting_types"]):
+            if not isinstance(kind, dict):
+                continue
+            where = f"calendars[{index}].meeting_types[{n}]"
+            slug = kind.get("slug")
+            if isinstance(slug, str):
+                if slug in seen:
+                    yield ConfigProblem(
+                        f"{where}.slug", f'"{slug}" is already meeting_types[{seen[slug]}]; expected unique slugs'
+                    )
+                seen.setdefault(slug, n)
+            durations = kind.get("durations")
+            if isinstance(durations, list) and isinstance(offered, list):
+                extra = [d for d in durations if type(d) is int and d not in offered]
+                if extra:
+                    yield ConfigProblem(
+                        f"{where}.durations",
+                        f"{extra} not among the calendar's durations {offered}; expected a subset of them",
+                    )
 
 
 def _role_problems(sharing: object, booking: object) -> Iterable[ConfigProblem]:

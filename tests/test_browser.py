@@ -8,6 +8,7 @@ If chromium is missing these tests fail (never skip): run scripts/install-browse
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -179,11 +180,20 @@ def test_books_a_slot_end_to_end_and_cancels_it(page: Any, stack: Stack) -> None
     events = events_starting_at(stack.emulator, ALICE, start)
     assert [event["id"] for event in events] == [booking["id"]], calendar_events(stack.emulator, ALICE)
     event = events[0]
-    assert event["summary"] == "Meeting with Ada Lovelace"
+    assert event["summary"] == "Introductory call with Alice Example (Example Inc.): Ada Lovelace"
     assert [attendee["email"] for attendee in event.get("attendees", [])] == ["ada@visitor.test"]
     assert "&lt;b&gt;Agenda&lt;/b&gt;" in event["description"]
+    expect(result).to_contain_text("An invitation was sent to ada@visitor.test from Google Calendar.")
+    expect(result).to_contain_text("Introductory call")
+    ics = ics_text(page)
+    assert "BEGIN:VEVENT" in ics and f"UID:{booking['id']}@calendar-booking" in ics, ics
+    assert f"DTSTART:{datetime.fromisoformat(start).astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}" in ics, ics
+    assert "SUMMARY:Introductory call with Alice Example" in ics and "\r\n" in ics
 
-    page.get_by_role("button", name="Cancel this booking").click()
+    page.get_by_role("button", name="Cancel this booking").click()  # asks first
+    expect(page.get_by_role("heading", name="Cancel this booking?")).to_be_focused()
+    assert len(events_starting_at(stack.emulator, ALICE, start)) == 1
+    page.get_by_role("button", name="Yes, cancel it").click()
     expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_focused()
     expect(page.get_by_role("button", name="Cancel this booking")).to_be_hidden()
     assert events_starting_at(stack.emulator, ALICE, start) == []
@@ -193,6 +203,121 @@ def test_books_a_slot_end_to_end_and_cancels_it(page: Any, stack: Stack) -> None
     later.goto(manage_link)
     expect(later.get_by_role("heading", name="This booking is cancelled")).to_be_visible()
     expect(later.locator(".cb-result")).to_contain_text(booking["id"])
+
+
+def ics_text(page: Any) -> str:
+    """The .ics file the confirmation offers (made in the page: a blob URL)."""
+    link = page.get_by_role("link", name="Add to your calendar (.ics file)")
+    expect(link).to_be_visible()
+    assert (link.get_attribute("download") or "").endswith(".ics")
+    return str(page.evaluate("async (href) => await (await fetch(href)).text()", link.get_attribute("href")))
+
+
+INVITE_LINK = re.compile(r"(http://[^\s]+)#(booking=[a-v0-9]+&token=[A-Za-z0-9_.-]+&action=(cancel|reschedule))")
+
+
+def invitation_links(emulator: Any, booking_id: str) -> dict[str, str]:
+    """The manage links of a booking's invitation (its event's description), as fragments for this stack's page."""
+    event = emulator.emulator.state.calendars[ALICE].events[booking_id]
+    text = html.unescape(event["description"])
+    return {m.group(3): m.group(2) for m in INVITE_LINK.finditer(text)}
+
+
+def book_for_links(stack: Stack) -> tuple[dict[str, Any], dict[str, str]]:
+    """A booking made through the API at the first free time, and its invitation's links."""
+    day = current_clock().now().date()
+    slots = requests.get(f"{stack.url}/booking/slots", timeout=15, params={
+        "calendar": "alice", "from": day.isoformat(), "to": (day + timedelta(days=30)).isoformat(), "duration": 30,
+    }).json()["slots"]
+    answer = stack.book_via_api(slots[0]["start"], "linda@visitor.test")
+    assert answer.status_code == 201, answer.json()
+    body = answer.json()
+    return body, invitation_links(stack.emulator, body["booking"]["id"])
+
+
+def test_cancel_from_the_invitation_link_asks_first(page: Any, stack: Stack) -> None:
+    booked, links = book_for_links(stack)
+    booking_id = booked["booking"]["id"]
+    assert set(links) == {"cancel", "reschedule"}
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    page.goto(f"{stack.url}/#{links['cancel']}")  # what a mail scanner opening the link also does
+    question = page.get_by_role("heading", name="Cancel this booking?")
+    expect(question).to_be_focused()
+    expect(page.locator(".cb-confirm")).to_contain_text("with Alice Example is freed")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "invitation-cancel-question.png"), full_page=True)
+    assert deletes == [] and stack.emulator.emulator.state.calendars[ALICE].events[booking_id]["status"] == "confirmed"
+    page.get_by_role("button", name="No, keep it").click()  # changes nothing either
+    expect(page.get_by_role("button", name="Cancel this booking")).to_be_focused()
+    page.get_by_role("button", name="Cancel this booking").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE") as cancelled:
+        page.get_by_role("button", name="Yes, cancel it").click()
+    assert cancelled.value.status == 200 and len(deletes) == 1
+    expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_focused()
+    expect(page.locator(".cb-result")).to_contain_text("Google Calendar sends the cancellation to linda@visitor.test.")
+    page.screenshot(path=str(ARTIFACTS / "invitation-cancelled.png"), full_page=True)
+    assert stack.emulator.emulator.state.calendars[ALICE].events[booking_id]["status"] == "cancelled"
+
+
+def test_reschedule_from_the_invitation_link(page: Any, stack: Stack) -> None:
+    booked, links = book_for_links(stack)
+    old_id = booked["booking"]["id"]
+    page.goto(f"{stack.url}/#{links['reschedule']}")
+    expect(page.get_by_role("heading", name="Reschedule your meeting with Alice Example")).to_be_focused()
+    expect(page.locator(".cb-summary")).to_contain_text("Now: ")
+    new_slot = page.locator("button.cb-slot").first  # the booked time is no longer offered
+    new_slot.click()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "invitation-reschedule.png"), full_page=True)
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/booking/bookings/" in r.url) as moved:
+        page.get_by_role("button", name="Move to this time").click()
+    assert moved.value.status == 200, moved.value.json()
+    body = moved.value.json()
+    expect(page.get_by_role("heading", name="Your booking is moved")).to_be_focused()
+    expect(page.locator(".cb-result")).to_contain_text("The new time\u2019s invitation was sent to linda@visitor.test")
+    page.screenshot(path=str(ARTIFACTS / "invitation-moved.png"), full_page=True)
+    new_links = invitation_links(stack.emulator, body["booking"]["id"])
+    assert new_links["cancel"] != links["cancel"] and f"booking={body['booking']['id']}&" in new_links["cancel"]
+    old = stack.emulator.emulator.state.calendars[ALICE].events[old_id]
+    assert old["status"] == "cancelled"
+    later = page.context.new_page()  # the old invitation's link now shows only the old, cancelled booking
+    later.goto(f"{stack.url}/#{links['reschedule']}")
+    expect(later.get_by_role("heading", name="This booking is cancelled")).to_be_visible()
+    expect(later.get_by_role("button", name="Reschedule")).to_be_hidden()
+    later.close()
+
+
+def test_meeting_type_choice_and_the_company_domain_notice(page: Any, stack: Stack) -> None:
+    open_booking_page(page, stack)
+    page.get_by_role("radio", name=re.compile("Alice Example")).check()
+    types = page.get_by_role("group", name="What kind of meeting?")
+    expect(types.get_by_role("radio")).to_have_count(3)
+    expect(page.get_by_role("radio", name=re.compile("Introductory call"))).to_be_checked()
+    page.get_by_role("radio", name=re.compile("On-site workshop")).check()
+    expect(page.get_by_role("group", name="How long?").get_by_role("radio")).to_have_count(1)
+    expect(page.get_by_role("radio", name="60 min")).to_be_checked()
+    expect(types).to_contain_text("Hauptstrasse 1")
+    page.locator("button.cb-day:not([disabled])").first.click()
+    page.locator("button.cb-slot").first.click()
+    expect(page.locator(".cb-summary")).to_contain_text("On-site workshop")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "meeting-type.png"), full_page=True)
+    fill_details(page, "Dave Colleague", "dave@example.com")
+    with page.expect_response(is_booking_post) as answer:
+        page.get_by_role("button", name="Book this time").click()
+    assert answer.value.request.post_data_json["type"] == "workshop"
+    body = answer.value.json()
+    assert body["booking"]["invitation"] == {"sent": False, "to": "dave@example.com", "reason": "company_domain"}
+    result = page.locator(".cb-result")
+    expect(page.get_by_role("heading", name=CONFIRMED)).to_be_focused()
+    expect(result).to_contain_text("No invitation was sent: dave@example.com is an address of the company itself")
+    expect(result).to_contain_text("On-site workshop \u00b7 Example Inc., Hauptstrasse 1, Berlin")
+    assert "LOCATION:Example Inc.\\, Hauptstrasse 1\\, Berlin" in ics_text(page)
+    page.screenshot(path=str(ARTIFACTS / "confirmed-no-invitation.png"), full_page=True)
+    event = stack.emulator.emulator.state.calendars[ALICE].events[body["booking"]["id"]]
+    assert event["location"] == "Example Inc., Hauptstrasse 1, Berlin" and "attendees" not in event
+    assert not [m for m in stack.emulator.emulator.state.mailbox if m["to"] == "dave@example.com"]
 
 
 def test_slot_taken_meanwhile_shows_message_and_refreshes(page: Any, stack: Stack) -> None:
@@ -221,7 +346,7 @@ def test_slot_taken_meanwhile_shows_message_and_refreshes(page: Any, stack: Stac
     assert slot_requests, "the slots were not fetched again after the 409"
     expect(page.locator(".cb-summary")).to_have_text("Pick a day and a time.")
     winners = events_starting_at(stack.emulator, ALICE, taken)
-    assert len(winners) == 1 and winners[0]["summary"] == "Meeting with Someone Else"
+    assert len(winners) == 1 and winners[0]["summary"].endswith(": Someone Else")
 
 
 def test_keyboard_only_booking_and_a_server_validation_error(page: Any, stack: Stack) -> None:
@@ -537,9 +662,23 @@ def test_accessibility_scan_finds_no_serious_issue(browser: Any, stack: Stack) -
         page.get_by_role("button", name="Book this time").click()
         expect(page.get_by_role("heading", name=CONFIRMED)).to_be_visible()
         found["desktop: confirmed"] = axe_scan(page)
+        page.get_by_role("button", name="Cancel this booking").click()
+        expect(page.get_by_role("heading", name="Cancel this booking?")).to_be_visible()
+        found["desktop: cancel question"] = axe_scan(page)
+        page.get_by_role("button", name="No, keep it").click()
         page.get_by_role("button", name="Reschedule").click()
         expect(page.locator("button.cb-slot").first).to_be_visible()
         found["desktop: rescheduling"] = axe_scan(page)
+    with visitor_page(browser) as page:
+        open_booking_page(page, stack)
+        page.get_by_role("radio", name=re.compile("On-site workshop")).check()
+        page.locator("button.cb-day:not([disabled])").first.click()
+        page.locator("button.cb-slot").first.click()
+        found["desktop: meeting type"] = axe_scan(page)
+        fill_details(page, "Axe Colleague", "axe@example.com")
+        page.get_by_role("button", name="Book this time").click()
+        expect(page.get_by_text("No invitation was sent")).to_be_visible()
+        found["desktop: no invitation"] = axe_scan(page)
     with visitor_page(browser, phone=True) as page:
         page.goto(f"{stack.url}/")
         expect(page.get_by_role("radio", name=re.compile("Alice Example"))).to_be_visible()

@@ -23,6 +23,7 @@ def test_make_run_on_other_ports_allows_the_page_under_both_host_names(tmp_path:
     config = parse_config(text, "rendered")
     assert set(config.booking.cors_origins) == {"http://127.0.0.1:9180", "http://localhost:9180"}
     assert config.google is not None and config.google.emulator_url == "http://127.0.0.1:9190"
+    assert config.booking.manage_url == "http://127.0.0.1:9180/"  # the invitation's links open this page
     assert ":8080" not in text and ":8090" not in text, "a URL still points at the template's ports"
 
 

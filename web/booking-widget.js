@@ -87,6 +87,11 @@ const TEMPLATE = `
       <div class="cb-choices" data-ref="calendars"><p class="cb-muted">Loading\u2026</p></div>
     </fieldset>
 
+    <fieldset class="cb-group" data-ref="typeGroup" hidden>
+      <legend>What kind of meeting?</legend>
+      <div class="cb-choices" data-ref="types"></div>
+    </fieldset>
+
     <fieldset class="cb-group">
       <legend>How long?</legend>
       <div class="cb-choices" data-ref="durations"></div>
@@ -159,15 +164,26 @@ const TEMPLATE = `
     <h3 class="cb-result-title" id="cb-result-title" data-ref="resultTitle" tabindex="-1"></h3>
     <p class="cb-result-when" data-ref="resultWhen"></p>
     <p class="cb-muted" data-ref="resultOther" hidden></p>
+    <p class="cb-result-where" data-ref="resultWhere" hidden></p>
+    <p class="cb-result-invite" data-ref="resultInvite" hidden></p>
     <p data-ref="resultMeet" hidden>Video call: <a data-ref="resultMeetLink" rel="noopener noreferrer" target="_blank"></a></p>
     <p class="cb-muted" data-ref="resultManage" hidden>
-      Keep this link to cancel or reschedule later: <a data-ref="resultManageLink">manage this booking</a>
+      Keep this link to cancel or reschedule later: <a data-ref="resultManageLink">manage this booking</a><span
+        data-ref="resultIcs" hidden> \u00b7 <a data-ref="resultIcsLink" download="booking.ics">Add to your calendar (.ics file)</a></span>
     </p>
-    <p class="cb-muted" data-ref="resultRef"></p>
-    <div class="cb-actions">
+    <p class="cb-muted cb-result-ref" data-ref="resultRef"></p>
+    <div class="cb-actions" data-ref="resultActions">
       <button type="button" class="cb-button cb-primary" data-ref="reschedule">Reschedule</button>
       <button type="button" class="cb-button cb-danger" data-ref="cancel">Cancel this booking</button>
       <button type="button" class="cb-button cb-secondary" data-ref="again">Book another time</button>
+    </div>
+    <div class="cb-confirm" data-ref="confirmCancel" role="group" aria-labelledby="cb-confirm-title" hidden>
+      <h4 class="cb-confirm-title" id="cb-confirm-title" data-ref="confirmTitle" tabindex="-1">Cancel this booking?</h4>
+      <p data-ref="confirmText">The time is freed and you receive Google\u2019s cancellation.</p>
+      <div class="cb-actions">
+        <button type="button" class="cb-button cb-danger" data-ref="confirmYes">Yes, cancel it</button>
+        <button type="button" class="cb-button cb-secondary" data-ref="confirmNo">No, keep it</button>
+      </div>
     </div>
   </section>
 </div>`;
@@ -390,6 +406,7 @@ export class CalendarBooking extends HTMLElement {
     this.state = {
       calendars: [],
       calendar: null, // selected calendar object
+      type: null, // selected meeting type of the calendar (GET /calendars `meetingTypes`), or null when it has none
       duration: null,
       zone: visitorZone(),
       days: [], // [{date, slots: [{start, end}]}] of the month shown
@@ -482,7 +499,9 @@ export class CalendarBooking extends HTMLElement {
       event.preventDefault();
       this.submit();
     });
-    this.ref.cancel.addEventListener("click", () => this.cancel());
+    this.ref.cancel.addEventListener("click", () => this.askCancel());
+    this.ref.confirmYes.addEventListener("click", () => this.cancel());
+    this.ref.confirmNo.addEventListener("click", () => this.closeCancel());
     this.ref.again.addEventListener("click", () => this.bookAnother());
     for (const input of Object.values(this.field)) {
       input.addEventListener("input", () => this.setFieldError(input.name, null));
@@ -696,7 +715,38 @@ export class CalendarBooking extends HTMLElement {
 
   selectCalendar(calendar) {
     this.state.calendar = calendar;
-    const durations = Array.isArray(calendar.durations) ? calendar.durations.filter(Number.isInteger) : [];
+    const types = Array.isArray(calendar.meetingTypes) ? calendar.meetingTypes.filter((t) => t && t.id) : [];
+    this.ref.typeGroup.hidden = types.length === 0;
+    if (types.length === 0) {
+      this.state.type = null;
+      this.ref.types.replaceChildren();
+      this.selectDurations(calendar.durations);
+      return;
+    }
+    const kept = this.state.type && types.find((t) => t.id === this.state.type.id);
+    const selected = kept || types[0];
+    const choices = types.map((type) => {
+      const input = h("input", { type: "radio", name: "type", value: type.id, id: `cb-type-${type.id}` });
+      input.checked = type === selected;
+      input.addEventListener("change", () => this.selectType(type));
+      const where = type.location ? String(type.location) : (type.meet ? "Video call (Google Meet)" : "");
+      // The description is left out on phones (one screen per step); where it happens stays.
+      return h("label", { class: "cb-choice", for: input.id }, input,
+        h("span", { class: "cb-choice-text" }, String(type.name ?? type.id),
+          h("span", { class: "cb-choice-sub cb-choice-about" }, type.description ? String(type.description) : ""),
+          h("span", { class: "cb-choice-sub" }, where)));
+    });
+    this.ref.types.replaceChildren(...choices);
+    this.selectType(selected);
+  }
+
+  selectType(type) {
+    this.state.type = type;
+    this.selectDurations(Array.isArray(type.durations) ? type.durations : this.state.calendar.durations);
+  }
+
+  selectDurations(offered) {
+    const durations = Array.isArray(offered) ? offered.filter(Number.isInteger) : [];
     const duration = durations.includes(this.state.duration) ? this.state.duration : durations[0] ?? null;
     const choices = durations.map((minutes) => {
       const input = h("input", { type: "radio", name: "duration", value: minutes, id: `cb-duration-${minutes}` });
@@ -903,7 +953,9 @@ export class CalendarBooking extends HTMLElement {
 
   renderSummary() {
     const { slot, calendar, duration, rescheduling } = this.state;
-    const chosen = slot ? `${this.describeSlot(slot)} (${duration} min) with ${calendar.name ?? calendar.id}.` : null;
+    const what = this.state.type && !rescheduling ? `${this.state.type.name} ` : "";
+    const chosen = slot
+      ? `${what}${this.describeSlot(slot)} (${duration} min) with ${calendar.name ?? calendar.id}.` : null;
     if (rescheduling) {
       const now = `Now: ${this.describeSlot(rescheduling.booking)}.`;
       this.ref.summary.textContent = chosen ? `New time: ${chosen} ${now}` : `Pick a new day and time. ${now}`;
@@ -953,6 +1005,7 @@ export class CalendarBooking extends HTMLElement {
       timezone: this.state.zone,
     };
     if (notes) payload.notes = notes;
+    if (this.state.type) payload.type = this.state.type.id;
     const fingerprint = JSON.stringify(payload);
     if (!this.attempt || this.attempt.fingerprint !== fingerprint) this.attempt = { fingerprint, key: uuid() };
     this.book(payload, this.attempt);
@@ -1141,6 +1194,14 @@ export class CalendarBooking extends HTMLElement {
     ref.resultRef.textContent = `Booking reference: ${booking.id}`;
     ref.cancel.hidden = cancelled || !token;
     ref.reschedule.hidden = cancelled || !token;
+    ref.resultActions.hidden = false;
+    ref.confirmCancel.hidden = true;
+    const kind = this.bookingType(booking);
+    const where = kind ? (kind.location ? String(kind.location) : (kind.meet ? "Video call (Google Meet)" : "")) : "";
+    ref.resultWhere.hidden = !kind;
+    ref.resultWhere.textContent = kind ? [String(kind.name ?? kind.id), where].filter(Boolean).join(" \u00b7 ") : "";
+    this.showInvitation(booking, cancelled, how);
+    this.showIcs(booking, cancelled, kind);
     this.clearNotice();
     ref.resultTitle.focus();
     this.status(ref.resultTitle.textContent);
@@ -1148,6 +1209,73 @@ export class CalendarBooking extends HTMLElement {
     const detail = { booking: { ...booking } };
     const type = cancelled ? "booking-cancelled" : (how === "rescheduled" ? "booking-rescheduled" : "booking-confirmed");
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+
+  /** Where Google's invitation went (the answer's `invitation`), or why none was sent. */
+  showInvitation(booking, cancelled, how) {
+    const { resultInvite } = this.ref;
+    const invitation = booking.invitation && typeof booking.invitation === "object" ? booking.invitation : null;
+    resultInvite.hidden = !invitation;
+    if (!invitation) return;
+    const to = typeof invitation.to === "string" ? invitation.to : "your address";
+    if (cancelled) {
+      resultInvite.textContent = invitation.sent ? `Google Calendar sends the cancellation to ${to}.` : "";
+      resultInvite.hidden = !invitation.sent;
+      return;
+    }
+    if (invitation.sent) {
+      resultInvite.textContent = how === "rescheduled"
+        ? `The new time\u2019s invitation was sent to ${to}; the old one is cancelled.`
+        : `An invitation was sent to ${to} from Google Calendar.`;
+      return;
+    }
+    const reasons = {
+      company_domain: `No invitation was sent: ${to} is an address of the company itself, which is never invited.`,
+      disabled: "No invitation is sent for this calendar.",
+      calendar_cannot_invite: "No invitation is sent for this calendar.",
+    };
+    resultInvite.textContent = `${reasons[invitation.reason] || "No invitation was sent."} Add the meeting to your calendar with the .ics file.`;
+  }
+
+  /** An .ics file of the booking (made in the page), for calendars the invitation does not reach. */
+  bookingType(booking) {
+    const calendar = this.state.calendars.find((c) => c.id === booking.calendar);
+    const types = calendar && Array.isArray(calendar.meetingTypes) ? calendar.meetingTypes : [];
+    return types.find((t) => t.id === booking.type) || null;
+  }
+
+  showIcs(booking, cancelled, type) {
+    const { resultIcs, resultIcsLink } = this.ref;
+    if (this.icsUrl) URL.revokeObjectURL(this.icsUrl);
+    this.icsUrl = null;
+    resultIcs.hidden = cancelled;
+    if (cancelled) return;
+    const title = `${type ? type.name : "Meeting"} with ${this.calendarName(booking.calendar)}`;
+    const location = type && type.location ? String(type.location) : (booking.meetLink || "");
+    const text = icsCalendar({ uid: `${booking.id}@calendar-booking`, start: booking.start, end: booking.end,
+      title, location, description: this.ref.resultManageLink.href ? `Manage: ${this.ref.resultManageLink.href}` : "" });
+    this.icsUrl = URL.createObjectURL(new Blob([text], { type: "text/calendar" }));
+    resultIcsLink.href = this.icsUrl;
+    resultIcsLink.setAttribute("download", `booking-${booking.id.slice(0, 8)}.ics`);
+  }
+
+  /** Cancelling asks first (a link opened by a mail scanner, or a slip of the finger, changes nothing). */
+  askCancel() {
+    const current = this.state.booking;
+    if (!current || !current.token || this.state.busy) return;
+    const { ref } = this;
+    ref.resultActions.hidden = true;
+    ref.confirmCancel.hidden = false;
+    ref.confirmText.textContent =
+      `${this.describeSlot(current.booking)} with ${this.calendarName(current.booking.calendar)} is freed, and the invitation is cancelled.`;
+    ref.confirmTitle.focus();
+    this.status(ref.confirmTitle.textContent);
+  }
+
+  closeCancel() {
+    this.ref.confirmCancel.hidden = true;
+    this.ref.resultActions.hidden = false;
+    this.ref.cancel.focus();
   }
 
   // --- rescheduling: the same day and time picker, then PATCH /bookings/{id} ------------------------------------
@@ -1245,7 +1373,7 @@ export class CalendarBooking extends HTMLElement {
     const current = this.state.booking;
     if (!current || this.state.busy) return;
     this.state.busy = true;
-    this.ref.cancel.setAttribute("aria-disabled", "true");
+    this.ref.confirmYes.setAttribute("aria-disabled", "true");
     this.status("Cancelling\u2026");
     try {
       const { data } = await this.api("DELETE", `bookings/${encodeURIComponent(current.booking.id)}`, {
@@ -1262,7 +1390,7 @@ export class CalendarBooking extends HTMLElement {
       });
     } finally {
       this.state.busy = false;
-      this.ref.cancel.removeAttribute("aria-disabled");
+      this.ref.confirmYes.removeAttribute("aria-disabled");
     }
   }
 
@@ -1280,7 +1408,9 @@ export class CalendarBooking extends HTMLElement {
     else this.loadSlots();
   }
 
-  /** `#booking=ID&token=TOKEN` (the link on the confirmation) opens that booking, to cancel or reschedule it. */
+  /** `#booking=ID&token=TOKEN` (the link on the confirmation, and the invitation's with `&action=reschedule` or
+   * `&action=cancel`) opens that booking; the action opens the picker or the cancel question, never more: only a
+   * press of the page's button changes the booking. */
   async openManageLink() {
     const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
     const id = params.get("booking");
@@ -1292,6 +1422,9 @@ export class CalendarBooking extends HTMLElement {
         headers: { Authorization: `Bearer ${token}` },
       });
       this.showBooking(data.booking, token, "manage");
+      const action = params.get("action");
+      if (data.booking.status !== "cancelled" && action === "reschedule") this.startReschedule();
+      else if (data.booking.status !== "cancelled" && action === "cancel") this.askCancel();
     } catch (error) {
       this.showNotice({
         title: error.unavailable ? MESSAGES.unavailable : "This booking link does not work",
@@ -1300,6 +1433,37 @@ export class CalendarBooking extends HTMLElement {
       });
     }
   }
+}
+
+// --- .ics -----------------------------------------------------------------------------------------------------
+/** An iCalendar (RFC 5545) file with one event; times in UTC, text escaped, lines folded at 75 octets. */
+function icsCalendar({ uid, start, end, title, location, description }) {
+  const stamp = (value) => new Date(value).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const text = (value) => String(value).replace(/\\/g, "\\\\").replace(/;/g, "\\;").replace(/,/g, "\\,")
+    .replace(/\r?\n/g, "\\n");
+  const lines = [
+    "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calendar-booking//booking page//EN", "CALSCALE:GREGORIAN",
+    "METHOD:PUBLISH", "BEGIN:VEVENT", `UID:${text(uid)}`, `DTSTAMP:${stamp(Date.now())}`,
+    `DTSTART:${stamp(start)}`, `DTEND:${stamp(end)}`, `SUMMARY:${text(title)}`,
+  ];
+  if (location) lines.push(`LOCATION:${text(location)}`);
+  if (description) lines.push(`DESCRIPTION:${text(description)}`);
+  lines.push("END:VEVENT", "END:VCALENDAR");
+  const encoder = new TextEncoder();
+  const fold = (line) => {
+    const parts = [];
+    let current = "";
+    for (const char of line) {
+      if (encoder.encode(current + char).length > (parts.length ? 74 : 75)) {
+        parts.push(current);
+        current = "";
+      }
+      current += char;
+    }
+    parts.push(current);
+    return parts.join("\r\n ");
+  };
+  return `${lines.map(fold).join("\r\n")}\r\n`;
 }
 
 if (!customElements.get("calendar-booking")) customElements.define("calendar-booking", CalendarBooking);

@@ -190,3 +190,23 @@ def test_calendar_list_paging_and_min_access_role(emulator: Any) -> None:
     writable = listing.list(minAccessRole="writer").execute()["items"]
     assert [e["id"] for e in writable] == [ALICE, claims_calendar_id(ALICE), TEAM_HOLIDAYS_ID, CAROL]
     assert listing.get(calendarId=BOB).execute()["accessRole"] == "reader"
+
+
+def test_a_private_event_shows_readers_busy_time_only(emulator: Any) -> None:
+    """`visibility: "private"`: "only event attendees may view event details" (events resource): a reader by ACL gets
+    the event's times, not its title or description, and `q` cannot search its text; a writer sees everything."""
+    share(emulator, ALICE, ALICE, {"type": "user", "value": BOB}, "reader")
+    share(emulator, ALICE, ALICE, {"type": "user", "value": CAROL}, "writer")
+    owner = service(emulator, ALICE)
+    secret = {**SLOT, "summary": "Private talk", "description": "link with token-123", "visibility": "private"}
+    private = owner.events().insert(calendarId=ALICE, body=secret).execute()
+    public = owner.events().insert(calendarId=ALICE, body={**SLOT, "summary": "Open talk"}).execute()
+    reader = service(emulator, BOB)
+    seen = reader.events().get(calendarId=ALICE, eventId=private["id"]).execute()
+    assert "summary" not in seen and "description" not in seen and seen["start"] and seen["status"] == "confirmed"
+    items = reader.events().list(calendarId=ALICE, timeMin="2030-02-04T00:00:00Z").execute()["items"]
+    listed = {e["id"]: e for e in items}
+    assert "description" not in listed[private["id"]] and listed[public["id"]]["summary"] == "Open talk"
+    assert reader.events().list(calendarId=ALICE, q="token-123").execute()["items"] == []
+    writer = service(emulator, CAROL).events().get(calendarId=ALICE, eventId=private["id"]).execute()
+    assert writer["description"] == "link with token-123"
