@@ -152,8 +152,11 @@ def test_a_move_rotates_the_links_and_says_rescheduled(booking_client: Any, emul
     assert latest["description"].count("Rescheduled:") == 1 and "15:00 (Europe/Berlin)" in latest["description"]
 
 
-def test_the_answer_says_where_the_invitation_went(booking_client: Any, emulator: Any) -> None:
+def test_the_answer_says_where_the_invitation_went(booking_client: Any, emulator: Any, tmp_path: Any) -> None:
+    from tests.security.support import install
+
     clear_events(emulator)
+    install(emulator, tmp_path, {'company_visitors = "refuse"': 'company_visitors = "allow"'})  # booked, uninvited
     answer = book(booking_client)
     assert answer["booking"]["invitation"] == {"sent": True, "to": VISITOR}
     assert [m["to"] for m in emulator.emulator.state.mailbox if m["kind"] == "invitation"] == [VISITOR]
@@ -164,7 +167,8 @@ def test_the_answer_says_where_the_invitation_went(booking_client: Any, emulator
         "sent": False, "to": "dave@example.com", "reason": "company_domain"
     }
     assert emulator.emulator.state.mailbox == []
-    looked_up = booking_client.get(f"/bookings/{answer['booking']['id']}?token={answer['token']}").get_json()
+    looked_up = booking_client.get(f"/bookings/{answer['booking']['id']}",
+                                   headers={"Authorization": f"Bearer {answer['token']}"}).get_json()
     assert looked_up["booking"]["invitation"]["sent"] is True
 
 

@@ -39,7 +39,7 @@ def test_control_bidi_and_zero_width_characters_never_reach_the_event(booking: A
     text = json.dumps([event["summary"], event["description"], event.get("attendees")], ensure_ascii=False)
     for bad in ("\r", "\u202e", "\u200b", "\u200d", "\u2066", "\u2028", "\u0007"):
         assert bad not in text
-    assert "\n" not in event["summary"] and event["summary"] == "Meeting with Eve Bcc: x@y.test evilName"
+    assert "\n" not in event["summary"] and event["summary"].endswith(": Eve Bcc: x@y.test evilName")
     assert event["attendees"][0]["displayName"] == "Eve Bcc: x@y.test evilName"
 
 
