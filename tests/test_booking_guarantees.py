@@ -71,6 +71,11 @@ def _past_the_lag() -> None:
     time.sleep(0.3)
 
 
+def _google_time_passes(server: Any, delta: timedelta) -> None:
+    """Move the emulator's clock on: what it lags (lists, free/busy) catches up, deterministically."""
+    control(server, "POST", "clock", {"advance": f"PT{delta.total_seconds():g}S"})
+
+
 def _raw(server: Any, event_id: str) -> dict[str, Any]:
     state = server.emulator.state
     with state.lock:
@@ -475,6 +480,7 @@ def test_the_sweep_finishes_a_move_whose_commit_failed_within_one_run(emulator: 
     assert len(confirmed_bookings(emulator)) == 2
     sweeping = make_runtime(emulator, tmp_path / "sweep", config=make_config(emulator, tmp_path / "sweep",
                                                                             replace=SWEEPING))
+    _google_time_passes(emulator, timedelta(seconds=1))  # the next sync lists the marked booking (past the lag)
     AvailabilitySync.from_runtime(sweeping).run()
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == moved.booking.id
@@ -503,9 +509,12 @@ def test_the_sweep_unmarks_a_booking_whose_move_died_before_writing_once_past_th
     clock = PinnedClock(current_clock().now())
     sweeping = make_runtime(emulator, tmp_path / "sweep", clock=clock,
                             config=make_config(emulator, tmp_path / "sweep", replace=SWEEPING))
+    _google_time_passes(emulator, timedelta(seconds=1))  # the sync lists the mark (past the lag)
     AvailabilitySync.from_runtime(sweeping).run()
     assert private(_raw(emulator, made.booking.id)).get("wcbMovedTo")  # younger than the TTL: it may still write
-    clock.advance(timedelta(seconds=sweeping.config.booking.claim_ttl_seconds + 60))
+    past_the_ttl = timedelta(seconds=sweeping.config.booking.claim_ttl_seconds + 60)
+    clock.advance(past_the_ttl)
+    _google_time_passes(emulator, past_the_ttl)
     AvailabilitySync.from_runtime(sweeping).run(schedule_time=clock.now())
     old = _raw(emulator, made.booking.id)
     assert old["status"] == "confirmed" and not private(old).get("wcbMovedTo")
