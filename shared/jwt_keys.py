@@ -8,6 +8,10 @@ accepted, so a token cannot choose `none` or HS256 with a public key as the secr
 PyJWT checks the signature; the times, issuer and audience are judged by the caller on the injected clock
 (PyJWT would judge them on the machine's), so PyJWT is told to check the signature only. Key cache age is read
 through the clock too, like everything in `shared/`.
+
+Keys that cannot be fetched are the issuer's fault, not the caller's: with no keys in hand the answer is 503 (try
+again), never 401 (which tells a scheduler or an admin their token is bad). Keys past their hour are kept while a
+refetch fails, and tried again at most every 30 s: a token signed by a key in hand still verifies.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
-from .errors import Unauthenticated
+from .errors import Unauthenticated, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from jwt.types import Options
@@ -65,7 +69,15 @@ class KeySet:
                 return key
             if key is None and age is not None and not stale and age < _REFETCH_AFTER_SECONDS:
                 raise Unauthenticated("The token was signed with a key the issuer does not publish.")
-        keys = _parse_keys(self._fetch())
+        try:
+            keys = _parse_keys(self._fetch())
+        except UpstreamUnavailable:
+            with self._lock:
+                if key is None:
+                    raise
+                # Stale but published an hour ago: keep it, and ask again after the refetch pause, not per request.
+                self._fetched_at = moment - _KEYS_TTL_SECONDS + _REFETCH_AFTER_SECONDS
+                return key
         with self._lock:
             self._keys, self._fetched_at = keys, moment
         if key_id not in keys:
@@ -80,7 +92,9 @@ class KeySet:
             response.raise_for_status()
             return response.json()
         except (requests.RequestException, ValueError):
-            raise Unauthenticated("The token cannot be checked now: the issuer's keys are unreachable.") from None
+            raise UpstreamUnavailable(
+                "The token cannot be checked now: the issuer's keys are unreachable; try again shortly."
+            ) from None
 
 
 def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:

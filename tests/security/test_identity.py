@@ -29,7 +29,7 @@ from tests.security.support import (
     stripped,
 )
 from tests.security.support import install as _install
-from tests.support import config_text
+from tests.support import config_text, round_trips, set_faults
 
 BOB = "bob@example.com"
 OUTSIDER = "mallory@outside.test"
@@ -266,6 +266,52 @@ def test_times_are_judged_by_the_runtime_clock_with_a_small_skew(emulator: Any, 
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
     install(emulator, tmp_path, clock=PinnedClock(moment - timedelta(minutes=5)))  # the token looks issued later
     assert share_outsider(client("sharing"), bearer(token)).status_code == 401
+
+
+# --- the issuer's keys, unreachable ----------------------------------------------------------------------------
+def test_unreachable_issuer_keys_answer_503_to_a_good_token_and_change_nothing(emulator: Any, tmp_path: Any) -> None:
+    """The caller's token may be fine: "cannot check it now" is a 503 to retry, never a 401 that blames the token."""
+    install(emulator, tmp_path)
+    set_faults(emulator, [{"method": "oauth2.certs", "kind": "503"}])
+    answer = share_outsider(client("sharing"), bearer(signed(claims_for(emulator, ADMIN, current_clock().now()))))
+    assert answer.status_code == 503, answer.get_json()
+    assert answer.get_json()["error"]["code"] == "upstream_unavailable"
+    assert "keys are unreachable" in answer.get_json()["error"]["message"]
+    assert answer.headers["Retry-After"].isdigit()
+    assert outsider_role(emulator) is None
+
+
+def test_keys_in_hand_outlive_a_failing_refetch_and_are_asked_for_again_every_30_seconds(
+    emulator: Any, tmp_path: Any
+) -> None:
+    clock = PinnedClock(current_clock().now(), frozen=True)
+    install(emulator, tmp_path, clock=clock)
+    sharing = client("sharing")
+
+    def share_now() -> int:
+        """200 or 201 once believed (the rule stays as the first share made it); 401/503 otherwise."""
+        answer = share_outsider(sharing, bearer(signed(claims_for(emulator, ADMIN, clock.now()))))
+        return 201 if answer.status_code in (200, 201) else int(answer.status_code)
+
+    assert share_now() == 201  # the keys are fetched and kept
+    set_faults(emulator, [{"method": "oauth2.certs", "kind": "503"}])
+    control(emulator, "DELETE", "requests")
+    clock.advance(timedelta(hours=2))  # past the keys' hour: they are refetched, which fails
+    assert share_now() == 201
+    assert round_trips(emulator, "oauth2.certs") == 1
+    clock.advance(timedelta(seconds=20))
+    assert share_now() == 201
+    assert round_trips(emulator, "oauth2.certs") == 1  # not asked again within 30 s
+    clock.advance(timedelta(seconds=15))
+    assert share_now() == 201
+    assert round_trips(emulator, "oauth2.certs") == 2
+    set_faults(emulator, [])
+    clock.advance(timedelta(seconds=31))
+    assert share_now() == 201
+    assert round_trips(emulator, "oauth2.certs") == 3  # fetched anew, kept for another hour
+    clock.advance(timedelta(minutes=30))
+    assert share_now() == 201
+    assert round_trips(emulator, "oauth2.certs") == 3
 
 
 # --- sync ----------------------------------------------------------------------------------------------------------
