@@ -11,6 +11,10 @@
 #   dwd_service_account, keyless_dwd   the DWD service account and the keyless switch
 #   sharing_audience, sync_audience    the functions' ID-token audiences (their cloudfunctions.net URLs, known
 #                                      before the functions exist; the scheduler mints for sync_audience)
+#   trusted_proxy_hops                 which X-Forwarded-For entry is the client: 1 behind Cloud Run's front end,
+#                                      2 behind the edge's load balancer (var.edge_enabled). Any other value lets
+#                                      a caller choose the address its rate limits count, so a precondition
+#                                      refuses a rendered config that disagrees.
 #
 # The rendered file is stored as the single version of a dedicated config secret and mounted read-only into
 # every function (secret_volumes) at /etc/booking-config/booking.toml. That keeps config out of the code
@@ -26,6 +30,11 @@ locals {
   sharing_audience  = "${local.function_url_base}/${var.name_prefix}-sharing"
   sync_audience     = "${local.function_url_base}/${var.name_prefix}-sync"
   config_file_name  = "booking.toml"
+  # Behind the load balancer, Cloud Run's front end sees the balancer: the client is one entry further left.
+  trusted_proxy_hops = var.edge_enabled ? 2 : 1
+  config_proxy_hops = [
+    for found in regexall("(?m)^[ \\t]*trusted_proxy_hops[ \\t]*=[ \\t]*([0-9]+)", local.booking_config) : tonumber(found[0])
+  ]
 
   booking_config = templatefile(var.booking_config_template, {
     project_id          = var.project_id
@@ -40,6 +49,7 @@ locals {
     keyless_dwd         = var.keyless_dwd
     sharing_audience    = local.sharing_audience
     sync_audience       = local.sync_audience
+    trusted_proxy_hops  = local.trusted_proxy_hops
   })
 
   # Environment of each function: where the config is and the versions of the secrets it (and only it) may read
@@ -87,6 +97,10 @@ resource "google_secret_manager_secret_version" "config" {
         strcontains(local.booking_config, marker)
       ])
       error_message = "The rendered booking config contains what looks like credentials (private key, refresh token or client secret). Credentials belong in the credentials secret, added out of band, never in the config."
+    }
+    precondition {
+      condition     = length(local.config_proxy_hops) == 1 && alltrue([for hops in local.config_proxy_hops : hops == local.trusted_proxy_hops])
+      error_message = "The rendered booking config must set trusted_proxy_hops once, to the module's value (write trusted_proxy_hops = $${trusted_proxy_hops} in the template): 1 behind Cloud Run, 2 with edge_enabled. Another value makes the rate limits count an address the caller chose."
     }
   }
 }

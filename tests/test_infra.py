@@ -335,7 +335,7 @@ def test_credentials_never_enter_the_state(infra: Module) -> None:
     assert "var.keyless_dwd" in descriptors and "keyless_dwd" in descriptors
     assert "private_key" not in descriptors and "unique_id" in descriptors
     for name in ("config", "keyless"):
-        (precondition,) = block(versions[name], "lifecycle")["precondition"]
+        precondition = block(versions[name], "lifecycle")["precondition"][0]  # config's second: the proxy hops
         assert "PRIVATE KEY" in precondition["condition"]
         assert "refresh_token" in precondition["condition"]
 
@@ -711,6 +711,7 @@ def test_example_config_template_renders_to_valid_toml(infra: Module) -> None:
         "keyless_dwd": False,
         "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
         "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
+        "trusted_proxy_hops": 1,
     }
     assert names == set(values), "the test's template values must match what config.tf passes"
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
@@ -736,12 +737,48 @@ def test_example_config_is_accepted_by_the_functions_config_loader() -> None:
         "snapshot_uri": "gs://demo-project-wcb-snapshots/availability/snapshot.json",
         "sharing_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sharing",
         "sync_audience": "https://europe-west1-demo-project.cloudfunctions.net/wcb-sync",
+        "trusted_proxy_hops": 2,
     }
     rendered = render_template((EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8"), values)
     config = parse_config(rendered, "examples/basic/booking.toml.tftpl (rendered)")
     assert config.snapshot is not None
     assert config.snapshot.scheme == "gs"
     assert config.sync.scheduler_identity == values["scheduler_identity"]
+    assert config.booking.trusted_proxy_hops == 2  # what the module renders with the edge on
+
+
+def _proxy_hops_pattern(infra: Module) -> re.Pattern[str]:
+    found = re.search(r'regexall\("((?:[^"\\]|\\.)*)"', infra.locals["config_proxy_hops"])
+    assert found, "config_proxy_hops reads the rendered config with regexall"
+    return re.compile(found.group(1).replace("\\\\", "\\"))
+
+
+@pytest.mark.parametrize(
+    ("config_lines", "found"),
+    [
+        ("trusted_proxy_hops = 1\n", [1]),
+        ("  trusted_proxy_hops=2  # the edge\n", [2]),
+        ("company_visitors = \"refuse\"\n", []),
+        ("trusted_proxy_hops = 1\ntrusted_proxy_hops = 3\n", [1, 3]),
+        ("# trusted_proxy_hops = 2\n", []),
+    ],
+)
+def test_the_rendered_configs_proxy_hops_must_be_the_modules(config_lines: str, found: list[int],
+                                                              infra: Module) -> None:
+    """A config with trusted_proxy_hops = 2 and no load balancer in front would let a caller choose its address
+    (the entry its rate limits count); the module decides the value from var.edge_enabled and refuses a rendered
+    config that disagrees or leaves it out."""
+    assert expr(infra.locals["trusted_proxy_hops"]) == "var.edge_enabled ? 2 : 1"
+    template_vars = re.search(r"templatefile\(var\.booking_config_template, \{(.*)\}\)", infra.locals["booking_config"],
+                              re.S)
+    assert template_vars and "trusted_proxy_hops = local.trusted_proxy_hops" in template_vars.group(1)
+    pattern = _proxy_hops_pattern(infra)
+    assert [int(hops) for hops in pattern.findall(f"[booking]\n{config_lines}max_per_day = 8\n")] == found
+    preconditions = block(infra.resources[("google_secret_manager_secret_version", "config")], "lifecycle")
+    conditions = [expr(p["condition"]) for p in preconditions["precondition"]]
+    assert ("length(local.config_proxy_hops) == 1 && alltrue([for hops in local.config_proxy_hops : "
+            "hops == local.trusted_proxy_hops])") in conditions
+    assert "${trusted_proxy_hops}" in (EXAMPLE / "booking.toml.tftpl").read_text(encoding="utf-8")
 
 
 # --- Packaging ------------------------------------------------------------------------------------------------
