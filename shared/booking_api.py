@@ -153,7 +153,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     # `Authorization: Bearer <token>`; `?token=` only where config allows it
     token_security: list[dict[str, list[str]]] = [{"bookingToken": []}]
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
-    common = errors(400, 403, 404, 502, 503)
+    common = errors(400, 403, 404, 500, 502, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Booking API", "version": "1.0.0"},
@@ -162,7 +162,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             "/calendars": {
                 "get": {
                     "operationId": "listCalendars",
-                    "responses": {"200": ok("#/components/schemas/CalendarList", "Bookable calendars")},
+                    "responses": {"200": ok("#/components/schemas/CalendarList", "Bookable calendars"), **errors(500)},
                 }
             },
             "/slots": {
@@ -177,7 +177,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                         {"name": "live", "in": "query", "required": False, "schema": {"type": "boolean"},
                          "description": "read Google now rather than the availability snapshot"},
                     ],
-                    "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 502, 503)},
+                    "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 500, 502, 503)},
                 }
             },
             "/bookings": {
@@ -191,7 +191,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "The same booking, made earlier"),
                         "201": ok("#/components/schemas/BookingCreated", "Booked"),
-                        **errors(400, 404, 409, 413, 415, 502, 503),
+                        **errors(400, 404, 409, 413, 415, 500, 502, 503),
                     },
                 }
             },
@@ -213,7 +213,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "requestBody": json_body(RescheduleRequest.model_json_schema()),
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "Rescheduled"),
-                        **errors(400, 403, 404, 409, 413, 415, 502, 503),
+                        **errors(400, 403, 404, 409, 413, 415, 500, 502, 503),
                     },
                 },
             },

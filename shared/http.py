@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from .errors import AppError, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .errors import AppError, InvalidRequest, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
 from .logs import log
 
 if TYPE_CHECKING:
@@ -76,17 +76,6 @@ def dispatch(request: flask.Request, routes: Iterable[Route]) -> Any:
     if allowed:
         raise MethodNotAllowed(allowed)
     raise NotFound(f"No route for {request.method} {path}.")
-
-
-class MethodNotAllowed(AppError):
-    status, code = 405, "method_not_allowed"
-
-    def __init__(self, allowed: list[str]) -> None:
-        super().__init__(f"Use one of {', '.join(sorted(set(allowed)))} here.", details={"allowed": sorted(allowed)})
-        self.allowed = allowed
-
-    def headers(self) -> dict[str, str]:
-        return {"Allow": ", ".join(sorted(set(self.allowed)))}
 
 
 def read_json(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
@@ -329,7 +318,3 @@ def own_url(request: flask.Request) -> str:
         root = f"{scheme}://{root.split('://', 1)[1]}"
     return root
 
-
-def query_param(request: flask.Request, name: str) -> str | None:
-    value = request.args.get(name)
-    return value if value else None

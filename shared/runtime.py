@@ -27,7 +27,7 @@ from .clock import SYSTEM_CLOCK, Clock, parse_pin
 from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
-from .errors import SecretError
+from .errors import NotConfigured, SecretError
 from .identity import IapVerifier, IdentityVerifier
 from .jwt_keys import KeySet
 from .once import locked_cached_property
@@ -155,7 +155,7 @@ def build_runtime(
     sharing_name = sharing_secret or config.credentials.sharing_secret
     token_key_name = token_key_secret or config.credentials.token_key_secret
     if not secret_name and not sharing_name:
-        raise SecretError("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
+        raise NotConfigured("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
     endpoints = Endpoints.from_emulator_url(config.google.emulator_url if config.google else None)
     access = accessor or secret_manager_accessor(endpoints)
     secrets = SecretSource(secret_name or "", access if secret_name else _unconfigured, clock=clock)
@@ -173,7 +173,7 @@ def build_runtime(
 
 
 def _unconfigured(name: str) -> tuple[str, bytes, int | None]:
-    raise SecretError(
+    raise NotConfigured(
         "No credentials secret configured for this function: set CREDENTIALS_SECRET or credentials.secret."
     )
 
@@ -189,7 +189,7 @@ def get_runtime() -> Runtime:
             if _runtime is None:
                 config_path = os.environ.get("BOOKING_CONFIG")
                 if not config_path:
-                    raise SecretError("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
+                    raise NotConfigured("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
                 pin = os.environ.get("BOOKING_CLOCK")
                 _runtime = build_runtime(
                     load_config(config_path),

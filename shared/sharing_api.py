@@ -14,8 +14,6 @@ from pydantic_core import PydanticCustomError
 
 ScopeType = Literal["user", "group", "domain", "default"]
 Role = Literal["none", "freeBusyReader", "reader", "writer", "owner"]
-SCOPE_TYPES: tuple[str, ...] = ("user", "group", "domain", "default")
-ROLES: tuple[str, ...] = ("none", "freeBusyReader", "reader", "writer", "owner")
 MAX_BULK_ITEMS = 100
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -58,11 +58,18 @@ from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, I
 from .clock import Clock
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES, SYNC_SCOPES
-from .errors import AppError, Forbidden, GoogleApiError, InvalidRequest, UpstreamUnavailable
+from .errors import (
+    Forbidden,
+    GoogleApiError,
+    InvalidRequest,
+    PreconditionFailed,
+    SyncNotConfigured,
+    UpstreamUnavailable,
+)
 from .events import MARKER, event_interval, parse_rfc3339
 from .logs import log
 from .slots import Interval
-from .store import PreconditionFailed, SnapshotStore
+from .store import SnapshotStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -76,10 +83,6 @@ _LOCK_WAIT_SECONDS = 120.0
 
 _locks_guard = threading.Lock()
 _locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-
-
-class SyncNotConfigured(AppError):
-    status, code = 500, "not_configured"
 
 
 @dataclass
