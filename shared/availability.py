@@ -15,11 +15,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .calendar_client import CalendarClient, Identity
-from .clock import SYSTEM_CLOCK
+from .clock import SYSTEM_CLOCK, parse_rfc3339
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES
 from .errors import UpstreamUnavailable
-from .events import MARKER, event_interval, padded_booking, parse_rfc3339
+from .events import MARKER, event_interval, padded_booking
 from .logs import log
 from .slots import Interval, SlotRules
 from .store import SnapshotStore

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from .values import EMAIL_MAX_LENGTH, SLUG, TIME_ZONE_NAME
 from .visitor_text import clean_block, clean_line, normalize_email
 
 # Dates and times a booking can have at all; anything else is a 400 (not an overflow in date arithmetic).
@@ -39,14 +40,14 @@ def _notes(value: str) -> str:
     return clean_block(value)
 
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Slug = Annotated[str, StringConstraints(pattern=rf"^{SLUG.pattern}$")]
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX_LENGTH), AfterValidator(_email)]
 Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_years)]
 Day = Annotated[date, AfterValidator(_in_years)]
 VisitorName = Annotated[str, StringConstraints(max_length=400), AfterValidator(_name)]
 Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_notes)]
 Minutes = Annotated[int, Field(strict=True, ge=5, le=480)]
-TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=rf"^{TIME_ZONE_NAME.pattern}$")]
 
 
 class _Body(BaseModel):
@@ -99,9 +100,9 @@ def _error_schema() -> dict[str, Any]:
 
 _DATETIME = {"type": "string", "format": "date-time"}
 _DATE = {"type": "string", "format": "date"}
-_SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}
+_SLUG = {"type": "string", "pattern": f"^{SLUG.pattern}$"}
 _MINUTES = {"type": "integer", "minimum": 5, "maximum": 480}
-_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_+\\-/]+$"}
+_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{TIME_ZONE_NAME.pattern}$"}
 _BOOKING = {
     "type": "object",
     "required": ["id", "calendar", "start", "end", "status"],
@@ -177,7 +178,10 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                         {"name": "live", "in": "query", "required": False, "schema": {"type": "boolean"},
                          "description": "read Google now rather than the availability snapshot"},
                     ],
-                    "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 500, 502, 503)},
+                    "responses": {
+                        "200": ok("#/components/schemas/Slots", "Free slots"),
+                        **errors(400, 404, 500, 502, 503),
+                    },
                 }
             },
             "/bookings": {

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
+from .clock import parse_rfc3339
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import AppError, UpstreamUnavailable, google_api_error
@@ -23,7 +24,9 @@ from .errors import AppError, UpstreamUnavailable, google_api_error
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 FREEBUSY_MAX_CALENDARS = 50
-FREEBUSY_MAX_SPAN = timedelta(days=90)
+FREEBUSY_MAX_DAYS: Final = 90
+"""Google's freeBusy answers at most about 90 days per query: the one cap (the sync horizon is held to it too)."""
+FREEBUSY_MAX_SPAN: Final = timedelta(days=FREEBUSY_MAX_DAYS)
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ class CalendarClient:
                 if errors:
                     result.error = str(errors[0].get("reason", "unknown"))
                 result.busy.extend(
-                    (_parse_time(item["start"]), _parse_time(item["end"])) for item in entry.get("busy", [])
+                    (parse_rfc3339(item["start"]), parse_rfc3339(item["end"])) for item in entry.get("busy", [])
                 )
         answered = {cid for answer in answers for cid in answer.get("calendars", {})}  # once, not per calendar
         for cid in calendar_ids:
@@ -461,6 +464,3 @@ def _rfc3339(moment: datetime) -> str:
         raise ValueError("naive datetime given to the Calendar client")
     return moment.isoformat()
 
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from .availability import SNAPSHOT_VERSION, SnapshotReader, bookings_per_day, identity_for
 from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, Identity, split_range
-from .clock import Clock
+from .clock import Clock, parse_rfc3339
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES, SYNC_SCOPES
 from .errors import (
@@ -66,9 +66,9 @@ from .errors import (
     SyncNotConfigured,
     UpstreamUnavailable,
 )
-from .events import MARKER, event_interval, parse_rfc3339
+from .events import MARKER, event_interval
 from .logs import log
-from .slots import Interval
+from .slots import Interval, merge_intervals
 from .store import SnapshotStore
 
 if TYPE_CHECKING:
@@ -282,9 +282,10 @@ class AvailabilitySync:
             elif isinstance(listed, str):
                 entries[calendar.slug] = {"status": "unavailable", "error": listed}
             else:
+                busy_spans = merge_intervals(Interval(*span) for span in result.busy)  # windows meet at their edges
                 entry: dict[str, Any] = {
                     "status": "ok",
-                    "busy": [[utc_text(s), utc_text(e)] for s, e in _merged(result.busy)],
+                    "busy": [[utc_text(s), utc_text(e)] for s, e in busy_spans],
                     "bookingsPerDay": {},
                 }
                 if listed is not None:
@@ -489,17 +490,6 @@ def _unique_ids(calendars: Iterable[CalendarConfig]) -> list[str]:
 
 def _chunks(items: Sequence[CalendarConfig], size: int) -> list[list[CalendarConfig]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Sorted, with overlapping or touching intervals joined (queries split at window edges meet there)."""
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _whole_days(calendar: CalendarConfig, start: datetime, end: datetime) -> tuple[datetime, datetime]:
