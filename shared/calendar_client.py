@@ -29,6 +29,44 @@ FREEBUSY_MAX_DAYS: Final = 90
 FREEBUSY_MAX_SPAN: Final = timedelta(days=FREEBUSY_MAX_DAYS)
 
 
+Request = Callable[[Any], Any]
+"""Builds one googleapiclient request from the service: what `CalendarClient.call` and `.batch` run. Every
+request shape lives in this module (the builders below and the methods of `CalendarClient`)."""
+
+
+def freebusy_request(calendar_ids: Sequence[str], time_min: datetime, time_max: datetime) -> Request:
+    """freebusy.query for up to 50 calendars over at most 90 days."""
+    body = {"timeMin": _rfc3339(time_min), "timeMax": _rfc3339(time_max), "items": [{"id": c} for c in calendar_ids]}
+    return lambda api: api.freebusy().query(body=body)
+
+
+def events_list_request(
+    calendar_id: str,
+    time_min: datetime,
+    time_max: datetime,
+    *,
+    private_properties: dict[str, str] | None = None,
+    page_token: str | None = None,
+    **extra: Any,
+) -> Request:
+    """One page (up to 2,500) of events.list over [time_min, time_max), expanded (`singleEvents`), filtered on
+    private extended properties; `extra` adds parameters such as `orderBy` or `showDeleted`."""
+    params: dict[str, Any] = {
+        "calendarId": calendar_id,
+        "timeMin": _rfc3339(time_min),
+        "timeMax": _rfc3339(time_max),
+        "singleEvents": True,
+        **extra,
+        "maxResults": 2500,
+    }
+    filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
+    if filters:
+        params["privateExtendedProperty"] = filters
+    if page_token is not None:
+        params["pageToken"] = page_token
+    return lambda api: api.events().list(**params)
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a call acts as: a credentials mode, the user for delegated mode, and the scopes it needs."""
@@ -266,19 +304,13 @@ class CalendarClient:
         show_deleted: bool = False,
     ) -> list[dict[str, Any]]:
         """All events overlapping [time_min, time_max), expanded and ordered by start, every page."""
-        params: dict[str, Any] = {
-            "calendarId": calendar_id,
-            "timeMin": _rfc3339(time_min),
-            "timeMax": _rfc3339(time_max),
-            "singleEvents": True,
-            "orderBy": "startTime",
-            "maxResults": 2500,
-            "showDeleted": show_deleted,
-        }
-        filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
-        if filters:
-            params["privateExtendedProperty"] = filters
-        return self._all_pages(identity, lambda api, token: api.events().list(**params, pageToken=token))
+
+        def page(api: Any, token: str | None) -> Any:
+            build = events_list_request(calendar_id, time_min, time_max, private_properties=private_properties,
+                                        page_token=token, orderBy="startTime", showDeleted=show_deleted)
+            return build(api)
+
+        return self._all_pages(identity, page)
 
     def _all_pages(self, identity: Identity, list_page: Callable[[Any, str | None], Any]) -> list[dict[str, Any]]:
         """The items of every page of a list call (`list_page(api, page_token)` builds one page's request)."""
@@ -307,8 +339,7 @@ class CalendarClient:
 
         def run(query: tuple[list[str], datetime, datetime]) -> dict[str, Any]:
             chunk, start, end = query
-            body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "items": [{"id": c} for c in chunk]}
-            answer: dict[str, Any] = self.call(identity, lambda api: api.freebusy().query(body=body))
+            answer: dict[str, Any] = self.call(identity, freebusy_request(chunk, start, end))
             return answer
 
         if len(queries) == 1:
@@ -335,7 +366,7 @@ class CalendarClient:
     def batch(
         self,
         identity: Identity,
-        requests: dict[str, Callable[[Any], Any]],
+        requests: dict[str, Request],
         identities: dict[str, Identity] | None = None,
     ) -> dict[str, Any]:
         """Run several requests in one HTTP round trip. Each value is the result or the AppError it failed with;
