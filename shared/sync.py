@@ -163,6 +163,7 @@ class AvailabilitySync:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
+        """A sync of its own over `runtime`'s objects (the entry point uses `runtime.sync`, built the same way)."""
         return cls(runtime.config, runtime.calendar, runtime.store, runtime.clock, reader=runtime.snapshots)
 
     # --- the use case -------------------------------------------------------------------------------------------
