@@ -125,15 +125,22 @@ class UnsupportedMediaType(AppError):
     status, code = 415, "unsupported_media_type"
 
 
-class TooManyRequests(AppError):
-    status, code = 429, "rate_limited"
+class _RetryLater(AppError):
+    """An answer that says when to try again (`Retry-After`, in seconds; `default_retry_after` unless given)."""
 
-    def __init__(self, message: str, *, retry_after: int = 60, details: dict[str, Any] | None = None) -> None:
+    default_retry_after = 5
+
+    def __init__(self, message: str, *, retry_after: int | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details=details)
-        self.retry_after = retry_after
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRequests(_RetryLater):
+    status, code = 429, "rate_limited"
+    default_retry_after = 60
 
 
 class NotConfigured(AppError):
@@ -158,15 +165,8 @@ class DelegationError(UpstreamError):
     """Google refused to let the service account act as a user: a domain-wide delegation setup problem."""
 
 
-class UpstreamUnavailable(AppError):
+class UpstreamUnavailable(_RetryLater):
     status, code = 503, "upstream_unavailable"
-
-    def __init__(self, message: str, *, retry_after: int = 5, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message, details=details)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class GoogleApiError(AppError):
