@@ -6,80 +6,25 @@ Per-calendar free/busy errors count as busy over the whole range (fail closed).
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .calendar_client import CalendarClient, Identity
-from .clock import SYSTEM_CLOCK
+from .calendar_client import CalendarClient, Identity, events_list_request, freebusy_request
+from .clock import SYSTEM_CLOCK, parse_rfc3339
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES
 from .errors import UpstreamUnavailable
-from .events import MARKER, event_interval, padded_booking, parse_rfc3339
+from .events import MARKER, event_interval
 from .logs import log
-from .slots import Interval, SlotRules
+from .slots import Interval
+from .snapshot import BusyView as BusyView  # re-exported: booking reads views through this module
+from .snapshot import Snapshot as Snapshot
 from .store import SnapshotStore
 
-SNAPSHOT_VERSION = 1
 _SNAPSHOT_RECHECK_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class BusyView:
-    busy: list[Interval]
-    bookings_per_day: dict[date, int]
-    source: str  # "snapshot" | "live"
-    as_of: datetime
-    error: str | None = None
-    bookings: list[Interval] = field(default_factory=list)  # this product's bookings (already inside `busy`)
-    local: bool = False  # the snapshot plus bookings this instance made since (it may have missed cancellations)
-
-    def blocked(self, rules: SlotRules) -> list[Interval]:
-        """Busy time for the slot math: free/busy, plus each booking padded so buffers hold between bookings."""
-        return self.busy + [padded_booking(span, rules) for span in self.bookings]
-
-
-@dataclass
-class Snapshot:
-    as_of: datetime
-    start: datetime
-    end: datetime
-    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Each calendar's view, parsed on first use: a snapshot never changes, and one of 10,000 calendars is asked
-    # for at a time. Shared between threads: a view is built whole before it is stored, and never changed.
-    _views: dict[str, BusyView | None] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def parse(cls, raw: bytes) -> Snapshot:
-        data = json.loads(raw)
-        if data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError("unknown snapshot version")
-        return cls(
-            as_of=parse_rfc3339(data["asOf"]),
-            start=parse_rfc3339(data["from"]),
-            end=parse_rfc3339(data["to"]),
-            calendars=data["calendars"],
-        )
-
-    def view(self, slug: str) -> BusyView | None:
-        try:
-            return self._views[slug]
-        except KeyError:
-            view = self._views[slug] = self._parse_view(slug)
-            return view
-
-    def _parse_view(self, slug: str) -> BusyView | None:
-        entry = self.calendars.get(slug)
-        if entry is None or entry.get("status") != "ok":
-            return None
-        busy = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("busy", [])]
-        bookings = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("bookings", [])]
-        counts = {date.fromisoformat(d): int(n) for d, n in entry.get("bookingsPerDay", {}).items()}
-        return BusyView(busy, counts, "snapshot", self.as_of, bookings=bookings)
 
 
 def identity_for(calendar: CalendarConfig, scopes: tuple[str, ...] = BOOKING_SCOPES) -> Identity:
@@ -258,18 +203,9 @@ class Availability:
     def live(self, calendar: CalendarConfig, start: datetime, end: datetime) -> BusyView:
         """Free/busy and this product's bookings over [start, end), in one round trip to Google."""
         identity = identity_for(calendar)
-        requests: dict[str, Callable[[Any], Any]] = {
-            "freebusy": lambda api: api.freebusy().query(
-                body={"timeMin": start.isoformat(), "timeMax": end.isoformat(), "items": [{"id": calendar.calendar_id}]}
-            ),
-            "bookings": lambda api: api.events().list(
-                calendarId=calendar.calendar_id,
-                timeMin=start.isoformat(),
-                timeMax=end.isoformat(),
-                singleEvents=True,
-                maxResults=2500,
-                privateExtendedProperty=f"{MARKER}=1",
-            ),
+        requests = {
+            "freebusy": freebusy_request([calendar.calendar_id], start, end),
+            "bookings": events_list_request(calendar.calendar_id, start, end, private_properties={MARKER: "1"}),
         }
         answers = self._client.batch(identity, requests)
         for answer in answers.values():

@@ -1,12 +1,15 @@
-"""The booking function's HTTP contract: request models (validated with pydantic) and its OpenAPI 3.1 document."""
+"""The booking function's HTTP contract: request models (validated with pydantic), answer models, and its OpenAPI
+3.1 document, whose request and response schemas are generated from those models."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import models_json_schema
 
+from .values import EMAIL_MAX_LENGTH, SLUG, TIME_ZONE_NAME
 from .visitor_text import clean_block, clean_line, normalize_email
 
 # Dates and times a booking can have at all; anything else is a 400 (not an overflow in date arithmetic).
@@ -39,14 +42,14 @@ def _notes(value: str) -> str:
     return clean_block(value)
 
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+Slug = Annotated[str, StringConstraints(pattern=rf"^{SLUG.pattern}$")]
+Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX_LENGTH), AfterValidator(_email)]
 Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_years)]
 Day = Annotated[date, AfterValidator(_in_years)]
 VisitorName = Annotated[str, StringConstraints(max_length=400), AfterValidator(_name)]
 Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_notes)]
 Minutes = Annotated[int, Field(strict=True, ge=5, le=480)]
-TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=rf"^{TIME_ZONE_NAME.pattern}$")]
 
 
 class _Body(BaseModel):
@@ -79,65 +82,115 @@ class SlotsQuery(_Body):
     live: bool = False  # ask Google now instead of the snapshot (e.g. after a 409 showed the snapshot was behind)
 
 
-def _error_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "pattern": "^[a-z_]+$"},
-                    "message": {"type": "string"},
-                    "details": {"type": "object"},
-                },
-            }
-        },
-    }
+# --- answers: the OpenAPI document's response schemas are generated from these models -------------------------
+class _Answer(BaseModel):
+    """An answer's shape for the OpenAPI document (extra fields allowed: a client ignores what it does not know)."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
-_DATETIME = {"type": "string", "format": "date-time"}
+class ErrorBody(_Answer):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z_]+$")]
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class Error(_Answer):
+    error: ErrorBody
+
+
+class Invitation(_Answer):
+    """Where Google's invitation went; `sent: false` with a reason when none was sent."""
+
+    sent: bool
+    to: str | None = None
+    reason: Literal["company_domain", "disabled", "calendar_cannot_invite", "no_email"] | None = None
+
+
+class Booking(_Answer):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-v0-9]{5,1024}$")]
+    calendar: str
+    start: datetime
+    end: datetime
+    status: Literal["confirmed", "cancelled"]
+    meet_link: str | None = Field(default=None, alias="meetLink")
+    moved_to: str | None = Field(default=None, alias="movedTo", description="the booking this one was moved to")
+    type: str | None = Field(default=None, description="the meeting type's id (GET /calendars `meetingTypes`)")
+    invitation: Invitation | None = None
+
+
+class BookingEnvelope(_Answer):
+    booking: Booking
+
+
+class BookingCreated(_Answer):
+    booking: Booking
+    token: str
+
+
+class MeetingType(_Answer):
+    id: Slug
+    name: str
+    durations: list[int]
+    description: str | None = None
+    location: str | None = None
+    meet: bool = Field(description="a Google Meet link is attached")
+
+
+class CalendarEntry(_Answer):
+    id: str
+    name: str
+    timezone: str
+    durations: list[int]
+    meeting_types: list[MeetingType] | None = Field(
+        default=None, alias="meetingTypes", description="empty: book by duration alone"
+    )
+    horizon_days: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, alias="horizonDays", description="slots start less than this many days ahead"
+    )
+
+
+class BotCheck(_Answer):
+    """Present when bookings need a bot check: the page renders the widget with this public site key and sends
+    its token in X-Turnstile-Token."""
+
+    provider: Literal["turnstile"]
+    site_key: str = Field(alias="siteKey")
+
+
+class CalendarList(_Answer):
+    calendars: list[CalendarEntry]
+    bot_check: BotCheck | None = Field(default=None, alias="botCheck")
+
+
+class Slot(_Answer):
+    start: datetime
+    end: datetime
+
+
+class Slots(_Answer):
+    calendar: str
+    timezone: str
+    duration: int
+    slots: list[Slot]
+    source: Literal["snapshot", "live"]
+    as_of: datetime = Field(alias="asOf")
+
+
+_ANSWERS: tuple[type[BaseModel], ...] = (Error, BookingEnvelope, BookingCreated, CalendarList, Slots)
+
+
+def _answer_schemas() -> dict[str, Any]:
+    """`components.schemas`: each answer model and the models inside it, referenced by name."""
+    _, top = models_json_schema([(model, "validation") for model in _ANSWERS],
+                                ref_template="#/components/schemas/{model}")
+    return dict(top.get("$defs", {}))
+
+
 _DATE = {"type": "string", "format": "date"}
-_SLUG = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}
+_SLUG = {"type": "string", "pattern": f"^{SLUG.pattern}$"}
 _MINUTES = {"type": "integer", "minimum": 5, "maximum": 480}
-_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_+\\-/]+$"}
-_BOOKING = {
-    "type": "object",
-    "required": ["id", "calendar", "start", "end", "status"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^[a-v0-9]{5,1024}$"},
-        "calendar": {"type": "string"},
-        "start": _DATETIME,
-        "end": _DATETIME,
-        "status": {"enum": ["confirmed", "cancelled"]},
-        "meetLink": {"type": "string"},
-        "movedTo": {"type": "string", "description": "the booking this one was moved to"},
-        "type": {"type": "string", "description": "the meeting type's id (GET /calendars `meetingTypes`)"},
-        "invitation": {
-            "type": "object",
-            "description": "where Google's invitation went; `sent: false` with a reason when none was sent",
-            "required": ["sent"],
-            "properties": {
-                "sent": {"type": "boolean"},
-                "to": {"type": "string"},
-                "reason": {"enum": ["company_domain", "disabled", "calendar_cannot_invite", "no_email"]},
-            },
-        },
-    },
-}
-_MEETING_TYPE = {
-    "type": "object",
-    "required": ["id", "name", "durations", "meet"],
-    "properties": {
-        "id": _SLUG,
-        "name": {"type": "string"},
-        "durations": {"type": "array", "items": {"type": "integer"}},
-        "description": {"type": "string"},
-        "location": {"type": "string"},
-        "meet": {"type": "boolean", "description": "a Google Meet link is attached"},
-    },
-}
+_ZONE = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{TIME_ZONE_NAME.pattern}$"}
 
 
 def openapi_document(server_url: str = "/") -> dict[str, Any]:
@@ -153,7 +206,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
     # `Authorization: Bearer <token>`; `?token=` only where config allows it
     token_security: list[dict[str, list[str]]] = [{"bookingToken": []}]
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 1024}}
-    common = errors(400, 403, 404, 502, 503)
+    common = errors(400, 403, 404, 500, 502, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Booking API", "version": "1.0.0"},
@@ -162,7 +215,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             "/calendars": {
                 "get": {
                     "operationId": "listCalendars",
-                    "responses": {"200": ok("#/components/schemas/CalendarList", "Bookable calendars")},
+                    "responses": {"200": ok("#/components/schemas/CalendarList", "Bookable calendars"), **errors(500)},
                 }
             },
             "/slots": {
@@ -177,7 +230,10 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                         {"name": "live", "in": "query", "required": False, "schema": {"type": "boolean"},
                          "description": "read Google now rather than the availability snapshot"},
                     ],
-                    "responses": {"200": ok("#/components/schemas/Slots", "Free slots"), **errors(400, 404, 502, 503)},
+                    "responses": {
+                        "200": ok("#/components/schemas/Slots", "Free slots"),
+                        **errors(400, 404, 500, 502, 503),
+                    },
                 }
             },
             "/bookings": {
@@ -191,7 +247,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "The same booking, made earlier"),
                         "201": ok("#/components/schemas/BookingCreated", "Booked"),
-                        **errors(400, 404, 409, 413, 415, 502, 503),
+                        **errors(400, 404, 409, 413, 415, 500, 502, 503),
                     },
                 }
             },
@@ -213,7 +269,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "requestBody": json_body(RescheduleRequest.model_json_schema()),
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "Rescheduled"),
-                        **errors(400, 403, 404, 409, 413, 415, 502, 503),
+                        **errors(400, 403, 404, 409, 413, 415, 500, 502, 503),
                     },
                 },
             },
@@ -232,69 +288,6 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
             },
-            "schemas": {
-                "Error": _error_schema(),
-                "Booking": _BOOKING,
-                "BookingEnvelope": {
-                    "type": "object",
-                    "required": ["booking"],
-                    "properties": {"booking": {"$ref": "#/components/schemas/Booking"}},
-                },
-                "BookingCreated": {
-                    "type": "object",
-                    "required": ["booking", "token"],
-                    "properties": {"booking": {"$ref": "#/components/schemas/Booking"}, "token": {"type": "string"}},
-                },
-                "CalendarList": {
-                    "type": "object",
-                    "required": ["calendars"],
-                    "properties": {
-                        "calendars": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id", "name", "timezone", "durations"],
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "name": {"type": "string"},
-                                    "timezone": {"type": "string"},
-                                    "durations": {"type": "array", "items": {"type": "integer"}},
-                                    "meetingTypes": {"type": "array", "items": _MEETING_TYPE,
-                                                     "description": "empty: book by duration alone"},
-                                    "horizonDays": {"type": "integer", "minimum": 1,
-                                                    "description": "slots start less than this many days ahead"},
-                                },
-                            },
-                        },
-                        "botCheck": {
-                            "description": "Present when bookings need a bot check: the page renders the widget "
-                                           "with this public site key and sends its token in X-Turnstile-Token.",
-                            "type": "object",
-                            "required": ["provider", "siteKey"],
-                            "properties": {"provider": {"type": "string", "enum": ["turnstile"]},
-                                           "siteKey": {"type": "string"}},
-                        },
-                    },
-                },
-                "Slots": {
-                    "type": "object",
-                    "required": ["calendar", "timezone", "duration", "slots", "source", "asOf"],
-                    "properties": {
-                        "calendar": {"type": "string"},
-                        "timezone": {"type": "string"},
-                        "duration": {"type": "integer"},
-                        "source": {"enum": ["snapshot", "live"]},
-                        "asOf": _DATETIME,
-                        "slots": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["start", "end"],
-                                "properties": {"start": _DATETIME, "end": _DATETIME},
-                            },
-                        },
-                    },
-                },
-            },
+            "schemas": _answer_schemas(),
         },
     }

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
+from .clock import parse_rfc3339
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import AppError, UpstreamUnavailable, google_api_error
@@ -23,7 +24,47 @@ from .errors import AppError, UpstreamUnavailable, google_api_error
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 FREEBUSY_MAX_CALENDARS = 50
-FREEBUSY_MAX_SPAN = timedelta(days=90)
+FREEBUSY_MAX_DAYS: Final = 90
+"""Google's freeBusy answers at most about 90 days per query: the one cap (the sync horizon is held to it too)."""
+FREEBUSY_MAX_SPAN: Final = timedelta(days=FREEBUSY_MAX_DAYS)
+
+
+Request = Callable[[Any], Any]
+"""Builds one googleapiclient request from the service: what `CalendarClient.call` and `.batch` run. Every
+request shape lives in this module (the builders below and the methods of `CalendarClient`)."""
+
+
+def freebusy_request(calendar_ids: Sequence[str], time_min: datetime, time_max: datetime) -> Request:
+    """freebusy.query for up to 50 calendars over at most 90 days."""
+    body = {"timeMin": _rfc3339(time_min), "timeMax": _rfc3339(time_max), "items": [{"id": c} for c in calendar_ids]}
+    return lambda api: api.freebusy().query(body=body)
+
+
+def events_list_request(
+    calendar_id: str,
+    time_min: datetime,
+    time_max: datetime,
+    *,
+    private_properties: dict[str, str] | None = None,
+    page_token: str | None = None,
+    **extra: Any,
+) -> Request:
+    """One page (up to 2,500) of events.list over [time_min, time_max), expanded (`singleEvents`), filtered on
+    private extended properties; `extra` adds parameters such as `orderBy` or `showDeleted`."""
+    params: dict[str, Any] = {
+        "calendarId": calendar_id,
+        "timeMin": _rfc3339(time_min),
+        "timeMax": _rfc3339(time_max),
+        "singleEvents": True,
+        **extra,
+        "maxResults": 2500,
+    }
+    filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
+    if filters:
+        params["privateExtendedProperty"] = filters
+    if page_token is not None:
+        params["pageToken"] = page_token
+    return lambda api: api.events().list(**params)
 
 
 @dataclass(frozen=True)
@@ -263,19 +304,13 @@ class CalendarClient:
         show_deleted: bool = False,
     ) -> list[dict[str, Any]]:
         """All events overlapping [time_min, time_max), expanded and ordered by start, every page."""
-        params: dict[str, Any] = {
-            "calendarId": calendar_id,
-            "timeMin": _rfc3339(time_min),
-            "timeMax": _rfc3339(time_max),
-            "singleEvents": True,
-            "orderBy": "startTime",
-            "maxResults": 2500,
-            "showDeleted": show_deleted,
-        }
-        filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
-        if filters:
-            params["privateExtendedProperty"] = filters
-        return self._all_pages(identity, lambda api, token: api.events().list(**params, pageToken=token))
+
+        def page(api: Any, token: str | None) -> Any:
+            build = events_list_request(calendar_id, time_min, time_max, private_properties=private_properties,
+                                        page_token=token, orderBy="startTime", showDeleted=show_deleted)
+            return build(api)
+
+        return self._all_pages(identity, page)
 
     def _all_pages(self, identity: Identity, list_page: Callable[[Any, str | None], Any]) -> list[dict[str, Any]]:
         """The items of every page of a list call (`list_page(api, page_token)` builds one page's request)."""
@@ -304,8 +339,7 @@ class CalendarClient:
 
         def run(query: tuple[list[str], datetime, datetime]) -> dict[str, Any]:
             chunk, start, end = query
-            body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "items": [{"id": c} for c in chunk]}
-            answer: dict[str, Any] = self.call(identity, lambda api: api.freebusy().query(body=body))
+            answer: dict[str, Any] = self.call(identity, freebusy_request(chunk, start, end))
             return answer
 
         if len(queries) == 1:
@@ -320,7 +354,7 @@ class CalendarClient:
                 if errors:
                     result.error = str(errors[0].get("reason", "unknown"))
                 result.busy.extend(
-                    (_parse_time(item["start"]), _parse_time(item["end"])) for item in entry.get("busy", [])
+                    (parse_rfc3339(item["start"]), parse_rfc3339(item["end"])) for item in entry.get("busy", [])
                 )
         answered = {cid for answer in answers for cid in answer.get("calendars", {})}  # once, not per calendar
         for cid in calendar_ids:
@@ -332,7 +366,7 @@ class CalendarClient:
     def batch(
         self,
         identity: Identity,
-        requests: dict[str, Callable[[Any], Any]],
+        requests: dict[str, Request],
         identities: dict[str, Identity] | None = None,
     ) -> dict[str, Any]:
         """Run several requests in one HTTP round trip. Each value is the result or the AppError it failed with;
@@ -461,6 +495,3 @@ def _rfc3339(moment: datetime) -> str:
         raise ValueError("naive datetime given to the Calendar client")
     return moment.isoformat()
 
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -76,10 +76,18 @@ class PinnedClock:
 SYSTEM_CLOCK = SystemClock()
 
 
+def parse_rfc3339(value: str) -> datetime:
+    """An RFC 3339 time as Google writes it (`...Z` or `...+01:00`): the one parser of shared/.
+
+    Lenient as `datetime.fromisoformat` is (a value without offset comes back naive; callers that need an offset
+    check it, as `parse_instant` does); ValueError for anything else."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def parse_instant(text: str) -> datetime:
     """An RFC 3339 instant with offset (`2027-03-28T00:30:00+01:00`), in UTC."""
     try:
-        instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        instant = parse_rfc3339(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not an RFC 3339 instant such as 2027-03-28T00:30:00+01:00") from None
     if instant.tzinfo is None:

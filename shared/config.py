@@ -28,7 +28,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import SplitResult, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -42,6 +42,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from . import values
+from .calendar_client import FREEBUSY_MAX_DAYS
 from .invitation import template_problem
 from .slots import MIDNIGHT, SlotRules, TimeRange
 from .visitor_text import in_domains
@@ -66,8 +68,6 @@ __all__ = [
     "parse_config",
 ]
 
-FREEBUSY_MAX_DAYS: Final = 90
-"""Google's freeBusy answers at most about 90 days; the sync horizon is capped to it."""
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -101,39 +101,20 @@ Int = Annotated[int, Strict()]  # strict: TOML has real integers, so "15" or tru
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN.pattern}")
 _SECRET_VERSION = re.compile(r"projects/[^/\s]+/secrets/[^/\s]+/versions/[^/\s]+")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _RANGE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _slug(value: str) -> str:
-    if not _SLUG.fullmatch(value):
-        raise ValueError(
-            'expected a slug: lowercase letters, digits and "-", starting with a letter or digit, at most 63 characters'
-        )
-    return value
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.fullmatch(value):
-        raise ValueError('expected an email address like "alice@example.com"')
-    return value.lower()
-
-
-def _domain(value: str) -> str:
-    if not _DOMAIN.fullmatch(value):
-        raise ValueError('expected a domain name like "example.com"')
-    return value.lower()
+_slug = values.slug
+_email = values.email
+_domain = values.domain
 
 
 def _owner_scope(value: str) -> str:
     kind, _, email = value.partition(":")
-    if kind not in ("user", "group") or not _EMAIL.fullmatch(email):
+    if kind not in ("user", "group") or not values.EMAIL.fullmatch(email):
         raise ValueError('expected "user:EMAIL" or "group:EMAIL", like "user:alice@example.com"')
     return f"{kind}:{email.lower()}"
 
@@ -179,12 +160,7 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError('expected an IANA time zone name like "Europe/Berlin"') from None
-    return value
+_timezone = values.time_zone_name
 
 
 def _secret_version(value: str) -> str:
@@ -286,8 +262,8 @@ OverrideDate = Annotated[date, PlainValidator(_override_date)]
 Minutes = Annotated[Int, Field(ge=0, le=1440)]
 Duration = Annotated[Int, Field(ge=5, le=480)]
 Durations = Annotated[tuple[Duration, ...], Field(min_length=1), AfterValidator(_unique_durations)]
-Role = Literal["none", "freeBusyReader", "reader", "writer", "owner"]
-Mode = Literal["delegated", "direct", "authorized_user"]
+Role = values.Role
+Mode = values.Mode
 
 
 # --- models -----------------------------------------------------------------------------------------------

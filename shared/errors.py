@@ -1,23 +1,41 @@
 """The project's own error family: every failure a caller can see, each with its HTTP status and code.
 
-    AppError
-    ├── InvalidRequest        400 invalid_request   (details.fields names each bad field)
-    ├── Unauthenticated       401 unauthenticated
-    ├── Forbidden             403 forbidden
-    ├── NotFound              404 not_found
-    ├── Conflict              409 conflict
-    │   └── SlotUnavailable   409 slot_unavailable
-    ├── Gone                  410 gone
-    ├── PayloadTooLarge       413 payload_too_large
-    ├── UnsupportedMediaType  415 unsupported_media_type
-    ├── TooManyRequests       429 rate_limited       (a client or visitor limit; Retry-After)
-    ├── UpstreamError         502 upstream_error     (Google answered something we cannot use)
-    │   ├── SecretError       the credentials secret is missing, disabled or malformed (operator's fix)
-    │   └── DelegationError   domain-wide delegation is not set up as needed (Admin console fix)
-    └── UpstreamUnavailable   503 upstream_unavailable (retry later; Retry-After)
+    AppError                    500 internal        the base; never raised as such
+    ├── InvalidRequest          400 invalid_request   the request is malformed (details.fields names each bad field)
+    ├── Unauthenticated         401 unauthenticated   no or bad ID token / booking token (WWW-Authenticate)
+    ├── Forbidden               403 forbidden         authenticated, but not allowed (or a policy refuses it)
+    ├── NotFound                404 not_found         no such route, calendar, booking or rule
+    ├── MethodNotAllowed        405 method_not_allowed  the path exists, the method does not (Allow)
+    ├── Conflict                409 conflict          the request contradicts the current state
+    │   ├── SlotUnavailable     409 slot_unavailable  the slot is taken (or was lost in a race)
+    │   └── PreconditionFailed  409 conflict          a compare-and-swap lost: the object changed since it was read
+    ├── Gone                    410 gone              the thing existed and is deleted for good
+    ├── PayloadTooLarge         413 payload_too_large the body is over the limit
+    ├── UnsupportedMediaType    415 unsupported_media_type  the body is not `application/json`
+    ├── TooManyRequests         429 rate_limited      a client or visitor limit (Retry-After)
+    ├── NotConfigured           500 not_configured    the deployment lacks a setting it needs (operator's fix)
+    │   └── SyncNotConfigured   500 not_configured    the sync has no [snapshot] location to write to
+    ├── UpstreamError           502 upstream_error    Google answered something we cannot use
+    │   ├── SecretError         502 upstream_error    the credentials secret is missing, disabled or malformed
+    │   └── DelegationError     502 upstream_error    domain-wide delegation is not set up as needed (Admin console)
+    └── UpstreamUnavailable     503 upstream_unavailable  retry later (Retry-After)
+
+`NotConfigured` is a 500, not a 503 and not a 502: nothing upstream failed and retrying will not help until the
+operator changes the deployment (an env variable or a config key); 503 would tell clients and Cloud Scheduler to
+retry, and 502 would blame Google.
 
 `GoogleApiError` carries what Google said (`status`, `reason`) when a Google call failed for good; it maps onto
-the family by status so that use cases can catch e.g. `NotFound` whatever its source.
+the family by status so that use cases can catch e.g. `NotFound` whatever its source:
+
+    GoogleApiError
+    ├── GoogleBadRequest      (also InvalidRequest)       Google 400
+    ├── GoogleForbidden       (also Forbidden)            Google 403 (not a rate limit)
+    ├── GoogleNotFound        (also NotFound)             Google 404
+    ├── GoogleConflict        (also Conflict)             Google 409, 412
+    ├── GoogleGone            (also Gone)                 Google 410
+    ├── GoogleUnavailable     (also UpstreamUnavailable)  Google 429, 5xx
+    └── GoogleUpstreamError   (also UpstreamError)        any other Google status
+
 Messages never contain secrets, tokens or keys.
 """
 
@@ -72,12 +90,27 @@ class NotFound(AppError):
     status, code = 404, "not_found"
 
 
+class MethodNotAllowed(AppError):
+    status, code = 405, "method_not_allowed"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(f"Use one of {', '.join(sorted(set(allowed)))} here.", details={"allowed": sorted(allowed)})
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(sorted(set(self.allowed)))}
+
+
 class Conflict(AppError):
     status, code = 409, "conflict"
 
 
 class SlotUnavailable(Conflict):
     code = "slot_unavailable"
+
+
+class PreconditionFailed(Conflict):
+    """The snapshot changed since it was read: another writer won the race."""
 
 
 class Gone(AppError):
@@ -92,15 +125,32 @@ class UnsupportedMediaType(AppError):
     status, code = 415, "unsupported_media_type"
 
 
-class TooManyRequests(AppError):
-    status, code = 429, "rate_limited"
+class _RetryLater(AppError):
+    """An answer that says when to try again (`Retry-After`, in seconds; `default_retry_after` unless given)."""
 
-    def __init__(self, message: str, *, retry_after: int = 60, details: dict[str, Any] | None = None) -> None:
+    default_retry_after = 5
+
+    def __init__(self, message: str, *, retry_after: int | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details=details)
-        self.retry_after = retry_after
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRequests(_RetryLater):
+    status, code = 429, "rate_limited"
+    default_retry_after = 60
+
+
+class NotConfigured(AppError):
+    """The deployment lacks a setting it needs; the message names the env variable or config key to set."""
+
+    status, code = 500, "not_configured"
+
+
+class SyncNotConfigured(NotConfigured):
+    """The sync has nowhere to write: no [snapshot] location."""
 
 
 class UpstreamError(AppError):
@@ -115,15 +165,8 @@ class DelegationError(UpstreamError):
     """Google refused to let the service account act as a user: a domain-wide delegation setup problem."""
 
 
-class UpstreamUnavailable(AppError):
+class UpstreamUnavailable(_RetryLater):
     status, code = 503, "upstream_unavailable"
-
-    def __init__(self, message: str, *, retry_after: int = 5, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message, details=details)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class GoogleApiError(AppError):

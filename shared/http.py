@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import AppError, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from .logs import log
+from .errors import AppError, InvalidRequest, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
+from .logs import log, where_raised
+from .validation import validate as validate  # re-exported: the entry points validate through `http`
 
 if TYPE_CHECKING:
     import flask
-    from pydantic import BaseModel
 
-Model = TypeVar("Model", bound="BaseModel")
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 32
 
@@ -78,17 +76,6 @@ def dispatch(request: flask.Request, routes: Iterable[Route]) -> Any:
     raise NotFound(f"No route for {request.method} {path}.")
 
 
-class MethodNotAllowed(AppError):
-    status, code = 405, "method_not_allowed"
-
-    def __init__(self, allowed: list[str]) -> None:
-        super().__init__(f"Use one of {', '.join(sorted(set(allowed)))} here.", details={"allowed": sorted(allowed)})
-        self.allowed = allowed
-
-    def headers(self) -> dict[str, str]:
-        return {"Allow": ", ".join(sorted(set(self.allowed)))}
-
-
 def read_json(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request body as a JSON object: 415 for another media type, 413 when too large, 400 when malformed."""
     media_type = (request.mimetype or "").lower()
@@ -110,67 +97,6 @@ def read_json(request: flask.Request, *, max_bytes: int = MAX_BODY_BYTES) -> dic
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.", fields={"body": "a JSON object"})
     return body
-
-
-def validate(model: type[Model], data: Any) -> Model:
-    """`data` as `model`, or one 400 naming every bad field and what is expected."""
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        fields: dict[str, str] = {}
-        named: dict[str, str] = {}
-        for problem in error.errors(include_url=False, include_input=False):
-            name = ".".join(str(part) for part in problem["loc"]) or "body"
-            fields.setdefault(name, _expected(problem, name))
-            named.setdefault(name, f"{name} ({fields[name]})" if _format_hint(problem) else name)
-        raise InvalidRequest(
-            "Some fields are missing or invalid: " + ", ".join(named.values()) + ".", fields=fields
-        ) from None
-
-
-# What a field that failed its pattern should look like, said the way a person would (not the regex).
-_PATTERN_HINTS = {
-    "email": "a valid email address, like name@example.org",
-    "calendar": "a calendar id from /calendars, like alice",
-    "timezone": "an IANA time zone, like Europe/Berlin",
-}
-
-
-# Dates and times, said with the format and an example; pydantic's own reason (e.g. "month value is outside
-# expected range of 1-12") follows after a semicolon.
-DATE_HINT = "a date as YYYY-MM-DD, e.g. 2026-12-09"
-DATETIME_HINT = "a date and time in RFC 3339 with offset, e.g. 2026-12-09T10:00:00+01:00"
-_FORMAT_REASONS = {
-    "timezone_aware": "the offset is missing",
-    "date_from_datetime_inexact": "a date without a time",
-}
-
-
-def _format_hint(problem: Any) -> str | None:
-    kind = str(problem["type"])
-    if kind.startswith("date_"):
-        hint = DATE_HINT
-    elif kind.startswith("datetime_") or kind == "timezone_aware":
-        hint = DATETIME_HINT
-    else:
-        return None
-    reason = _FORMAT_REASONS.get(kind) or str(problem["msg"]).partition(", ")[2]
-    return f"{hint}; {reason}" if reason else hint
-
-
-def _expected(problem: Any, name: str) -> str:
-    if hint := _format_hint(problem):
-        return hint
-    if problem["type"] == "string_pattern_mismatch" and name in _PATTERN_HINTS:
-        return _PATTERN_HINTS[name]
-    if problem["type"] == "missing":
-        return "required"
-    if problem["type"] == "extra_forbidden":
-        return "not allowed"
-    message = str(problem["msg"]).removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -250,15 +176,6 @@ def guarded(function: str, request: flask.Request, handle: Callable[[], Any]) ->
     return json_response(result)
 
 
-def where_raised(error: BaseException) -> str:
-    """Where an unexpected error was raised, as `module:line in function` (no file system paths)."""
-    frames = list(traceback.walk_tb(error.__traceback__))
-    if not frames:
-        return "unknown"
-    frame, line = frames[-1]
-    return f"{frame.f_globals.get('__name__', '?')}:{line} in {frame.f_code.co_name}"
-
-
 def cors_headers(origin: str | None, allowed: Iterable[str], *, methods: str) -> dict[str, str]:
     allowed = tuple(allowed)
     if not origin or (origin not in allowed and "*" not in allowed):
@@ -329,7 +246,3 @@ def own_url(request: flask.Request) -> str:
         root = f"{scheme}://{root.split('://', 1)[1]}"
     return root
 
-
-def query_param(request: flask.Request, name: str) -> str | None:
-    value = request.args.get(name)
-    return value if value else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import traceback
 from typing import Any
 
 _SECRET_NAME = re.compile(r"token|secret|password|authorization|assertion|private|credential|(^|_)key$", re.I)
@@ -32,3 +33,12 @@ def log(event: str, *, severity: str = "INFO", **fields: Any) -> None:
     entry = {"severity": severity, "message": event, **redact(fields)}
     sys.stdout.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def where_raised(error: BaseException) -> str:
+    """Where an unexpected error was raised, as `module:line in function` (no file system paths)."""
+    frames = list(traceback.walk_tb(error.__traceback__))
+    if not frames:
+        return "unknown"
+    frame, line = frames[-1]
+    return f"{frame.f_globals.get('__name__', '?')}:{line} in {frame.f_code.co_name}"

@@ -6,7 +6,8 @@ client of booking and sync), `SHARING_CREDENTIALS_SECRET` (sharing's) and `TOKEN
 each function deployed with, and allowed to read, only its own (least privilege); and `BOOKING_CLOCK`, for tests
 and demos only: an RFC 3339 instant the instance's clock starts at instead of the
 machine's time (`shared.clock.PinnedClock`), so a functions-framework process can agree with a pinned emulator.
-Entry points call `get_runtime()`; tests build one with `build_runtime(...)` and install it with `set_runtime`.
+Entry points call `get_runtime()` and use its `.booking`, `.sharing` and `.sync`;
+tests build one with `build_runtime(...)` and install it with `set_runtime`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from .clock import SYSTEM_CLOCK, Clock, parse_pin
 from .config import Config, load_config
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
-from .errors import SecretError
+from .errors import AppError, NotConfigured, SecretError
 from .identity import IapVerifier, IdentityVerifier
 from .jwt_keys import KeySet
 from .once import locked_cached_property
 from .secrets import Accessor, RawSecret, SecretSource, secret_manager_accessor
+from .sharing import SharingService
 from .slot_cache import SlotAnswers
 from .store import SnapshotStore, open_store
+from .sync import AvailabilitySync
 from .tokens import BookingTokens, derive_signing_key, key_from_secret
 
 
@@ -73,6 +76,30 @@ class Runtime:
     @locked_cached_property
     def booking(self) -> BookingService:
         return BookingService(self.config, self.calendar, self.availability, self.tokens, self.now)
+
+    @locked_cached_property
+    def sharing(self) -> SharingService:
+        """The sharing use cases, acting through sharing's own client and checking its callers' ID tokens."""
+        return SharingService(
+            self.config.sharing,
+            self.sharing_client,
+            self.sharing_identity,
+            service_account_email=self._sharing_account_email,
+            domains=self.config.sharing_domains,
+        )
+
+    @locked_cached_property
+    def sync(self) -> AvailabilitySync:
+        """The availability sync, writing this instance's snapshot store."""
+        return AvailabilitySync(self.config, self.calendar, self.store, self.clock, reader=self.snapshots)
+
+    def _sharing_account_email(self) -> str | None:
+        """The service account sharing acts as; only names the acting identity in messages and logs."""
+        try:
+            email = self.sharing_source.get().info.get("client_email")
+        except AppError:
+            return None  # the Google call that follows reports the secret's problem
+        return str(email) if email else None
 
     def tokens(self) -> BookingTokens:
         """Booking-token signer, keyed from the token key secret, else derived from the credentials key."""
@@ -155,7 +182,7 @@ def build_runtime(
     sharing_name = sharing_secret or config.credentials.sharing_secret
     token_key_name = token_key_secret or config.credentials.token_key_secret
     if not secret_name and not sharing_name:
-        raise SecretError("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
+        raise NotConfigured("No credentials secret configured: set CREDENTIALS_SECRET or credentials.secret.")
     endpoints = Endpoints.from_emulator_url(config.google.emulator_url if config.google else None)
     access = accessor or secret_manager_accessor(endpoints)
     secrets = SecretSource(secret_name or "", access if secret_name else _unconfigured, clock=clock)
@@ -173,7 +200,7 @@ def build_runtime(
 
 
 def _unconfigured(name: str) -> tuple[str, bytes, int | None]:
-    raise SecretError(
+    raise NotConfigured(
         "No credentials secret configured for this function: set CREDENTIALS_SECRET or credentials.secret."
     )
 
@@ -189,7 +216,7 @@ def get_runtime() -> Runtime:
             if _runtime is None:
                 config_path = os.environ.get("BOOKING_CONFIG")
                 if not config_path:
-                    raise SecretError("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
+                    raise NotConfigured("BOOKING_CONFIG is not set: point it at the booking config TOML file.")
                 pin = os.environ.get("BOOKING_CLOCK")
                 _runtime = build_runtime(
                     load_config(config_path),

@@ -50,10 +50,10 @@ from .errors import (
     NotFound,
     Unauthenticated,
 )
-from .http import validate, where_raised
 from .identity import IdentityVerifier
-from .logs import log
+from .logs import log, where_raised
 from .sharing_api import ShareRequest, ShareScope
+from .validation import validate
 from .visitor_text import in_domains
 
 _MAX_CANDIDATES = 20
@@ -65,6 +65,19 @@ class Actor:
 
     identity: Identity
     label: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What one share did: the answer's body, and whether a rule was created (else updated or unchanged)."""
+
+    body: dict[str, Any]
+    created: bool
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this outcome is answered with (201 for a new rule), also each bulk item's `status`."""
+        return 201 if self.created else 200
 
 
 @dataclass
@@ -110,8 +123,8 @@ class SharingService:
         return email
 
     # --- use cases ------------------------------------------------------------------------------------------
-    def share(self, admin: str, request: ShareRequest) -> tuple[dict[str, Any], int]:
-        """Create (201) or update (200) the rule for `request.scope` on the calendar."""
+    def share(self, admin: str, request: ShareRequest) -> Shared:
+        """Create (`created`) or update the rule for `request.scope` on the calendar."""
         return self._share(admin, request, _Session())
 
     def share_many(self, admin: str, items: list[Any]) -> dict[str, Any]:
@@ -122,8 +135,8 @@ class SharingService:
             try:
                 if not isinstance(item, dict):
                     raise InvalidRequest("Each item must be a JSON object.", fields={"body": "a JSON object"})
-                body, status = self._share(admin, validate(ShareRequest, item), session, index=index)
-                results.append({"status": status, **body})
+                done = self._share(admin, validate(ShareRequest, item), session, index=index)
+                results.append({"status": done.status, **done.body})
             except AppError as error:
                 results.append({"status": error.status, **error.to_body()})
             except Exception as error:  # one item's bug must not hide what the others did
@@ -175,7 +188,7 @@ class SharingService:
     # --- one share --------------------------------------------------------------------------------------------
     def _share(
         self, admin: str, request: ShareRequest, session: _Session, *, index: int | None = None
-    ) -> tuple[dict[str, Any], int]:
+    ) -> Shared:
         scope = request.scope
         entry: dict[str, Any] = {"admin": admin, "calendar": request.calendar, "scopeType": scope.type,
                                  "scopeValue": scope.value, "role": request.role}
@@ -191,7 +204,7 @@ class SharingService:
                 rules = self._acl(session, actor, calendar_id)
                 existing = next((r for r in rules if _same_scope(r, scope)), None)
                 entry["previousRole"] = existing.get("role") if existing else None
-                rule, status, action = self._apply(actor, calendar_id, scope, request, existing)
+                rule, created, action = self._apply(actor, calendar_id, scope, request, existing)
                 entry["action"] = action
         except AppError as error:
             entry.setdefault("action", "share")
@@ -199,7 +212,7 @@ class SharingService:
             raise
         _remember(session.acls[(actor.identity, calendar_id)], rule)
         _log_change(entry, None)
-        return {"calendarId": calendar_id, "rule": _public_rule(rule)}, status
+        return Shared({"calendarId": calendar_id, "rule": _public_rule(rule)}, created)
 
     def _apply(
         self,
@@ -208,21 +221,21 @@ class SharingService:
         scope: ShareScope,
         request: ShareRequest,
         existing: dict[str, Any] | None,
-    ) -> tuple[dict[str, Any], int, str]:
+    ) -> tuple[dict[str, Any], bool, str]:
+        """The rule as it now stands, whether it is new, and what was done (insert, unchanged, update)."""
         notify = request.send_notifications
         try:
             if existing is None:
                 body: dict[str, Any] = {"scope": _google_scope(scope), "role": request.role}
-                return self._client.acl_insert(actor.identity, calendar_id, body, send_notifications=notify), 201, (
-                    "insert"
-                )
+                inserted = self._client.acl_insert(actor.identity, calendar_id, body, send_notifications=notify)
+                return inserted, True, "insert"
             if existing.get("role") == request.role:
-                return existing, 200, "unchanged"
+                return existing, False, "unchanged"
             rule_id = str(existing["id"])
             patched = self._client.acl_patch(
                 actor.identity, calendar_id, rule_id, {"role": request.role}, send_notifications=notify
             )
-            return patched, 200, "update"
+            return patched, False, "update"
         except GoogleApiError as error:
             what = _describe(scope)
             raise _explained(error, f"Google refused to give {what} {request.role} on {calendar_id}") from None

@@ -6,25 +6,19 @@ explicit: Google's default for a missing type is `default`, the public scope.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-ScopeType = Literal["user", "group", "domain", "default"]
-Role = Literal["none", "freeBusyReader", "reader", "writer", "owner"]
-SCOPE_TYPES: tuple[str, ...] = ("user", "group", "domain", "default")
-ROLES: tuple[str, ...] = ("none", "freeBusyReader", "reader", "writer", "owner")
+from .values import DOMAIN, EMAIL, EMAIL_MAX_LENGTH, Role, ScopeType
+
 MAX_BULK_ITEMS = 100
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
-_EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN.pattern}")
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=rf"^{_EMAIL.pattern}$"),
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=EMAIL_MAX_LENGTH, pattern=rf"^{EMAIL.pattern}$"),
 ]
 CalendarRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
 RuleId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
@@ -54,8 +48,8 @@ class ShareScope(_Strict):
         if value is None:
             raise PydanticCustomError("missing", f'required for type "{kind}": {expected}')
         cleaned = value.strip().lower()
-        pattern = _DOMAIN if kind == "domain" else _EMAIL
-        if len(cleaned) > 254 or not pattern.fullmatch(cleaned):
+        pattern = DOMAIN if kind == "domain" else EMAIL
+        if len(cleaned) > EMAIL_MAX_LENGTH or not pattern.fullmatch(cleaned):
             raise PydanticCustomError("scope_value", f"expected {expected}")
         return cleaned
 

@@ -23,13 +23,9 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from .endpoints import Endpoints
-from .errors import Conflict, UpstreamUnavailable
+from .errors import PreconditionFailed, UpstreamUnavailable
 
 SNAPSHOT_NAME = "availability.json"
-
-
-class PreconditionFailed(Conflict):
-    """The snapshot changed since it was read: another writer won the race."""
 
 
 class SnapshotStore(Protocol):

@@ -4,15 +4,8 @@ written as one snapshot that booking's `GET /slots` serves from while it is fres
 What the snapshot holds, and why: the inputs of the slot math (each calendar's busy intervals, and its bookings'
 times and counts per local day), not the slot lists. Slot lists multiply by calendars x durations x days (1,000
 calendars, three durations and 28 days of 15-minute steps come to tens of MB), while the inputs are a few KB per
-calendar and `/slots` turns them into slots per request in well under a millisecond (`shared.slots`). Format
-(version 1, read by `shared.availability.Snapshot.parse`; all times RFC 3339 UTC)::
-
-    {"version": 1, "asOf": "...", "from": "...", "to": "...", "scheduleTime": "..." | null,
-     "calendars": {"<slug>": {"status": "ok", "busy": [["<start>", "<end>"], ...],
-                              "bookingsPerDay": {"YYYY-MM-DD": n}, "bookings": [["<start>", "<end>"], ...]}
-                   | {"status": "unavailable", "error": "<Google's reason>"}}}
-
-`bookings` is there only when bookings were listed (below); `bookingsPerDay` is then complete, else empty.
+calendar and `/slots` turns them into slots per request in well under a millisecond (`shared.slots`). The format is
+`shared.snapshot`'s (written here, read by `shared.availability`).
 
 How it is asked: free/busy over [now - 1 day, now + `sync_horizon_days`), as one identity when `sync.act_as` is
 set (any user of a Workspace domain sees everyone's free/busy), so that 50 calendars share a query; without it,
@@ -42,7 +35,6 @@ the scheduled run at that time is then skipped as a duplicate.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import weakref
@@ -53,16 +45,32 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from typing import TYPE_CHECKING, Any
 
-from .availability import SNAPSHOT_VERSION, SnapshotReader, bookings_per_day, identity_for
-from .calendar_client import FREEBUSY_MAX_CALENDARS, CalendarClient, FreeBusy, Identity, split_range
-from .clock import Clock
+from . import snapshot as snapshot_format
+from .availability import SnapshotReader, bookings_per_day, identity_for
+from .calendar_client import (
+    FREEBUSY_MAX_CALENDARS,
+    CalendarClient,
+    FreeBusy,
+    Identity,
+    events_list_request,
+    split_range,
+)
+from .clock import Clock, parse_rfc3339
 from .config import CalendarConfig, Config
 from .credentials import BOOKING_SCOPES, SYNC_SCOPES
-from .errors import AppError, Forbidden, GoogleApiError, InvalidRequest, UpstreamUnavailable
-from .events import MARKER, event_interval, parse_rfc3339
+from .errors import (
+    Forbidden,
+    GoogleApiError,
+    InvalidRequest,
+    PreconditionFailed,
+    SyncNotConfigured,
+    UpstreamUnavailable,
+)
+from .events import MARKER, event_interval
 from .logs import log
-from .slots import Interval
-from .store import PreconditionFailed, SnapshotStore
+from .slots import Interval, merge_intervals
+from .snapshot import utc_text
+from .store import SnapshotStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -76,10 +84,6 @@ _LOCK_WAIT_SECONDS = 120.0
 
 _locks_guard = threading.Lock()
 _locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-
-
-class SyncNotConfigured(AppError):
-    status, code = 500, "not_configured"
 
 
 @dataclass
@@ -135,11 +139,7 @@ class Collected:
 
     @property
     def unavailable(self) -> list[dict[str, str]]:
-        return [
-            {"calendar": slug, "error": str(entry["error"])}
-            for slug, entry in self.calendars.items()
-            if entry["status"] != "ok"
-        ]
+        return snapshot_format.unavailable(self.calendars)
 
 
 class AvailabilitySync:
@@ -163,6 +163,7 @@ class AvailabilitySync:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
+        """A sync of its own over `runtime`'s objects (the entry point uses `runtime.sync`, built the same way)."""
         return cls(runtime.config, runtime.calendar, runtime.store, runtime.clock, reader=runtime.snapshots)
 
     # --- the use case -------------------------------------------------------------------------------------------
@@ -275,34 +276,22 @@ class AvailabilitySync:
             result = busy[calendar.slug]
             listed = bookings.get(calendar.slug)
             if result.error is not None:
-                entries[calendar.slug] = {"status": "unavailable", "error": result.error}
+                entries[calendar.slug] = snapshot_format.unavailable_entry(result.error)
             elif isinstance(listed, str):
-                entries[calendar.slug] = {"status": "unavailable", "error": listed}
+                entries[calendar.slug] = snapshot_format.unavailable_entry(listed)
             else:
-                entry: dict[str, Any] = {
-                    "status": "ok",
-                    "busy": [[utc_text(s), utc_text(e)] for s, e in _merged(result.busy)],
-                    "bookingsPerDay": {},
-                }
-                if listed is not None:
-                    entry["bookingsPerDay"] = {day.isoformat(): n for day, n in sorted(listed.per_day.items())}
-                    entry["bookings"] = [[utc_text(span.start), utc_text(span.end)] for span in listed.spans]
-                entries[calendar.slug] = entry
+                busy_spans = merge_intervals(Interval(*span) for span in result.busy)  # windows meet at their edges
+                counted = (listed.per_day, listed.spans) if listed is not None else None
+                entries[calendar.slug] = snapshot_format.ok_entry(busy_spans, counted)
         return Collected(entries, freebusy_calls * windows, len(booking_batches))
 
     @staticmethod
     def document(
         collected: Collected, *, as_of: datetime, start: datetime, end: datetime, schedule_time: datetime | None
     ) -> bytes:
-        body = {
-            "version": SNAPSHOT_VERSION,
-            "asOf": utc_text(as_of),
-            "from": utc_text(start),
-            "to": utc_text(end),
-            "scheduleTime": utc_text(schedule_time) if schedule_time is not None else None,
-            "calendars": collected.calendars,
-        }
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return snapshot_format.encode(
+            collected.calendars, as_of=as_of, start=start, end=end, schedule_time=schedule_time
+        )
 
     # --- identities ---------------------------------------------------------------------------------------------
     def _freebusy_identity(self, calendar: CalendarConfig) -> Identity:
@@ -326,7 +315,9 @@ class AvailabilitySync:
         maps to Google's reason instead (and is then written unavailable: its cap cannot be vouched for)."""
         ranges = {calendar.slug: _whole_days(calendar, start, end) for calendar in calendars}
         requests = {
-            calendar.slug: _bookings_request(calendar.calendar_id, *ranges[calendar.slug]) for calendar in calendars
+            calendar.slug: events_list_request(calendar.calendar_id, *ranges[calendar.slug],
+                                               private_properties={MARKER: "1"})
+            for calendar in calendars
         }
         answers = self._client.batch(identity, requests)
         found: dict[str, _Bookings | str] = {}
@@ -376,11 +367,7 @@ class AvailabilitySync:
             end=parse_rfc3339(snapshot["to"]),
             snapshot=store.location,
             duration_ms=round((self._clock.monotonic() - began) * 1000),
-            unavailable=[
-                {"calendar": slug, "error": str(entry.get("error"))}
-                for slug, entry in calendars.items()
-                if entry.get("status") != "ok"
-            ],
+            unavailable=snapshot_format.unavailable(calendars),
             schedule_time=schedule_time,
             duplicate=True,
             as_of=parse_rfc3339(snapshot["asOf"]),
@@ -426,10 +413,6 @@ def parse_schedule_time(
     return moment.astimezone(UTC)
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 # --- private ------------------------------------------------------------------------------------------------------
 def _lock_for(store: SnapshotStore) -> threading.Lock:
     """One lock per store object, i.e. per instance (its runtime holds one store): one sync at a time there."""
@@ -440,24 +423,8 @@ def _lock_for(store: SnapshotStore) -> threading.Lock:
         return lock
 
 
-def _parse(raw: bytes | None) -> dict[str, Any] | None:
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) and data.get("version") == SNAPSHOT_VERSION else None
-
-
-def _schedule_time_of(snapshot: dict[str, Any] | None) -> datetime | None:
-    value = (snapshot or {}).get("scheduleTime")
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        return None
+_parse = snapshot_format.decode
+_schedule_time_of = snapshot_format.schedule_time_of
 
 
 def _covers(snapshot: dict[str, Any] | None, schedule_time: datetime) -> bool:
@@ -488,34 +455,9 @@ def _chunks(items: Sequence[CalendarConfig], size: int) -> list[list[CalendarCon
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Sorted, with overlapping or touching intervals joined (queries split at window edges meet there)."""
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _whole_days(calendar: CalendarConfig, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """[start, end) widened to whole local days of the calendar: a per-day count needs the whole day."""
     zone = calendar.zone
     first = datetime.combine(start.astimezone(zone).date(), wall_time(0), zone)
     last = datetime.combine(end.astimezone(zone).date() + timedelta(days=1), wall_time(0), zone)
     return first.astimezone(UTC), last.astimezone(UTC)
-
-
-def _bookings_request(calendar_id: str, time_min: datetime, time_max: datetime) -> Callable[[Any], Any]:
-    def build(api: Any) -> Any:
-        return api.events().list(
-            calendarId=calendar_id,
-            timeMin=utc_text(time_min),
-            timeMax=utc_text(time_max),
-            singleEvents=True,
-            maxResults=2500,
-            privateExtendedProperty=f"{MARKER}=1",
-        )
-
-    return build

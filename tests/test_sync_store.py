@@ -16,8 +16,9 @@ import pytest
 
 from shared.availability import Snapshot
 from shared.clock import PinnedClock
+from shared.errors import PreconditionFailed
 from shared.runtime import Runtime, set_runtime
-from shared.store import GcsStore, LocalStore, PreconditionFailed, SnapshotStore
+from shared.store import GcsStore, LocalStore, SnapshotStore
 from shared.sync import AvailabilitySync, parse_schedule_time
 from tests.clients import id_token, storage_client
 from tests.conftest import function_app

@@ -17,29 +17,13 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from shared import http
-from shared.errors import AppError
 from shared.runtime import get_runtime
 from shared.sharing import SharingService
 from shared.sharing_api import BulkShareRequest, RevokeQuery, ShareRequest, SharesQuery
 
 
 def _service() -> SharingService:
-    runtime = get_runtime()
-
-    def service_account_email() -> str | None:  # only names the acting identity in messages and logs
-        try:
-            email = runtime.sharing_source.get().info.get("client_email")
-        except AppError:
-            return None  # the Google call that follows reports the secret's problem
-        return str(email) if email else None
-
-    return SharingService(
-        runtime.config.sharing,
-        runtime.sharing_client,
-        runtime.sharing_identity,
-        service_account_email=service_account_email,
-        domains=runtime.config.sharing_domains,
-    )
+    return get_runtime().sharing
 
 
 def _admin(service: SharingService, request: flask.Request) -> str:
@@ -53,7 +37,8 @@ def share(request: flask.Request) -> Any:
     if "items" in body:
         bulk = http.validate(BulkShareRequest, body)
         return service.share_many(admin, bulk.items)
-    return service.share(admin, http.validate(ShareRequest, body))
+    done = service.share(admin, http.validate(ShareRequest, body))
+    return done.body, 201 if done.created else 200
 
 
 def list_shares(request: flask.Request) -> Any:

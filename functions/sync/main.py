@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared import http
 from shared.runtime import get_runtime
-from shared.sync import SCHEDULE_TIME_HEADER, AvailabilitySync, check_caller, parse_schedule_time
+from shared.sync import SCHEDULE_TIME_HEADER, check_caller, parse_schedule_time
 
 
 def run_sync(request: flask.Request) -> Any:
@@ -28,7 +28,7 @@ def run_sync(request: flask.Request) -> Any:
         now=runtime.now(),
         max_skew=timedelta(minutes=runtime.config.sync.max_schedule_skew_minutes),
     )
-    return AvailabilitySync.from_runtime(runtime).run(schedule_time=schedule_time).to_json()
+    return runtime.sync.run(schedule_time=schedule_time).to_json()
 
 
 ROUTES = [http.route("POST", "/", run_sync)]
