@@ -3,7 +3,8 @@
 Each bundle is what Cloud Functions (python312) builds one function from:
 
     main.py            functions/<name>/main.py (and any other file in that folder)
-    shared/            the library every function imports
+    shared/            the library every function imports, without shared/doctor/ (the operator's command-line
+                       check, `python -m shared.doctor`, which no function imports)
     requirements.txt   functions/<name>/requirements.txt if present, else infra/requirements.lock (the pinned
                        closure of the runtime dependencies), else the project's runtime dependencies from
                        pyproject.toml
@@ -34,6 +35,8 @@ FUNCTIONS = ("booking", "sharing", "sync")
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests"}
 _SKIP_SUFFIXES = {".pyc", ".pyo"}
+# Parts of shared/ that are tools run from a checkout, not library code a function imports: never shipped.
+NOT_SHIPPED = ("doctor",)
 
 
 class PackageError(Exception):
@@ -81,7 +84,10 @@ def bundle_entries(root: Path, function: str) -> dict[str, bytes]:
     for path in _files(source):
         entries[path.relative_to(source).as_posix()] = path.read_bytes()
     for path in _files(shared):
-        entries["shared/" + path.relative_to(shared).as_posix()] = path.read_bytes()
+        rel = path.relative_to(shared)
+        if rel.parts[0] in NOT_SHIPPED:
+            continue
+        entries["shared/" + rel.as_posix()] = path.read_bytes()
     entries["requirements.txt"] = requirements(root, function).encode("utf-8")
     return entries
 

@@ -181,6 +181,17 @@ def serve(emulator: Any, dist: Path, venvs: _Venvs, tmp_path: Path) -> Iterator[
             served.process.wait(timeout=10)
 
 
+def test_no_bundle_ships_the_doctor(dist: Path) -> None:
+    """`python -m shared.doctor` is the operator's tool, run from a checkout; no function imports it, so no bundle
+    carries it (each bundle still imports and serves: the tests below)."""
+    for name in PRESENT:
+        with zipfile.ZipFile(dist / f"{name}.zip") as bundle:
+            names = bundle.namelist()
+        assert "shared/__init__.py" in names and "main.py" in names, name
+        shipped = [entry for entry in names if entry.startswith(("shared/doctor/", "shared/doctor."))]
+        assert shipped == [], f"{name}.zip ships the doctor: {shipped}"
+
+
 # --- the requirements ------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from bench.bench_sync import add_calendars, calendars_toml
 from shared.availability import Snapshot
 from shared.clock import PinnedClock
 from shared.config import parse_config
@@ -25,6 +24,7 @@ from shared.sync import AvailabilitySync
 from tests.booking_support import add_busy, at, booking_body, workday
 from tests.clients import id_token
 from tests.conftest import function_app
+from tests.many_calendars import add_calendars, calendars_toml
 from tests.pinned_time import current_clock
 from tests.support import clear_log, config_text, counts, make_runtime, set_faults, set_latency
 
