@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import importlib
 import logging
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from . import batch, calendar, control, iam, iap, oauth, secretmanager, storage, turnstile
 from .clock import CLOCK
 from .errors import DropConnection, GoogleError, OAuthError
 from .faults import Faults
-from .routing import Ctx, Route, to_response
+from .routing import Ctx, Route, RouteTable, to_response
 from .state import State
 
-# Modules that declare a `routes` RouteTable; each owns one API.
-HANDLER_MODULES = ("oauth", "iam", "calendar", "batch", "secretmanager", "storage", "control", "iap", "turnstile")
+# The route table of each handler module, by the module's name (which prefixes its endpoints); each owns one API.
+# Handlers see the app only through `routing.EmulatorApi`, so none of them imports this module.
+HANDLER_TABLES: tuple[tuple[str, RouteTable], ...] = (
+    ("oauth", oauth.routes),
+    ("iam", iam.routes),
+    ("calendar", calendar.routes),
+    ("batch", batch.routes),
+    ("secretmanager", secretmanager.routes),
+    ("storage", storage.routes),
+    ("control", control.routes),
+    ("iap", iap.routes),
+    ("turnstile", turnstile.routes),
+)
 
 
 class RateLimiter:
@@ -63,9 +75,8 @@ class Emulator:
         self.counts: collections.Counter[str] = collections.Counter()
         self._routes: dict[str, Route] = {}
         rules = []
-        for module_name in HANDLER_MODULES:
-            module = importlib.import_module(f"{__package__}.{module_name}")
-            for index, route in enumerate(module.routes.routes):
+        for module_name, table in HANDLER_TABLES:
+            for index, route in enumerate(table.routes):
                 endpoint = f"{module_name}:{index}"
                 self._routes[endpoint] = route
                 rules.append(Rule(route.path, methods=list(route.methods), endpoint=endpoint))
@@ -142,7 +153,8 @@ class Emulator:
             if isinstance(fault, DropConnection) and inner:
                 fault = GoogleError(503, "backendError", "The service is currently unavailable.")
             if fault is not None:
-                entry["fault"] = type(fault).__name__ if isinstance(fault, DropConnection) else fault.reason
+                # Only Google's JSON errors carry a `reason`; any other fault is logged by its type.
+                entry["fault"] = fault.reason if isinstance(fault, GoogleError) else type(fault).__name__
                 raise fault
             self._check_rate(ctx)
             response = self._run(route, ctx, params)
@@ -150,7 +162,7 @@ class Emulator:
             entry["status"] = 0
             self._record(entry)
             raise
-        except GoogleError as error:
+        except (GoogleError, OAuthError) as error:
             response = error.response()
         entry["status"] = response.status_code
         self._record(entry)
@@ -163,7 +175,7 @@ class Emulator:
             raise GoogleError(403, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
 
     @staticmethod
-    def _run(route: Route, ctx: Ctx, params: dict[str, Any]) -> Response:
+    def _run(route: Route, ctx: Ctx, params: Mapping[str, Any]) -> Response:
         try:
             return to_response(route.handler(ctx, **params))
         except (GoogleError, OAuthError) as error:

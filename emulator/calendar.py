@@ -763,7 +763,7 @@ def _deleted_item(event: dict[str, Any]) -> dict[str, Any]:
     """A deleted event as events.list returns it: "Deleted events are only guaranteed to have the id field
     populated" (Events resource, `status`); the emulator gives exactly that, plus `kind`, `etag` and `status`.
     A cancelled occurrence of a recurring event also keeps `recurringEventId` and `originalStartTime`."""
-    item = {key: event[key] for key in ("kind", "etag", "id", "status") if key in event}
+    item: dict[str, Any] = {key: event[key] for key in ("kind", "etag", "id", "status") if key in event}
     for key in ("recurringEventId", "originalStartTime"):
         if key in event:
             item[key] = copy.deepcopy(event[key])

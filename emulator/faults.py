@@ -5,13 +5,14 @@ from __future__ import annotations
 import fnmatch
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .errors import DropConnection, GoogleError
 
 # What each fault kind looks like on the wire (Calendar's "Handle API errors" guide).
-FAULT_KINDS = {
+FAULT_KINDS: dict[str, Callable[[], GoogleError | DropConnection]] = {
     "429": lambda: GoogleError(429, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits"),
     "rateLimitExceeded": lambda: GoogleError(403, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits"),
     "userRateLimitExceeded": lambda: GoogleError(
@@ -84,7 +85,7 @@ class Faults:
                     return rule.ms / 1000.0
         return 0.0
 
-    def pick(self, method_id: str) -> BaseException | None:
+    def pick(self, method_id: str) -> GoogleError | DropConnection | None:
         """The fault to inject for this call, if any (drawn at the rule's rate)."""
         with self._lock:
             for rule in self.faults:

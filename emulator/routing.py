@@ -5,17 +5,31 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
-from .errors import GoogleError
+from .errors import GoogleError, json_response
+from .faults import Faults
 from .state import AccessToken, State, now
 
-if TYPE_CHECKING:
-    from .app import Emulator
-
 Handler = Callable[..., Any]
+
+
+class EmulatorApi(Protocol):
+    """What handlers use of the running emulator (`app.Emulator` is one); no handler imports the app."""
+
+    state: State
+    base_url: str
+    faults: Faults
+
+    def handle(self, request: Request, *, inner: bool = False) -> Response: ...
+
+    def replace_state(self, state: State) -> None: ...
+
+    def clear_log(self) -> None: ...
+
+    def log_snapshot(self) -> tuple[list[dict[str, Any]], dict[str, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class RouteTable:
 class Ctx:
     request: Request
     state: State
-    emulator: Emulator
+    emulator: EmulatorApi
     method_id: str
     # Extra facts a handler wants in the request log (e.g. the `sub` and scopes of a token request).
     log: dict[str, Any] = field(default_factory=dict)
@@ -99,8 +113,6 @@ class Ctx:
 
 
 def to_response(result: Any) -> Response:
-    from .errors import json_response
-
     if isinstance(result, Response):
         return result
     if isinstance(result, tuple):

@@ -46,7 +46,8 @@ def _next_generation() -> int:
 
 # --- hashes and resources ---------------------------------------------------------------------------------
 def crc32c_b64(data: bytes) -> str:
-    return base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+    digest: bytes = google_crc32c.Checksum(data).digest()  # type: ignore[no-untyped-call]  # google-crc32c: no hints
+    return base64.b64encode(digest).decode()
 
 
 def md5_b64(data: bytes) -> str:

@@ -160,3 +160,23 @@ def test_per_user_rate_limit(emulator: Any) -> None:
     storage_client(emulator).bucket("demo-project-availability").reload(retry=None)  # anonymous: not limited
     control(emulator, "POST", "clock", {"advance": "PT1S"})
     bucket.reload(retry=None)
+
+
+def test_a_fault_that_is_not_a_google_json_error_is_answered_and_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fault without Google's JSON `reason` (the token endpoint's OAuth-shaped errors) was read as `.reason`
+    # and broke the request with an AttributeError; it is answered in its own shape and logged by its type.
+    from werkzeug.test import Client
+
+    from emulator.app import Emulator
+    from emulator.errors import OAuthError
+
+    app = Emulator()
+    monkeypatch.setattr(
+        app.faults, "pick", lambda method_id: OAuthError(503, "temporarily_unavailable", "Try again later.")
+    )
+    answer = Client(app).post("/token", data={"grant_type": "refresh_token"})
+    assert answer.status_code == 503
+    assert answer.get_json() == {"error": "temporarily_unavailable", "error_description": "Try again later."}
+    entries, _ = app.log_snapshot()
+    assert entries[-1]["fault"] == "OAuthError"
+    assert entries[-1]["status"] == 503
