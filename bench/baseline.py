@@ -90,7 +90,8 @@ def secrets_client() -> Any:
         url = emulator_url()
         if url:
             _secrets_client = secretmanager.SecretManagerServiceClient(
-                transport="rest", credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+                transport="rest", credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]  # google-auth
+                client_options={"api_endpoint": url}
             )
         else:
             _secrets_client = secretmanager.SecretManagerServiceClient()
@@ -105,7 +106,9 @@ def calendar_service(subject: str, scopes: Sequence[str] = SCOPES) -> Any:
     secret = settings()["credentials"]["secret"]
     payload = secrets_client().access_secret_version(request={"name": secret}).payload.data
     info = json.loads(payload)
-    credentials = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
+    credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        info, scopes=list(scopes)
+    )
     credentials = credentials.with_subject(subject)
     url = emulator_url()
     options = {"api_endpoint": f"{url}/calendar/v3/"} if url else None

@@ -94,7 +94,7 @@ class Visitor(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}")
 
 
-@events.test_stop.add_listener
+@events.test_stop.add_listener  # type: ignore[untyped-decorator]  # locust is untyped
 def _write(**_: Any) -> None:
     result = {"statuses": {kind: dict(counts) for kind, counts in STATUSES.items()},
               "created": CREATED, "cancelled": CANCELLED}

@@ -117,7 +117,9 @@ class Sides:
         set_runtime(self.runtime)
         stack.forget_hooks.append(self.runtime.availability.forget)
         self.ours_app = function_app("booking")
-        self.baseline_app = functions_framework.create_app(target="booking", source=str(BASELINE_SOURCE))
+        self.baseline_app = functions_framework.create_app(  # type: ignore[no-untyped-call]  # untyped library
+            target="booking", source=str(BASELINE_SOURCE)
+        )
         self.ours = self.ours_app.test_client()
         self.baseline = self.baseline_app.test_client()
 
@@ -579,9 +581,10 @@ def synthetic_busy(index: int, zone: Any, today: date, days: int) -> list[Any]:
 
 def sync(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     progress(f"sync: {sizes.sync_calendars} calendars x {sizes.sync_days} days at {sizes.sync_latency_ms:g} ms")
-    from bench.bench_sync import add_calendars, bench_config
+    from bench.bench_sync import bench_config
     from shared.runtime import build_runtime
     from shared.sync import AvailabilitySync
+    from tests.many_calendars import add_calendars
 
     stack = sides.stack
     emails = add_calendars(stack.server.emulator.state, sizes.sync_calendars)

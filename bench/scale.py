@@ -32,11 +32,12 @@ def _quiet() -> contextlib.redirect_stdout[io.StringIO]:
 
 def scale(stack: Stack, workdir: Path, *, calendars: int, days: int, latency_ms: float, requests: int,
           target_s: float = 5.0) -> list[Row]:
-    from bench.bench_sync import SYNC_AS, add_calendars, bench_config
+    from bench.bench_sync import SYNC_AS, bench_config
     from devserver.gateway import function_app
     from shared.availability import Snapshot
     from shared.runtime import build_runtime, get_runtime, set_runtime
     from shared.sync import AvailabilitySync
+    from tests.many_calendars import add_calendars
 
     emails = add_calendars(stack.server.emulator.state, calendars)
     expected = math.ceil(len(emails) / 50) * math.ceil(days / 90)

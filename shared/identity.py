@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .clock import Clock
 from .errors import Unauthenticated
@@ -32,6 +32,12 @@ SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization"
 IAP_ASSERTION = "x-goog-iap-jwt-assertion"
 IAP_ISSUER = "https://cloud.google.com/iap"
 _GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+
+
+class RequestHeaders(Protocol):
+    """What the identity checks read of a request's headers: werkzeug's case-insensitive `Headers` or a mapping."""
+
+    def get(self, key: str) -> str | None: ...
 
 
 class IdentityVerifier:
@@ -54,7 +60,7 @@ class IdentityVerifier:
         self._skew = skew_seconds
         self._iap = iap
 
-    def caller_email(self, headers: Mapping[str, str]) -> str:
+    def caller_email(self, headers: RequestHeaders) -> str:
         """The verified caller email (lower-case), or `Unauthenticated` saying what is wrong."""
         if self._iap is not None:
             return self._iap.caller_email(headers)
@@ -106,7 +112,7 @@ class IapVerifier:
         self._clock = clock
         self._skew = skew_seconds
 
-    def caller_email(self, headers: Mapping[str, str]) -> str:
+    def caller_email(self, headers: RequestHeaders) -> str:
         assertion = (headers.get(IAP_ASSERTION) or "").strip()
         if not assertion:
             raise Unauthenticated("This function is behind Identity-Aware Proxy: sign in through IAP.")

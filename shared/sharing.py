@@ -32,7 +32,7 @@ What GAM's `calendar ... add|update|delete|showacl` commands do, behind an allow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +50,7 @@ from .errors import (
     NotFound,
     Unauthenticated,
 )
-from .identity import IdentityVerifier
+from .identity import IdentityVerifier, RequestHeaders
 from .logs import log, where_raised
 from .sharing_api import ShareRequest, ShareScope
 from .validation import validate
@@ -106,7 +106,7 @@ class SharingService:
         self._service_account_email = service_account_email
 
     # --- who is calling ---------------------------------------------------------------------------------------
-    def authorize(self, headers: Mapping[str, str]) -> str:
+    def authorize(self, headers: RequestHeaders) -> str:
         """The caller's email if it is a sharing admin; else 401 (no or bad token) or 403 (not an admin)."""
         try:
             email = self._verifier.caller_email(headers)
