@@ -3,9 +3,12 @@ control-API helpers (latency, request log) the measurements use."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import statistics
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ BASELINE_SOURCE = ROOT / "bench" / "baseline.py"
 BOOKING_SOURCE = ROOT / "functions" / "booking" / "main.py"
 CALENDARS = {"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com"}
 LATENCY_METHODS = ("calendar.*", "oauth2.token", "secretmanager.*")
+SYNC_AS = "admin@example.com"  # the sync's act_as in bench_config
 
 
 def config_text(emulator_url: str, snapshot_dir: Path) -> str:
@@ -152,3 +156,80 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    bookings: int = 40  # per side and latency
+    latency_ms: float = 50.0
+    slot_requests: int = 30
+    baseline_slot_requests: int = 10
+    cold_runs: int = 3
+    race: int = 50
+    slot_calendars: int = 1000
+    slot_days: int = 28
+    slot_baseline_cap: int = 50
+    sync_calendars: int = 1000
+    sync_days: int = 28
+    sync_latency_ms: float = 100.0
+    sync_baseline_cap: int = 20
+    load_seconds: float = 15.0  # each locust run against one gunicorn instance (bench/load.py)
+    load_rate: float = 600.0  # GET /slots offered per second
+    load_users: int = 30
+    mixed_users: int = 30
+    mixed_pool: int = 8  # popular slots per calendar the visitors race for
+    scale_calendars: int = 10_000
+    scale_slot_requests: int = 200
+
+
+QUICK = Sizes(
+    bookings=4, latency_ms=20.0, slot_requests=4, baseline_slot_requests=2, cold_runs=1, race=8,
+    slot_calendars=20, slot_baseline_cap=5, sync_calendars=60, sync_latency_ms=20.0, sync_baseline_cap=3,
+    load_seconds=3.0, load_rate=50.0, load_users=5, mixed_users=5, mixed_pool=3, scale_calendars=200,
+    scale_slot_requests=20,
+)
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The functions' structured log lines go to stdout; the table is this command's output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def bench_config(
+    emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None
+) -> Any:
+    """A config for `emails` (tests/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync and
+    scale scenarios' domain."""
+    from shared.config import parse_config
+    from tests.many_calendars import calendars_toml
+
+    per_day = f"max_per_day = {max_per_day}\n" if max_per_day is not None else ""
+    text = f"""
+[google]
+emulator_url = "{emulator_url}"
+
+[credentials]
+secret = "projects/demo-project/secrets/calendar-credentials/versions/latest"
+
+[booking]
+durations = [30, 60]
+{per_day}
+[sync]
+scheduler_identity = "scheduler@demo-project.iam.gserviceaccount.com"
+act_as = "{SYNC_AS}"
+horizon_days = {days}
+
+[snapshot]
+location = "file://{snapshot_dir}"
+
+[identity]
+issuer = "{emulator_url}"
+certs_url = "{emulator_url}/oauth2/v1/certs"
+""" + calendars_toml(emails)
+    return parse_config(text, "bench config")

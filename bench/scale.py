@@ -20,7 +20,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .harness import Calls, Stack, median, percentile
+from .harness import SYNC_AS, Calls, Stack, bench_config, median, percentile
 from .report import Row
 
 QUOTA_PER_MINUTE = 600  # Calendar API: queries per minute per user (the default)
@@ -32,7 +32,6 @@ def _quiet() -> contextlib.redirect_stdout[io.StringIO]:
 
 def scale(stack: Stack, workdir: Path, *, calendars: int, days: int, latency_ms: float, requests: int,
           target_s: float = 5.0) -> list[Row]:
-    from bench.bench_sync import SYNC_AS, bench_config
     from devserver.gateway import function_app
     from shared.availability import Snapshot
     from shared.runtime import build_runtime, get_runtime, set_runtime

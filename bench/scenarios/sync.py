@@ -1,11 +1,13 @@
-"""Sync benchmark (DESIGN section 8): 1,000 calendars over 28 days with 100 ms emulated Calendar latency.
+"""`sync`: shared.sync over many calendars at a latency, new and warm, against one freeBusy per calendar.
 
-Target: under 3 s with ceil(N/50) free/busy calls. Runs the sync use case as the function runs it (real client
-libraries against an in-process emulator), once cold (new runtime: secret read, token mint) and twice warm, with
-`booking.max_per_day` unset; then once (cold) with it set, which adds the per-day booking counts (events.list
-in batches of 50) and is reported for information. Prints a table and writes bench/out/sync.json.
+Also the standalone sync benchmark (DESIGN section 8), formerly bench/bench_sync.py: 1,000 calendars over 28 days
+with 100 ms emulated Calendar latency. Target: under 3 s with ceil(N/50) free/busy calls. Runs the sync use case as
+the function runs it (real client libraries against an in-process emulator), once cold (new runtime: secret read,
+token mint) and twice warm, with `booking.max_per_day` unset; then once (cold) with it set, which adds the per-day
+booking counts (events.list in batches of 50) and is reported for information. Prints a table and writes
+bench/out/sync.json.
 
-    .venv/bin/python -m bench.bench_sync [--calendars 1000] [--days 28] [--latency-ms 100]
+    .venv/bin/python -m bench.scenarios.sync [--calendars 1000] [--days 28] [--latency-ms 100]
 """
 
 from __future__ import annotations
@@ -20,46 +22,75 @@ import platform
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.many_calendars import add_calendars, calendars_toml
+from ..harness import ROOT, Calls, Sizes, bench_config, progress, quiet
+from ..report import Row
+from ..sides import Sides
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "sync.json"
-SYNC_AS = "admin@example.com"
 
 
+def sync(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
+    progress(f"sync: {sizes.sync_calendars} calendars x {sizes.sync_days} days at {sizes.sync_latency_ms:g} ms")
+    from shared.runtime import build_runtime
+    from shared.sync import AvailabilitySync
+    from tests.many_calendars import add_calendars
 
-def bench_config(
-    emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None
-) -> Any:
-    from shared.config import parse_config
+    stack = sides.stack
+    emails = add_calendars(stack.server.emulator.state, sizes.sync_calendars)
+    expected = math.ceil(len(emails) / 50) * math.ceil(sizes.sync_days / 90)
+    stack.set_latency(sizes.sync_latency_ms)
+    try:
+        runs = []
+        config = bench_config(stack.url, workdir / "sync", emails, days=sizes.sync_days, max_per_day=None)
+        runtime = build_runtime(config)
+        for label in ("new", "warm"):  # the first run of a runtime reads the secret and mints a token
+            stack.clear_log()
+            began = time.perf_counter()
+            with quiet():
+                report = AvailabilitySync.from_runtime(runtime).run()
+            seconds = time.perf_counter() - began
+            log = stack.log()
+            runs.append((label, seconds, sum(1 for e in log if e["method"] == "calendar.freebusy.query"),
+                         Calls.of(log), len(report.unavailable)))
 
-    per_day = f"max_per_day = {max_per_day}\n" if max_per_day is not None else ""
-    text = f"""
-[google]
-emulator_url = "{emulator_url}"
+        cap = min(sizes.sync_baseline_cap, len(emails))
+        stack.clear_log()
+        began = time.perf_counter()
+        naive_calls = naive_sync_run(emails[:cap], sizes.sync_days)
+        naive_seconds = (time.perf_counter() - began) * len(emails) / cap
+        naive_calls_scaled = naive_calls * len(emails) / cap
+    finally:
+        stack.set_latency(0)
 
-[credentials]
-secret = "projects/demo-project/secrets/calendar-credentials/versions/latest"
+    rows = []
+    for label, seconds, freebusy, calls, unavailable in runs:
+        what = "new instance: secret read, token mint" if label == "new" else "warm instance"
+        rows.append(Row(
+            f"sync {len(emails)} cal x {sizes.sync_days} d @ {sizes.sync_latency_ms:g} ms ({label})", seconds,
+            naive_seconds, "< 3 s", seconds < 3 and freebusy == expected and unavailable == 0, "s",
+            note=(f"{what}; shared.sync.AvailabilitySync with bench/harness.py's bench_config "
+                  f"(no max_per_day); {freebusy} freeBusy calls, {calls.token_mints} token mints, "
+                  f"{calls.secret_reads} secret reads, {unavailable} unavailable. Baseline: one freeBusy per "
+                  f"calendar in sequence, measured on {cap} calendars and scaled x{len(emails) / cap:g}"),
+        ))
+    _, _, freebusy, _, _ = runs[0]
+    rows.append(Row(f"sync freeBusy calls ({len(emails)} calendars)", freebusy, naive_calls_scaled,
+                    f"== {expected}", freebusy == expected, ""))
+    return rows
 
-[booking]
-durations = [30, 60]
-{per_day}
-[sync]
-scheduler_identity = "scheduler@demo-project.iam.gserviceaccount.com"
-act_as = "{SYNC_AS}"
-horizon_days = {days}
 
-[snapshot]
-location = "file://{snapshot_dir}"
+def naive_sync_run(emails: list[str], days: int) -> int:
+    from bench.baseline import calendar_service, naive_sync
 
-[identity]
-issuer = "{emulator_url}"
-certs_url = "{emulator_url}/oauth2/v1/certs"
-""" + calendars_toml(emails)
-    return parse_config(text, "bench config")
+    service = calendar_service("admin@example.com", ["https://www.googleapis.com/auth/calendar.freebusy"])
+    start = datetime.now(UTC).replace(microsecond=0)
+    return naive_sync(service, emails, start, start + timedelta(days=days))
+
+
 
 
 def _one_run(server: Any, runtime: Any) -> dict[str, Any]:
@@ -86,7 +117,7 @@ def _one_run(server: Any, runtime: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_sync", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.scenarios.sync", description=__doc__)
     parser.add_argument("--calendars", type=int, default=1000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--latency-ms", type=float, default=100.0)
@@ -98,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from emulator.demo import build_demo_state
     from emulator.server import EmulatorServer
     from shared.runtime import build_runtime
+    from tests.many_calendars import add_calendars
 
     begun = time.perf_counter()
     server = EmulatorServer().start()
