@@ -15,7 +15,20 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import batch, calendar, control, iam, iap, oauth, secretmanager, storage, turnstile
+from . import (
+    batch,
+    calendar_acl,
+    calendar_events,
+    calendar_freebusy,
+    calendar_lists,
+    control,
+    iam,
+    iap,
+    oauth,
+    secretmanager,
+    storage,
+    turnstile,
+)
 from .clock import CLOCK
 from .errors import DropConnection, GoogleError, OAuthError
 from .faults import Faults
@@ -27,7 +40,10 @@ from .state import State
 HANDLER_TABLES: tuple[tuple[str, RouteTable], ...] = (
     ("oauth", oauth.routes),
     ("iam", iam.routes),
-    ("calendar", calendar.routes),
+    ("calendar_events", calendar_events.routes),
+    ("calendar_lists", calendar_lists.routes),
+    ("calendar_freebusy", calendar_freebusy.routes),
+    ("calendar_acl", calendar_acl.routes),
     ("batch", batch.routes),
     ("secretmanager", secretmanager.routes),
     ("storage", storage.routes),

@@ -11,7 +11,8 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from .calendar import make_event, new_etag
+from .calendar_common import new_etag
+from .calendar_event_model import make_event
 from .clock import CLOCK
 from .state import AclRule, Calendar, State, User, rfc3339
 

@@ -20,7 +20,8 @@ def calendar_email(index: int) -> str:
 def add_calendars(state: Any, count: int, *, today: dt.date | None = None, events: int = 3) -> list[str]:
     """`count` users of the demo domain, each with a primary calendar that the whole domain sees as free/busy
     (Workspace's default) and `events` busy one-hour meetings over the coming weeks. Returns their emails."""
-    from emulator.calendar import make_event, new_etag
+    from emulator.calendar_common import new_etag
+    from emulator.calendar_event_model import make_event
     from emulator.demo_calendars import demo_today
     from emulator.state import AclRule, Calendar, User
 
