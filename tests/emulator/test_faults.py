@@ -129,7 +129,7 @@ def test_latency_is_added_to_matching_methods(emulator: Any) -> None:
 
 def test_injected_503_on_calendar_is_an_http_error(emulator: Any) -> None:
     if not _calendar_ready(emulator):
-        pytest.skip("emulator/calendar.py has no calendarList.list yet")
+        pytest.skip("emulator/calendar_lists.py has no calendarList.list yet")
     listing = ["https://www.googleapis.com/auth/calendar.calendarlist.readonly"]
     service = calendar_service(emulator, delegated_credentials(emulator, "alice@example.com", listing))
     _faults(emulator, {"method": "calendar.calendarList.list", "kind": "503", "remaining": 1})

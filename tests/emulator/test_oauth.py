@@ -312,7 +312,7 @@ def _calendar_ready(server: Any) -> bool:
 
 def test_expired_token_gets_401_and_the_client_refreshes_transparently(emulator: Any) -> None:
     if not _calendar_ready(emulator):
-        pytest.skip("emulator/calendar.py has no calendarList.list yet")
+        pytest.skip("emulator/calendar_lists.py has no calendarList.list yet")
     credentials = delegated_credentials(emulator, "alice@example.com", [f"{AUTH}calendar.calendarlist.readonly"])
     service = calendar_service(emulator, credentials)
     service.calendarList().list().execute()
