@@ -27,6 +27,7 @@ from . import (
     oauth,
     secretmanager,
     storage,
+    storage_uploads,
     turnstile,
 )
 from .clock import CLOCK
@@ -47,6 +48,7 @@ HANDLER_TABLES: tuple[tuple[str, RouteTable], ...] = (
     ("batch", batch.routes),
     ("secretmanager", secretmanager.routes),
     ("storage", storage.routes),
+    ("storage_uploads", storage_uploads.routes),
     ("control", control.routes),
     ("iap", iap.routes),
     ("turnstile", turnstile.routes),
