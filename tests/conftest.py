@@ -175,3 +175,21 @@ def installed_runtime(runtime: Any) -> Iterator[Any]:
 @pytest.fixture
 def booking_client(installed_runtime: Any) -> Any:
     return function_app("booking").test_client()
+
+
+# --- the browser tests' chromium and gateway (tests/browser_support.py), one of each per test module --------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.browser_support import launched_browser
+
+    with launched_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Any]:
+    from tests.browser_support import serve_gateway
+
+    gateway = serve_gateway()
+    yield gateway
+    gateway.stop()

@@ -32,21 +32,22 @@ def is_invitation(body: dict[str, Any]) -> bool:
     return bool(private(body).get(P_INVITED))
 
 
-class Paused:
-    """Runs `call` in a thread that stops just before `runtime`'s first event patch whose body matches `when`."""
+class _PausedCall:
+    """Runs `call` in a thread that stops just before the first call of `runtime.calendar.<method>` that `when`
+    picks (given the call's arguments), until `finish()`."""
 
-    def __init__(self, runtime: Any, when: Callable[[dict[str, Any]], bool], call: Callable[[], Any]) -> None:
+    def __init__(self, runtime: Any, method: str, when: Callable[..., bool], call: Callable[[], Any]) -> None:
         self._at, self._go = threading.Event(), threading.Event()
         self.answer: tuple[int, Any] | None = None
-        real = runtime.calendar.patch_event
+        real = getattr(runtime.calendar, method)
 
-        def patch(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-            if when(body) and not self._at.is_set():
+        def paused(*args: Any, **kw: Any) -> Any:
+            if when(*args, **kw) and not self._at.is_set():
                 self._at.set()
                 self._go.wait(10)
-            return real(identity, calendar_id, event_id, body, **kw)
+            return real(*args, **kw)
 
-        runtime.calendar.patch_event = patch
+        setattr(runtime.calendar, method, paused)
         self._thread = threading.Thread(target=self._run, args=(call,))
         self._thread.start()
         assert self._at.wait(10), "the paused request never reached its step"
@@ -59,6 +60,14 @@ class Paused:
         self._thread.join(10)
         assert self.answer is not None
         return self.answer
+
+
+class Paused(_PausedCall):
+    """Stops just before `runtime`'s first event patch whose body matches `when`."""
+
+    def __init__(self, runtime: Any, when: Callable[[dict[str, Any]], bool], call: Callable[[], Any]) -> None:
+        super().__init__(runtime, "patch_event", lambda identity, calendar_id, event_id, body, **kw: when(body),
+                         call)
 
 
 def writes_booking(parts: dict[str, Any]) -> bool:
@@ -66,30 +75,8 @@ def writes_booking(parts: dict[str, Any]) -> bool:
     return "booking" in parts
 
 
-class PausedBatch:
-    """Runs `call` in a thread that stops just before `runtime`'s first batch whose parts match `when`."""
+class PausedBatch(_PausedCall):
+    """Stops just before `runtime`'s first batch whose parts match `when`."""
 
     def __init__(self, runtime: Any, when: Callable[[dict[str, Any]], bool], call: Callable[[], Any]) -> None:
-        self._at, self._go = threading.Event(), threading.Event()
-        self.answer: tuple[int, Any] | None = None
-        real = runtime.calendar.batch
-
-        def batch(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
-            if when(parts) and not self._at.is_set():
-                self._at.set()
-                self._go.wait(10)
-            return real(identity, parts, *args, **kw)
-
-        runtime.calendar.batch = batch
-        self._thread = threading.Thread(target=self._run, args=(call,))
-        self._thread.start()
-        assert self._at.wait(10), "the paused request never reached its step"
-
-    def _run(self, call: Callable[[], Any]) -> None:
-        self.answer = outcome(call)
-
-    def finish(self) -> tuple[int, Any]:
-        self._go.set()
-        self._thread.join(10)
-        assert self.answer is not None
-        return self.answer
+        super().__init__(runtime, "batch", lambda identity, parts, *rest, **kw: when(parts), call)

@@ -6,6 +6,7 @@ Calendar API as the user, and instances in separate processes. Plus the minimal 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -73,6 +74,26 @@ def _past_the_lag(server: Any) -> None:
 def _google_time_passes(server: Any, delta: timedelta) -> None:
     """Move the emulator's clock on: what it lags (lists, free/busy) catches up, deterministically."""
     control(server, "POST", "clock", {"advance": f"PT{delta.total_seconds():g}S"})
+
+
+@contextlib.contextmanager
+def _move_commits_fail(server: Any, runtime: Any) -> Iterator[None]:
+    """Within: a move's commit write (the old booking cancelled as moved) is answered Google's 503."""
+    real = runtime.calendar.patch_event
+
+    def failing_commit(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
+        if is_move_commit(body):
+            set_faults(server, [{"method": "calendar.events.patch", "kind": "503"}])
+        try:
+            return real(identity, calendar_id, event_id, body, **kw)
+        finally:
+            set_faults(server, [])
+
+    runtime.calendar.patch_event = failing_commit
+    try:
+        yield
+    finally:
+        runtime.calendar.patch_event = real
 
 
 def _raw(server: Any, event_id: str) -> dict[str, Any]:
@@ -178,21 +199,10 @@ def test_a_move_whose_commit_fails_never_leaves_both_and_can_be_moved_and_cancel
     runtime = make_runtime(emulator, tmp_path / "i1")
     day = workday()
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
-    real = runtime.calendar.patch_event
-
-    def failing_commit(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-        if is_move_commit(body):
-            set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
-        try:
-            return real(identity, calendar_id, event_id, body, **kw)
-        finally:
-            set_faults(emulator, [])
-
-    runtime.calendar.patch_event = failing_commit  # type: ignore[method-assign]
-    status, result = outcome(
-        lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 10, 15), None)  # overlaps the old
-    )
-    runtime.calendar.patch_event = real  # type: ignore[method-assign]
+    with _move_commits_fail(emulator, runtime):
+        status, result = outcome(
+            lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 10, 15), None)  # overlaps old
+        )
     assert status == 200
     moved = result[0]
     other = make_runtime(emulator, tmp_path / "i2")  # another instance, knowing nothing of it
@@ -214,19 +224,8 @@ def test_cancelling_the_new_booking_of_a_move_whose_commit_failed_cancels_both(e
     runtime = make_runtime(emulator, tmp_path / "i1")
     day = workday()
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
-    real = runtime.calendar.patch_event
-
-    def failing_commit(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-        if is_move_commit(body):
-            set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
-        try:
-            return real(identity, calendar_id, event_id, body, **kw)
-        finally:
-            set_faults(emulator, [])
-
-    runtime.calendar.patch_event = failing_commit  # type: ignore[method-assign]
-    moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
-    runtime.calendar.patch_event = real  # type: ignore[method-assign]
+    with _move_commits_fail(emulator, runtime):
+        moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
     assert len(confirmed_bookings(emulator)) == 2  # the commit write failed: nobody has looked yet
     runtime.booking.cancel(moved.booking.id, moved.token)
     assert confirmed_bookings(emulator) == []
@@ -464,18 +463,8 @@ def test_the_sweep_finishes_a_move_whose_commit_failed_within_one_run(emulator: 
     runtime = make_runtime(emulator, tmp_path / "i1")
     day = workday()
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
-    real = runtime.calendar.patch_event
-
-    def failing_commit(identity: Any, calendar_id: str, event_id: str, body: dict[str, Any], **kw: Any) -> Any:
-        if is_move_commit(body):
-            set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
-        try:
-            return real(identity, calendar_id, event_id, body, **kw)
-        finally:
-            set_faults(emulator, [])
-
-    runtime.calendar.patch_event = failing_commit  # type: ignore[method-assign]
-    moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
+    with _move_commits_fail(emulator, runtime):
+        moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
     assert len(confirmed_bookings(emulator)) == 2
     sweeping = make_runtime(emulator, tmp_path / "sweep", config=make_config(emulator, tmp_path / "sweep",
                                                                             replace=SWEEPING))

@@ -30,8 +30,6 @@ from tests.browser_support import (
     axe_source,
     calendar_events,
     events_starting_at,
-    launched_browser,
-    serve_gateway,
 )
 from tests.pinned_time import current_clock
 
@@ -61,19 +59,6 @@ class Stack:
             headers={"Idempotency-Key": str(uuid.uuid4())},
             timeout=15,
         )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[Gateway]:
-    gateway = serve_gateway()
-    yield gateway
-    gateway.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from shared.runtime import set_runtime
 from tests.booking_support import confirmed_bookings
-from tests.browser_support import Gateway, launched_browser, serve_gateway
+from tests.browser_support import Gateway
 from tests.clients import secret_manager_client
 from tests.support import make_config, make_runtime
 
@@ -48,19 +48,6 @@ FAKE_TURNSTILE = """(() => {
     },
   };
 })();"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[Gateway]:
-    gateway = serve_gateway()
-    yield gateway
-    gateway.stop()
 
 
 @pytest.fixture
