@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .availability import identity_for
 from .claims import digest
+from .clock import parse_rfc3339
 from .errors import (
     Forbidden,
     GoogleApiError,
@@ -41,7 +42,7 @@ from .errors import (
     TooManyRequests,
     UpstreamUnavailable,
 )
-from .events import P_REQUEST, P_VISITOR, is_decided, parse_rfc3339, private_properties
+from .events import P_REQUEST, P_VISITOR, is_decided, private_properties
 from .logs import log
 from .visitor_text import in_domains, visitor_digest
 

@@ -67,6 +67,35 @@ def events_list_request(
     return lambda api: api.events().list(**params)
 
 
+def event_insert_request(
+    calendar_id: str, body: dict[str, Any], *, send_updates: str = "none", conference: bool = False
+) -> Request:
+    """events.insert of `body` (its `id` chosen by the caller; an existing id is `409 duplicate`)."""
+    params: dict[str, Any] = {"calendarId": calendar_id, "body": body, "sendUpdates": send_updates}
+    if conference:
+        params["conferenceDataVersion"] = 1
+    return lambda api: api.events().insert(**params)
+
+
+def event_get_request(calendar_id: str, event_id: str) -> Request:
+    """events.get by id: read-after-write, unlike events.list."""
+    return lambda api: api.events().get(calendarId=calendar_id, eventId=event_id)
+
+
+def event_patch_request(
+    calendar_id: str, event_id: str, body: dict[str, Any], *, etag: str | None = None, send_updates: str = "none"
+) -> Request:
+    """events.patch; with `etag`, only if the event is unchanged (`If-Match`: 412 otherwise)."""
+
+    def build(api: Any) -> Any:
+        request = api.events().patch(calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates)
+        if etag:
+            request.headers["If-Match"] = etag
+        return request
+
+    return build
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a call acts as: a credentials mode, the user for delegated mode, and the scopes it needs."""
@@ -243,16 +272,12 @@ class CalendarClient:
         send_updates: str = "none",
         conference: bool = False,
     ) -> dict[str, Any]:
-        params: dict[str, Any] = {"calendarId": calendar_id, "body": body, "sendUpdates": send_updates}
-        if conference:
-            params["conferenceDataVersion"] = 1
-        result: dict[str, Any] = self.call(identity, lambda api: api.events().insert(**params))
+        request = event_insert_request(calendar_id, body, send_updates=send_updates, conference=conference)
+        result: dict[str, Any] = self.call(identity, request)
         return result
 
     def get_event(self, identity: Identity, calendar_id: str, event_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.call(
-            identity, lambda api: api.events().get(calendarId=calendar_id, eventId=event_id)
-        )
+        result: dict[str, Any] = self.call(identity, event_get_request(calendar_id, event_id))
         return result
 
     def patch_event(
@@ -265,15 +290,8 @@ class CalendarClient:
         send_updates: str = "none",
         etag: str | None = None,
     ) -> dict[str, Any]:
-        def build(api: Any) -> Any:
-            request = api.events().patch(
-                calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates
-            )
-            if etag:
-                request.headers["If-Match"] = etag
-            return request
-
-        result: dict[str, Any] = self.call(identity, build)
+        request = event_patch_request(calendar_id, event_id, body, etag=etag, send_updates=send_updates)
+        result: dict[str, Any] = self.call(identity, request)
         return result
 
     def delete_event(

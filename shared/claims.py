@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .events import is_booking, parse_rfc3339, private_properties
+from .clock import parse_rfc3339
+from .events import is_booking, private_properties
 from .slots import Interval
 
 P_CLAIM = "wcbClaim"  # "1" on every claim
@@ -37,6 +38,11 @@ class Cell:
     key: str
     start: datetime
     end: datetime
+
+
+def is_day_token(key: str) -> bool:
+    """Whether a claim key is one of a day's tokens (a per-day cap) rather than a cell of the slot grid."""
+    return "/day" in key
 
 
 def digest(*parts: str) -> str:
@@ -177,4 +183,5 @@ __all__ = [
     "holder_is_live",
     "holders",
     "is_claim",
+    "is_day_token",
 ]

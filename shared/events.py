@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .clock import parse_rfc3339
 from .slots import Interval, SlotRules
 
 # Private extended properties on every event this product writes (visible only through this calendar).
 MARKER = "wcbBooking"  # "1" on every booking
 P_CALENDAR = "wcbCalendar"  # the public calendar slug
 P_EMAIL = "wcbEmail"  # the visitor's email, lower-cased
-P_OUTCOME = "wcbOutcome"  # "lost": yielded to an overlapping booking; "aborted": withdrawn after a failure
+P_OUTCOME = "wcbOutcome"  # an `Outcome`: why a booking event stopped counting
 P_INVITED = "wcbInvited"  # "1" once the visitor was invited (with booking.confirm_before_inviting)
 P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 P_MOVED_TO = "wcbMovedTo"  # on a booking being (or having been) moved: the id of its replacement
@@ -20,11 +22,26 @@ P_REQUEST = "wcbRequest"  # digest of the whole request (body and client) an Ide
 P_MOVE_CLIENT = "wcbMoveClient"  # on a moved booking: digest of the client that moved it (who may repeat the move)
 P_VISITOR = "wcbVisitor"  # digest of the visitor's normalized email: what per-visitor limits count
 P_MOVING_AT = "wcbMovingAt"  # when the move named in wcbMovedTo began (RFC 3339, the mover's clock)
-WITHDRAWN = ("aborted", "lost")  # outcomes of a booking that never stood (it was never answered 201/200)
 
 
-def parse_rfc3339(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+class Outcome(StrEnum):
+    """Why a booking event stopped counting, as stored in `wcbOutcome` (a StrEnum: stored events stay plain text)."""
+
+    CANCELLED = "cancelled"  # by the visitor (or anyone holding its token)
+    MOVED = "moved"  # replaced by the booking named in wcbMovedTo
+    LOST = "lost"  # yielded: a move that found its old booking cancelled or changed before it committed
+    ABORTED = "aborted"  # withdrawn after a failure, before it was ever answered
+
+
+WITHDRAWN = (Outcome.ABORTED, Outcome.LOST)  # outcomes of a booking that never stood (never answered 201/200)
+
+
+class MoveVerdict(StrEnum):
+    """What a half-done move needs (`move_verdict`)."""
+
+    FINISH = "finish"
+    UNMARK = "unmark"
+    WAIT = "wait"
 
 
 def event_interval(event: dict[str, Any], zone: ZoneInfo) -> Interval:
@@ -52,7 +69,7 @@ def is_decided(event: dict[str, Any]) -> bool:
 
 def move_verdict(
     old: dict[str, Any], new: dict[str, Any] | None, *, now: datetime, ttl: timedelta
-) -> str | None:
+) -> MoveVerdict | None:
     """What a half-done move needs, judged from the two events alone (anyone applies it with the same verdict).
 
     `old` is a booking marked for a move (`wcbMovedTo`) and still undecided; `new` is the event that names, read
@@ -69,14 +86,14 @@ def move_verdict(
         try:
             began = parse_rfc3339(props[P_MOVING_AT])
         except (KeyError, ValueError):
-            return "unmark"
-        return "unmark" if now - began >= ttl else "wait"
+            return MoveVerdict.UNMARK
+        return MoveVerdict.UNMARK if now - began >= ttl else MoveVerdict.WAIT
     new_props = private_properties(new)
     if not is_booking(new) or new_props.get(P_MOVED_FROM) != old.get("id"):
-        return "unmark"  # not a booking moved from this one: nothing a move of ours wrote
+        return MoveVerdict.UNMARK  # not a booking moved from this one: nothing a move of ours wrote
     if new_props.get(P_OUTCOME) in WITHDRAWN:
-        return "unmark"
-    return "finish"  # confirmed, or cancelled/moved on since (also deleted by the employee): it stood
+        return MoveVerdict.UNMARK
+    return MoveVerdict.FINISH  # confirmed, or cancelled/moved on since (also deleted by the employee): it stood
 
 
 def blocks_time(event: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from .events import (
     P_CALENDAR,
     P_EMAIL,
     P_MOVED_TO,
+    MoveVerdict,
     event_interval,
     is_decided,
     move_verdict,
@@ -78,7 +79,7 @@ def _settle_moves(
                 new: dict[str, Any] | None = client.get_event(identity, calendar.calendar_id, target)
             except NotFound:
                 new = None
-            if move_verdict(old, new, now=now, ttl=ttl) in (None, "wait"):
+            if move_verdict(old, new, now=now, ttl=ttl) in (None, MoveVerdict.WAIT):
                 continue
             settle_move(client, calendar, identity, old, new, now=now, ttl=ttl,
                         send_updates=send_updates_for(config, calendar, props.get(P_EMAIL, "")))

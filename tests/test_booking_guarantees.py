@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.booking import NewBooking, _event_ids, _live_problem
+from shared.booking import NewBooking, event_ids, live_problem
 from shared.calendar_client import RetryPolicy
 from shared.clock import PinnedClock
 from shared.errors import SlotUnavailable
@@ -178,13 +178,13 @@ def test_a_move_attempt_outliving_the_clients_timeout_never_undoes_the_retrys_20
                          lambda: first.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     retry = outcome(lambda: second.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     assert retry[0] == 200
-    moved = retry[1][0].booking
+    moved = retry[1].booking
     set_faults(emulator, [{"method": "calendar.events.insert", "kind": "503"}])
     late = paused.finish()
     set_faults(emulator, [])
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == moved.id and span(booking)[0] == at(day, 14)
-    assert late[0] == 200 and late[1][0].booking.id == moved.id
+    assert late[0] == 200 and late[1].booking.id == moved.id
     old = _raw(emulator, made.booking.id)
     assert old["status"] == "cancelled" and private(old)["wcbOutcome"] == "moved"
 
@@ -204,16 +204,16 @@ def test_a_move_whose_commit_fails_never_leaves_both_and_can_be_moved_and_cancel
             lambda: runtime.booking.reschedule(made.booking.id, made.token, at(day, 10, 15), None)  # overlaps old
         )
     assert status == 200
-    moved = result[0]
+    moved = result
     other = make_runtime(emulator, tmp_path / "i2")  # another instance, knowing nothing of it
-    view, _ = other.booking.get(made.booking.id, made.token)
+    view = other.booking.get(made.booking.id, made.token)
     assert view.status == "cancelled" and view.moved_to == moved.booking.id
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == moved.booking.id
-    again, _ = other.booking.reschedule(moved.booking.id, moved.token, at(day, 14), None)
+    again = other.booking.reschedule(moved.booking.id, moved.token, at(day, 14), None)
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == again.booking.id and span(booking)[0] == at(day, 14)
-    cancelled, _ = other.booking.cancel(again.booking.id, again.token)
+    cancelled = other.booking.cancel(again.booking.id, again.token)
     assert cancelled.status == "cancelled" and confirmed_bookings(emulator) == []
     # The time is free for someone else (once the lagging list no longer shows the cancelled booking).
     _past_the_lag(emulator)
@@ -225,7 +225,7 @@ def test_cancelling_the_new_booking_of_a_move_whose_commit_failed_cancels_both(e
     day = workday()
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
     with _move_commits_fail(emulator, runtime):
-        moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
+        moved = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
     assert len(confirmed_bookings(emulator)) == 2  # the commit write failed: nobody has looked yet
     runtime.booking.cancel(moved.booking.id, moved.token)
     assert confirmed_bookings(emulator) == []
@@ -377,8 +377,8 @@ def test_an_item_in_a_minimal_deleted_shape_without_status_counts_as_busy(item: 
     start = at(date(2030, 11, 4), 10)
     rules = SlotRules(timezone=BERLIN, weekly_hours={}, overrides={}, step=timedelta(minutes=15))
     window = Interval(start, start + timedelta(minutes=30))
-    assert _live_problem([item], window, rules, BERLIN, set()) == SlotProblem.BUSY
-    assert _live_problem([{**item, "status": "cancelled"}], window, rules, BERLIN, set()) is None
+    assert live_problem([item], window, rules, BERLIN, set()) == SlotProblem.BUSY
+    assert live_problem([{**item, "status": "cancelled"}], window, rules, BERLIN, set()) is None
 
 
 def test_deleted_bookings_and_claims_in_the_minimal_shape_never_500(emulator: Any, tmp_path: Path) -> None:
@@ -411,7 +411,7 @@ def _key_for(order_first: bool, other: str, request: NewBooking, config: Any) ->
     calendar = config.calendar_by_slug("alice")
     for n in range(1000):
         candidate = f"order-{n}"
-        mine = _event_ids(calendar, request, candidate)[0]
+        mine = event_ids(calendar, request, candidate)[0]
         if (mine < other) == order_first:
             return candidate
     raise AssertionError("no key found")
@@ -431,7 +431,7 @@ def test_same_second_created_in_both_id_orders_across_two_processes(emulator: An
             a = NewBooking("alice", at(workday(), hour), 30, "A", "a@visitor.test")
             b = NewBooking("alice", at(workday(), hour, 15), 30, "B", "b@visitor.test")
             key_a = f"round{round_}-a"
-            id_a = _event_ids(config.calendar_by_slug("alice"), a, key_a)[0]
+            id_a = event_ids(config.calendar_by_slug("alice"), a, key_a)[0]
             key_b = _key_for(not lower_first, id_a, b, config)
             barrier = threading.Barrier(2)
 
@@ -464,7 +464,7 @@ def test_the_sweep_finishes_a_move_whose_commit_failed_within_one_run(emulator: 
     day = workday()
     made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
     with _move_commits_fail(emulator, runtime):
-        moved, _ = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
+        moved = runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
     assert len(confirmed_bookings(emulator)) == 2
     sweeping = make_runtime(emulator, tmp_path / "sweep", config=make_config(emulator, tmp_path / "sweep",
                                                                             replace=SWEEPING))
@@ -508,6 +508,6 @@ def test_the_sweep_unmarks_a_booking_whose_move_died_before_writing_once_past_th
     assert old["status"] == "confirmed" and not private(old).get("wcbMovedTo")
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == made.booking.id
-    moved, _ = sweeping.booking.reschedule(made.booking.id, made.token, at(day, 15), None)  # it moves again
+    moved = sweeping.booking.reschedule(made.booking.id, made.token, at(day, 15), None)  # it moves again
     [booking] = confirmed_bookings(emulator)
     assert booking["id"] == moved.booking.id and span(booking)[0] == at(day, 15)

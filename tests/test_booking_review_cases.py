@@ -92,7 +92,7 @@ def test_a_same_day_move_holds_one_day_token(emulator: Any) -> None:
     early = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "A", "a@visitor.test"), None)
     later = runtime.booking.book(NewBooking("alice", at(day, 11), 30, "B", "b@visitor.test"), None)
     runtime.booking.cancel(early.booking.id, early.token)
-    moved, _ = runtime.booking.reschedule(later.booking.id, later.token, at(day, 15), None, CLIENT)
+    moved = runtime.booking.reschedule(later.booking.id, later.token, at(day, 15), None, CLIENT)
     with emulator.emulator.state.lock:
         claims = list(emulator.emulator.state.calendars[claims_calendar_id(ALICE)].events.values())
     tokens = [

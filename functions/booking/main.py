@@ -55,18 +55,15 @@ def create_booking(request: flask.Request) -> Any:
     tag = runtime.booking.request_tag(visitor, key, client)
     runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER), tag)
     result = runtime.booking.book(visitor, key, client)
-    zone = runtime.booking.answer_zone(body.calendar, body.timezone)
-    return {"booking": result.booking.to_json(zone), "token": result.token}, 201 if result.created else 200
+    return {"booking": result.booking.to_json(), "token": result.token}, 201 if result.created else 200
 
 
 def get_booking(request: flask.Request, booking_id: str) -> Any:
-    booking, calendar = get_runtime().booking.get(booking_id, _token(request))
-    return {"booking": booking.to_json(calendar.zone)}
+    return {"booking": get_runtime().booking.get(booking_id, _token(request)).to_json()}
 
 
 def cancel_booking(request: flask.Request, booking_id: str) -> Any:
-    booking, calendar = get_runtime().booking.cancel(booking_id, _token(request))
-    return {"booking": booking.to_json(calendar.zone)}
+    return {"booking": get_runtime().booking.cancel(booking_id, _token(request)).to_json()}
 
 
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
@@ -74,8 +71,8 @@ def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
     token, client, runtime = _token(request), _client(request), get_runtime()
     tag = f"move:{booking_id}:{body.start.isoformat()}:{body.duration}"  # a repeated move counts once
     runtime.guard.before_move(booking_id, token, client, runtime.tokens, tag)  # a move counts as a booking
-    result, calendar = runtime.booking.reschedule(booking_id, token, body.start, body.duration, client)
-    return {"booking": result.booking.to_json(calendar.zone), "token": result.token}
+    result = runtime.booking.reschedule(booking_id, token, body.start, body.duration, client)
+    return {"booking": result.booking.to_json(), "token": result.token}
 
 
 def _token(request: flask.Request) -> str | None:

@@ -1,0 +1,255 @@
+"""The booking use cases: list calendars and slots, book, look up, cancel, reschedule."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..availability import Availability, BusyView, identity_for
+from ..calendar_client import CalendarClient, Identity, Request, event_get_request
+from ..config import CalendarConfig, Config, MeetingType
+from ..errors import InvalidRequest, NotFound, SlotUnavailable
+from ..events import P_CALENDAR, P_EMAIL, P_OUTCOME, P_REQUEST, Outcome, event_interval, is_booking, private_properties
+from ..logs import log
+from ..slots import Interval, free_slots
+from ..tokens import BookingTokens
+from . import rules
+from .event import event_body, invitation_status, send_updates_for, uses_meet, view, with_links
+from .ids import event_ids, request_digest, reused_key
+from .model import BookingResult, BookingView, NewBooking
+from .moves import Moves
+from .protocol import Claims, ExistingBooking
+from .writes import cancel_once, write_booking
+
+MAX_SLOTS_SPAN_DAYS = 62
+_UTC = ZoneInfo("UTC")
+
+
+class BookingService:
+    def __init__(
+        self,
+        config: Config,
+        client: CalendarClient,
+        availability: Availability,
+        tokens: Callable[[], BookingTokens],
+        now: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._availability = availability
+        self._tokens = tokens
+        self._now = now
+        self._claims = Claims(config, client, now)
+        self._moves = Moves(config, client, availability, tokens, now, self._claims)
+
+    # --- reading ----------------------------------------------------------------------------------------------
+    def calendars(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": calendar.slug,
+                "name": calendar.name,
+                "timezone": calendar.timezone,
+                "durations": list(self._config.durations_for(calendar)),
+                "meetingTypes": [self._type_json(calendar, kind) for kind in calendar.meeting_types],
+            }
+            for calendar in self._config.calendars
+        ]
+
+    def _type_json(self, calendar: CalendarConfig, kind: MeetingType) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": kind.slug,
+            "name": kind.name,
+            "durations": list(self._config.durations_of(calendar, kind)),
+            "meet": uses_meet(self._config, kind),
+        }
+        if kind.description:
+            body["description"] = kind.description
+        if kind.location:
+            body["location"] = kind.location
+        return body
+
+    def calendar(self, slug: str) -> CalendarConfig:
+        return rules.bookable_calendar(self._config, slug)
+
+    def invitation_status(self, calendar: CalendarConfig, email: str) -> dict[str, Any]:
+        return invitation_status(self._config, calendar, email)
+
+    def slots(
+        self, slug: str, first_day: date, last_day: date, duration: int, zone_name: str | None, *, live: bool = False
+    ) -> dict[str, Any]:
+        calendar = self.calendar(slug)
+        rules.check_duration(self._config, calendar, duration)
+        zone = rules.zone_named(zone_name) if zone_name else calendar.zone
+        if last_day < first_day:
+            raise InvalidRequest("`to` is before `from`.", fields={"to": "a date on or after `from`"})
+        if (last_day - first_day).days >= MAX_SLOTS_SPAN_DAYS:
+            raise InvalidRequest(
+                f"Ask for at most {MAX_SLOTS_SPAN_DAYS} days at once.",
+                fields={"to": f"at most {MAX_SLOTS_SPAN_DAYS - 1} days after `from`"},
+            )
+        now = self._now()
+        slot_rules = self._config.slot_rules(slug)
+        window_start = max(datetime.combine(first_day, time(0), zone), now)
+        window_end = min(datetime.combine(last_day + timedelta(days=1), time(0), zone), now + slot_rules.horizon)
+        slots: list[Interval] = []
+        busy_view: BusyView | None = None
+        if window_start < window_end:
+            margin = (slot_rules.buffer_before + slot_rules.buffer_after + timedelta(minutes=duration)
+                      + timedelta(days=1))
+            busy_view = self._availability.view(calendar, window_start - margin, window_end + margin, live=live)
+            slots = free_slots(
+                slot_rules,
+                window_start=window_start,
+                window_end=window_end,
+                duration=timedelta(minutes=duration),
+                busy=busy_view.blocked(slot_rules),
+                now=now,
+                bookings_per_day=busy_view.bookings_per_day,
+            )
+        return {
+            "calendar": slug,
+            "timezone": str(zone.key),
+            "duration": duration,
+            "slots": [{"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
+                      for s in slots],
+            "source": busy_view.source if busy_view else "live",
+            "asOf": (busy_view.as_of if busy_view else now).astimezone(_UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+    # --- booking ----------------------------------------------------------------------------------------------
+    def book(self, request: NewBooking, idempotency_key: str | None, client: str = "") -> BookingResult:
+        """`client` names the caller (its address): an Idempotency-Key is scoped to it and to the whole body."""
+        scope = self._key_scope(client)
+        calendar = self.calendar(request.calendar)
+        zone = rules.zone_named(request.timezone) if request.timezone else calendar.zone
+        kind = rules.meeting_type(self._config, calendar, request.type)
+        rules.check_duration(self._config, calendar, request.duration, kind)
+        start = request.start
+        end = start + timedelta(minutes=request.duration)
+        now = self._now()
+        rules.check_rules(self._config, calendar, start, end, now)
+        try:
+            rules.refuse_known_taken(self._config, self._availability, calendar, start, end, now)
+        except SlotUnavailable:
+            earlier = self._earlier_answer(calendar, request, idempotency_key, scope, zone) if idempotency_key else None
+            if earlier is None:
+                raise
+            return earlier  # the slot is busy because this very request booked it before
+        identity = identity_for(calendar)
+        send = send_updates_for(self._config, calendar, request.email)
+        body = event_body(self._config, calendar, request, kind, start, end)
+        if idempotency_key is not None:
+            body["extendedProperties"]["private"][P_REQUEST] = request_digest(request, scope)
+        for event_id in event_ids(calendar, request, idempotency_key, scope):
+            extra: dict[str, Request] = {}
+            if idempotency_key is not None:
+                extra["existing"] = event_get_request(calendar.calendar_id, event_id)
+            try:
+                held, _ = self._claims.hold(calendar, identity, event_id, Interval(start, end), extra)
+            except ExistingBooking as found:
+                outcome = self._replay(calendar, request, found.event, scope, zone)
+                if outcome is None:
+                    continue  # that id's attempt was aborted: take the next one
+                return outcome
+            full = with_links(self._config, calendar, {**body, "id": event_id}, self._tokens)
+            event = write_booking(self._client, calendar, identity, full, held, send_updates=send,
+                                  conference=uses_meet(self._config, None) or "conferenceData" in full,
+                                  capped=bool(self._config.slot_rules(calendar.slug).max_per_day))
+            if event is None:
+                continue  # our own id was taken by an aborted attempt meanwhile
+            self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone), event["id"])
+            log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
+            return self._result(calendar, event, zone, created=True)
+        raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
+
+    def request_tag(self, request: NewBooking, idempotency_key: str | None, client: str) -> str | None:
+        """What names this very request across its repeats (a digest of its body and key scope), or None
+        without an Idempotency-Key (then nothing can be repeated): per-visitor limits count a repeat once."""
+        if idempotency_key is None:
+            return None
+        return request_digest(request, self._key_scope(client))  # what the booking records as P_REQUEST
+
+    def _key_scope(self, client: str) -> str:
+        """What an Idempotency-Key is scoped to besides the calendar: the client, unless config says otherwise."""
+        return client if self._config.booking.idempotency_per_client else ""
+
+    def _earlier_answer(
+        self, calendar: CalendarConfig, request: NewBooking, key: str, scope: str, zone: ZoneInfo
+    ) -> BookingResult | None:
+        """The booking an earlier request with this Idempotency-Key made, if there is one."""
+        identity = identity_for(calendar)
+        for event_id in event_ids(calendar, request, key, scope):
+            try:
+                existing = self._client.get_event(identity, calendar.calendar_id, event_id)
+            except NotFound:
+                return None
+            outcome = self._replay(calendar, request, existing, scope, zone)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def _replay(
+        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], scope: str, zone: ZoneInfo
+    ) -> BookingResult | None:
+        """The answer to a repeated request (same Idempotency-Key, same client): the same booking as it stands now,
+        a 409, or None when the earlier attempt was aborted and the next id should be tried. A booking event exists
+        only once it held all its claims, so it is the answer whatever happened since. The booking's token is
+        handed back only for the very same request: every field of the body, from the same client (`scope`)."""
+        props = private_properties(existing)
+        if not (is_booking(existing) and hmac.compare_digest(props.get(P_REQUEST, ""), request_digest(request, scope))):
+            raise reused_key()
+        if props.get(P_OUTCOME) == Outcome.ABORTED:
+            return None
+        return self._result(calendar, existing, zone, created=False)
+
+    def _result(
+        self, calendar: CalendarConfig, event: dict[str, Any], zone: ZoneInfo, *, created: bool
+    ) -> BookingResult:
+        return BookingResult(view(self._config, calendar, event, zone),
+                             self._tokens().issue(event["id"], calendar.slug), created)
+
+    # --- the booking's own link ---------------------------------------------------------------------------------
+    def get(self, booking_id: str, token: str | None) -> BookingView:
+        calendar, identity = self._authorized(booking_id, token)
+        event = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        return view(self._config, calendar, event)
+
+    def cancel(self, booking_id: str, token: str | None) -> BookingView:
+        """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
+        booking cancelled or moved already gets the same answer again."""
+        calendar, identity = self._authorized(booking_id, token)
+        event = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        send = send_updates_for(self._config, calendar, private_properties(event).get(P_EMAIL, ""))
+        result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send)
+        if result.wrote:
+            self._availability.forget_booking(calendar.slug, booking_id)
+            log("booking cancelled", calendar=calendar.slug, booking=booking_id)
+        return view(self._config, calendar, result.event)
+
+    def reschedule(
+        self, booking_id: str, token: str | None, start: datetime, duration: int | None, client: str = ""
+    ) -> BookingResult:
+        """Move a booking (`Moves.move`). Once the new booking exists, the old one is superseded whatever happens
+        next: a repeat of the move, a later read of the old booking, or the sync's sweep finishes its
+        cancellation, so the two never both count. A move that fails before the new booking is written leaves the
+        booking where it was. The moved booking has a new id and token; the old points to it. Repeating the same
+        move returns the same moved booking."""
+        calendar, identity = self._authorized(booking_id, token)
+        old = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        return self._moves.move(calendar, identity, old, start, duration, client)
+
+    def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
+        slug = self._tokens().check(token, booking_id)
+        calendar = self._config.calendar_by_slug(slug)
+        if calendar is None:
+            raise NotFound("This booking's calendar is no longer bookable.")
+        return calendar, identity_for(calendar)
+
+    def _own_event(self, calendar: CalendarConfig, identity: Identity, booking_id: str) -> dict[str, Any]:
+        event = self._client.get_event(identity, calendar.calendar_id, booking_id)
+        if not is_booking(event) or private_properties(event).get(P_CALENDAR) != calendar.slug:
+            raise NotFound("No such booking.")
+        return event

@@ -1,0 +1,177 @@
+"""The protocol's writes to Google: the one conditional patch, the booking insert, and giving claims back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..calendar_client import CalendarClient, Identity, Request, event_insert_request, event_patch_request
+from ..claims import P_ALSO, P_HOLDER
+from ..config import CalendarConfig
+from ..errors import AppError, Conflict, Gone, GoogleConflict, NotFound, UpstreamUnavailable
+from ..events import P_OUTCOME, Outcome, is_decided, private_properties
+from ..logs import log
+from .ids import check_same_request
+
+# Set (locally, never sent) on a hold re-written from another attempt of the same request: that attempt may be
+# about to write the booking on it, so this one never releases it (the TTL or the sweep settles it).
+INHERITED = "wcb.inherited"
+
+
+def as_error(answer: object) -> AppError:
+    """A batch part's failure as the error to raise (a part with no answer at all: Google did not answer)."""
+    return answer if isinstance(answer, AppError) else UpstreamUnavailable("Google did not answer.")
+
+
+@dataclass(frozen=True)
+class Patched:
+    """How a conditional patch ended: the event as written (or as last read), whether this call wrote it, the
+    failure other than a lost race that stopped it (with `keep_errors`), and whether it kept losing races."""
+
+    event: dict[str, Any]
+    wrote: bool
+    error: AppError | None = None
+    exhausted: bool = False
+
+
+def patch_if_unchanged(
+    client: CalendarClient,
+    identity: Identity,
+    calendar_id: str,
+    event: dict[str, Any],
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    *,
+    send_updates: str = "none",
+    tries: int = 3,
+    keep_errors: bool = False,
+) -> Patched:
+    """Write `change(event)` to `event` only while it is unchanged (`If-Match` on its etag: GUIDES/
+    version-resources, 412 when another writer came first). A lost race re-reads the event by id and asks
+    `change` again, which answers None when the event as it now stands needs no write."""
+    current = event
+    for _ in range(tries):
+        body = change(current)
+        if body is None:
+            return Patched(current, False)
+        try:
+            written = client.patch_event(identity, calendar_id, current["id"], body, send_updates=send_updates,
+                                         etag=current.get("etag"))
+            return Patched(written, True)
+        except (GoogleConflict, Gone):
+            current = client.get_event(identity, calendar_id, current["id"])
+        except AppError as error:
+            if not keep_errors:
+                raise
+            return Patched(current, False, error=error)
+    return Patched(current, False, exhausted=True)
+
+
+def cancel_once(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], outcome: Outcome, *,
+    send_updates: str,
+) -> Patched:
+    """Cancel `event` marked `outcome`, in one conditional write; one cancelled meanwhile is left as it is."""
+
+    def change(current: dict[str, Any]) -> dict[str, Any] | None:
+        if is_decided(current):
+            return None
+        return {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: outcome}}}
+
+    result = patch_if_unchanged(client, identity, calendar.calendar_id, event, change, send_updates=send_updates)
+    if result.exhausted:
+        raise Conflict("The booking kept changing meanwhile; fetch it and try again.")
+    return result
+
+
+def release_request(claims_calendar: str, claim: dict[str, Any], holder: str) -> Request | None:
+    """The conditional write that gives `holder`'s part of `claim` back (None: not held by it, or inherited).
+    A claim shared by a move (`wcbAlso`) keeps its other holder."""
+    if claim.get(INHERITED):
+        return None
+    props = private_properties(claim)
+    if props.get(P_ALSO) == holder:
+        change = {P_ALSO: ""}
+    elif props.get(P_HOLDER) == holder:
+        change = {P_HOLDER: "", P_ALSO: props.get(P_ALSO, "")}
+    else:
+        return None
+    return event_patch_request(claims_calendar, claim["id"], {"extendedProperties": {"private": change}},
+                               etag=claim.get("etag"))
+
+
+def _releases(calendar: CalendarConfig, claims: Iterable[dict[str, Any]], holder: str) -> dict[str, Request]:
+    writes: dict[str, Request] = {}
+    for claim in claims:
+        request = release_request(calendar.claims_calendar_id, claim, holder)
+        if request is not None:
+            writes[f"release{len(writes)}"] = request
+    return writes
+
+
+def release(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, held: dict[str, dict[str, Any]], holder: str
+) -> None:
+    """Give claims back (best effort: a claim whose holders are all gone is free anyway, `Claims.take_over`)."""
+    writes = _releases(calendar, held.values(), holder)
+    if not writes:
+        return
+    try:
+        client.batch(identity, writes)
+    except AppError as error:
+        log("claims not released", severity="WARNING", calendar=calendar.slug, detail=error.message)
+
+
+def write_booking(
+    client: CalendarClient,
+    calendar: CalendarConfig,
+    identity: Identity,
+    body: dict[str, Any],
+    held: dict[str, dict[str, Any]],
+    *,
+    send_updates: str,
+    conference: bool,
+    capped: bool,
+) -> dict[str, Any] | None:
+    """Insert the booking once all its claims are held (with a per-day cap, surplus day tokens go back in the same
+    round trip). None: its id was taken by an aborted attempt meanwhile (try the next id).
+
+    If Google fails the insert, the id is read: an event there is the booking (this attempt's insert that landed
+    unanswered, or this request's retry elsewhere), and answered; none, and the error is answered with nothing
+    confirmed and its claims released (conditionally: a retry of the same request on another instance re-writes
+    the holds it relies on, `claims.hold_properties`)."""
+    event_id = body["id"]
+    tokens = sorted(key for key in held if "/day" in key)
+    surplus = [held[key] for key in tokens[1:]] if capped else []
+    parts: dict[str, Request] = {
+        "booking": event_insert_request(calendar.calendar_id, body, send_updates=send_updates, conference=conference)
+    }
+    parts.update(_releases(calendar, surplus, event_id))
+    answer: Any
+    try:
+        answer = client.batch(identity, parts).get("booking")
+    except AppError as failure:
+        answer = failure
+    if isinstance(answer, dict):
+        return answer
+    if isinstance(answer, GoogleConflict) and answer.reason == "duplicate":
+        existing = client.get_event(identity, calendar.calendar_id, event_id)
+        if private_properties(existing).get(P_OUTCOME) == Outcome.ABORTED:
+            return None
+        check_same_request(existing, body)
+        return existing  # our own insert, answered late: it landed
+    failed = as_error(answer)
+    # Unknown whether the insert landed: read the id. The booking is never withdrawn by a write: the same id may
+    # be written by this request's retry on another instance, answered 200 meanwhile (a write here would undo
+    # it). An event with the id holds all its claims, so it stands: it is this request's answer.
+    try:
+        existing = client.get_event(identity, calendar.calendar_id, event_id)
+    except NotFound:
+        release(client, calendar, identity, held, event_id)  # by etag: not a hold another attempt re-wrote
+        raise failed from None
+    except AppError:
+        raise failed from None  # the claims stay held (at most for the TTL); a late insert still holds them
+    if private_properties(existing).get(P_OUTCOME) == Outcome.ABORTED:
+        return None
+    check_same_request(existing, body)
+    return existing
