@@ -8,8 +8,8 @@ is expected there. Unknown keys are errors, so a typo is never silently ignored.
 Validation runs in two passes whose problems are reported together: pydantic checks each value where it
 stands (types, ranges, formats), then :func:`_relation_problems` checks rules that relate several keys (unique
 slugs, ``act_as`` for delegated calendars, ``owner`` only with ``allow_owner`` or ``owner_scopes``, sharing
-inside the company's domains unless ``allow_outside_domain``, notice shorter than horizon)
-on the raw TOML data, so they are reported even when other values are wrong.
+inside the company's domains unless ``allow_outside_domain``, notice shorter than horizon, and the teams' rules in
+:mod:`shared.team_config`) on the raw TOML data, so they are reported even when other values are wrong.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import tomllib
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ from pydantic import (
     PrivateAttr,
     Strict,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -46,6 +48,7 @@ from . import values
 from .calendar_client import FREEBUSY_MAX_DAYS
 from .invitation import template_problem
 from .slots import MIDNIGHT, SlotRules, TimeRange
+from .team_config import TeamMode, shared_durations, team_problems
 from .visitor_text import in_domains
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "SharingConfig",
     "SnapshotConfig",
     "SyncConfig",
+    "TeamConfig",
     "WeeklyHours",
     "load_config",
     "parse_config",
@@ -393,6 +397,40 @@ class CalendarConfig(_Model):
         )
 
 
+def _two_or_more(members: tuple[str, ...]) -> tuple[str, ...]:
+    if len(members) < 2:
+        raise ValueError("expected at least 2 members (a team of one is that calendar)")
+    return members
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """A team (``[[teams]]``): one public slug booking one of its member calendars (``round_robin``: the free member
+    with the fewest bookings from this team in the fairness window, then the highest ``priority``, then the order of
+    ``members``) or all of them at once (``collective``: one event in the ``organizer``'s calendar, the others
+    attendees). Hours, buffers, notice, horizon and per-day caps are each member's own (its calendar's rules).
+
+    A frozen dataclass that pydantic validates like the models; :class:`Config` fills in the defaults that depend on
+    the calendars (``durations``: those every member offers; ``organizer``: the first member, collective only)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: Annotated[Str, Field(min_length=1, max_length=200)]
+    mode: TeamMode
+    members: Annotated[tuple[Slug, ...], AfterValidator(_two_or_more)]  # after the items: a bad one is one problem
+    durations: Durations = ()  # unset: the durations every member's calendar offers (filled in by Config)
+    # round_robin: member -> priority (default 0); the higher goes first among members with as many bookings.
+    priority: Annotated[Mapping[Slug, Int], AfterValidator(types.MappingProxyType)] = field(
+        default_factory=lambda: types.MappingProxyType({}), hash=False
+    )
+    fairness_window_days: Annotated[Int, Field(ge=1, le=365)] = 30  # round_robin: bookings counted this far back
+    organizer: Slug | None = None  # collective: whose calendar holds the event (unset: the first member)
+
+    def priority_of(self, member: str) -> int:
+        return self.priority.get(member, 0)
+
+
 class SharingConfig(_Model):
     mode: Mode = "delegated"  # delegated: act as the request's `owner`; direct / authorized_user: as the secret's
     admins: tuple[Email, ...] = ()
@@ -480,6 +518,7 @@ class Config(_Model):
     credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
     booking: BookingConfig = Field(default_factory=BookingConfig)
     calendars: tuple[CalendarConfig, ...] = ()
+    teams: tuple[TeamConfig, ...] = ()
     sharing: SharingConfig = Field(default_factory=SharingConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     snapshot: SnapshotConfig | None = None
@@ -489,14 +528,41 @@ class Config(_Model):
 
     _by_slug: dict[str, CalendarConfig] = PrivateAttr(default_factory=dict)
     _rules: dict[str, SlotRules] = PrivateAttr(default_factory=dict)
+    _teams: dict[str, TeamConfig] = PrivateAttr(default_factory=dict)
+
+    @field_validator("teams")
+    @classmethod
+    def _team_defaults(cls, teams: tuple[TeamConfig, ...], info: ValidationInfo) -> tuple[TeamConfig, ...]:
+        """Each team with the defaults its member calendars decide (when those validated; else the config is
+        refused anyway)."""
+        calendars, booking = info.data.get("calendars"), info.data.get("booking")
+        if calendars is None or booking is None:
+            return teams
+        offered = {calendar.slug: calendar.durations or booking.durations for calendar in calendars}
+        return tuple(
+            replace(
+                team,
+                durations=team.durations or shared_durations(team.members, offered),
+                organizer=(team.organizer or team.members[0]) if team.mode == "collective" else None,
+            )
+            for team in teams
+        )
 
     def model_post_init(self, context: Any, /) -> None:
         # Built once here rather than on first use: nothing changes after validation, and no lock is needed.
         self._by_slug = {calendar.slug: calendar for calendar in self.calendars}
         self._rules = {calendar.slug: calendar.slot_rules(self.booking) for calendar in self.calendars}
+        self._teams = {team.slug: team for team in self.teams}
 
     def calendar_by_slug(self, slug: str) -> CalendarConfig | None:
         return self._by_slug.get(slug)
+
+    def team_by_slug(self, slug: str) -> TeamConfig | None:
+        return self._teams.get(slug)
+
+    def teams_of(self, calendar_slug: str) -> list[TeamConfig]:
+        """The teams the calendar is a member of, in file order."""
+        return [team for team in self.teams if calendar_slug in team.members]
 
     def durations_for(self, calendar: CalendarConfig) -> tuple[int, ...]:
         """The durations (minutes) a calendar offers: its own list, else ``booking.durations``."""
@@ -574,6 +640,10 @@ def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _role_problems(data.get("sharing"), data.get("booking"))
     yield from _notice_problems(data.get("booking", {}))
     yield from _audience_problems(data)
+    booking = data.get("booking")
+    durations = (booking if isinstance(booking, dict) else {}).get("durations", BookingConfig().durations)
+    for path, message in team_problems(data.get("teams"), data.get("calendars"), durations):
+        yield ConfigProblem(path, message)
 
 
 def _calendar_problems(calendars: object) -> Iterable[ConfigProblem]:
@@ -712,6 +782,7 @@ _EXPECTED_BY_TYPE: Final = {
     "list_type": "expected an array",
     "model_type": "expected a table",
     "model_attributes_type": "expected a table",
+    "dataclass_type": "expected a table",
     "dict_type": "expected a table",
     "mapping_type": "expected a table",
     "missing": "missing; this key is required",
@@ -724,7 +795,7 @@ def _problem_from_error(error: ErrorDetails) -> ConfigProblem:
         loc.pop()
     path = _format_path(loc)
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # the latter: a key a dataclass lacks
         return ConfigProblem(path, _unknown_key_message(loc))
     message = _EXPECTED_BY_TYPE.get(kind) or _constraint_message(error)
     if kind != "missing" and not isinstance(error["input"], dict):
@@ -778,6 +849,8 @@ def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
+    if isinstance(annotation, type) and is_dataclass(annotation):
+        return [item.name for item in fields(annotation)]
     return []
 
 
@@ -821,9 +894,9 @@ _SECTIONS: Final = list(Config.model_fields)
 
 
 def _file_order(problem: ConfigProblem) -> tuple[int, int]:
-    """Sort by section as the README lists them, then by calendar index; stable otherwise."""
+    """Sort by section as the README lists them, then by calendar (or team) index; stable otherwise."""
     section = re.match(r"[A-Za-z0-9_-]*", problem.path)
-    index = re.match(r"calendars\[(\d+)\]", problem.path)
+    index = re.match(r"(?:calendars|teams)\[(\d+)\]", problem.path)
     name = section.group(0) if section else ""
     position = _SECTIONS.index(name) if name in _SECTIONS else -1
     return (position, int(index.group(1)) if index else -1)

@@ -22,6 +22,7 @@ P_REQUEST = "wcbRequest"  # digest of the whole request (body and client) an Ide
 P_MOVE_CLIENT = "wcbMoveClient"  # on a moved booking: digest of the client that moved it (who may repeat the move)
 P_VISITOR = "wcbVisitor"  # digest of the visitor's normalized email: what per-visitor limits count
 P_MOVING_AT = "wcbMovingAt"  # when the move named in wcbMovedTo began (RFC 3339, the mover's clock)
+P_TEAM = "wcbTeam"  # on a booking made through a team (config [[teams]]): the team's slug
 
 
 class Outcome(StrEnum):
