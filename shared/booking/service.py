@@ -14,6 +14,7 @@ from ..config import CalendarConfig, Config, MeetingType
 from ..errors import InvalidRequest, NotFound, SlotUnavailable
 from ..events import P_CALENDAR, P_EMAIL, P_OUTCOME, P_REQUEST, Outcome, event_interval, is_booking, private_properties
 from ..logs import log
+from ..slot_format import format_slots
 from ..slots import Interval, free_slots
 from ..tokens import BookingTokens
 from . import rules
@@ -113,8 +114,7 @@ class BookingService:
             "calendar": slug,
             "timezone": str(zone.key),
             "duration": duration,
-            "slots": [{"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
-                      for s in slots],
+            "slots": format_slots(slots, zone),
             "source": busy_view.source if busy_view else "live",
             "asOf": (busy_view.as_of if busy_view else now).astimezone(_UTC).isoformat().replace("+00:00", "Z"),
         }
