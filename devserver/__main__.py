@@ -26,17 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "example.toml")
     args = parser.parse_args(argv)
 
-    from werkzeug.serving import make_server
-
     from emulator.demo import build_demo_state
     from emulator.server import EmulatorServer
 
-    from .gateway import gateway_app
+    from .gateway import gateway_server
 
     # Both ports are taken before anything is written, so a second `make run` that fails on a busy port leaves
     # the running stack's config alone.
     emulator = EmulatorServer(port=args.emulator_port)
-    server = make_server("127.0.0.1", args.port, gateway_app(), threaded=True)
+    server = gateway_server(args.port)
     base = f"http://127.0.0.1:{args.port}"
     emulator.emulator.replace_state(build_demo_state(emulator.url))
     emulator.start()
@@ -53,7 +51,7 @@ Booking function       {base}/booking/calendars
 Sharing function       {base}/sharing/shares
 Sync function          {base}/sync/
 {sync_note}
-Config in use          {config_path.relative_to(ROOT)}   (also for: python -m shared.doctor --config ...)
+Config in use          {config_path.relative_to(ROOT)}   (also for: .venv/bin/python -m shared.doctor --config ...)
 Admin token for the sharing function:
   curl -s -X POST {emulator.url}/_emulator/id-token -H 'Content-Type: application/json' \\
        -d '{{"email": "admin@example.com", "audience": "{base}/sharing"}}'

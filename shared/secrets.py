@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .clock import SYSTEM_CLOCK, Clock
 from .endpoints import Endpoints
@@ -106,11 +106,15 @@ def crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
+T = TypeVar("T")
 _RETRY_REFRESH_AFTER = 30.0  # seconds until a refresh that failed transiently is tried again
 
 
-class SecretSource:
-    """One secret version's credentials JSON, cached for the life of the instance."""
+class _CachedSecret(Generic[T]):
+    """One secret version, read through `accessor`, checked against its CRC32C, turned into a `T` by `_parse`,
+    and cached: read again only once `refresh_after` seconds have passed. A refresh that Secret Manager cannot
+    answer now keeps the value in hand (it was good a moment ago) and is tried again shortly, instead of failing
+    every request meanwhile."""
 
     def __init__(
         self, name: str, accessor: Accessor, *, refresh_after: float = 600.0, clock: Clock = SYSTEM_CLOCK
@@ -120,37 +124,42 @@ class SecretSource:
         self._access = accessor
         self._refresh_after = refresh_after
         self._lock = threading.Lock()
-        self._material: CredentialsMaterial | None = None
+        self._value: T | None = None
         self._read_at = 0.0
 
-    def get(self) -> CredentialsMaterial:
+    def get(self) -> T:
         with self._lock:
             stale = self._clock.monotonic() - self._read_at > self._refresh_after
-            if self._material is None or stale:
+            if self._value is None or stale:
                 try:
-                    self._material = self._read()
+                    version, payload, server_crc = self._access(self.name)
                 except UpstreamUnavailable:
-                    if self._material is None:
+                    if self._value is None:
                         raise
-                    # A refresh that Secret Manager cannot answer now keeps the version in hand (it was good a
-                    # moment ago) and is tried again shortly, instead of failing every request meanwhile.
                     self._read_at = self._clock.monotonic() - self._refresh_after + _RETRY_REFRESH_AFTER
-                    return self._material
+                    return self._value
+                if server_crc is not None and crc32c(payload) != server_crc:
+                    raise SecretError(
+                        f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."
+                    )
+                self._value = self._parse(version, payload)
                 self._read_at = self._clock.monotonic()
-            return self._material
+            return self._value
+
+    def _parse(self, version: str, payload: bytes) -> T:
+        raise NotImplementedError
+
+
+class SecretSource(_CachedSecret[CredentialsMaterial]):
+    """One secret version's credentials JSON, cached for the life of the instance."""
 
     def invalidate(self, version: str | None = None) -> None:
         """Forget the cached material (only if it is still `version`, when given) so the next get re-reads."""
         with self._lock:
-            if self._material is not None and (version is None or self._material.version == version):
-                self._material = None
+            if self._value is not None and (version is None or self._value.version == version):
+                self._value = None
 
-    def _read(self) -> CredentialsMaterial:
-        version, payload, server_crc = self._access(self.name)
-        if server_crc is not None and crc32c(payload) != server_crc:
-            raise SecretError(
-                f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."
-            )
+    def _parse(self, version: str, payload: bytes) -> CredentialsMaterial:
         try:
             info = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
@@ -169,40 +178,14 @@ class SecretSource:
         return CredentialsMaterial(info=info, version=version)
 
 
-class RawSecret:
-    """One secret version's bytes (no JSON: e.g. the booking-token key), read once and cached like `SecretSource`."""
+class RawSecret(_CachedSecret[tuple[str, bytes]]):
+    """One secret version's bytes (no JSON: e.g. the booking-token key), read once and cached like `SecretSource`:
+    `get()` gives (resolved version name, payload)."""
 
-    def __init__(
-        self, name: str, accessor: Accessor, *, refresh_after: float = 600.0, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
-        self.name = name
-        self._access = accessor
-        self._refresh_after = refresh_after
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._value: tuple[str, bytes] | None = None
-        self._read_at = 0.0
-
-    def get(self) -> tuple[str, bytes]:
-        """(resolved version name, payload)."""
-        with self._lock:
-            if self._value is None or self._clock.monotonic() - self._read_at > self._refresh_after:
-                try:
-                    version, payload, server_crc = self._access(self.name)
-                except UpstreamUnavailable:
-                    if self._value is None:
-                        raise
-                    self._read_at = self._clock.monotonic() - self._refresh_after + _RETRY_REFRESH_AFTER
-                    return self._value  # as for SecretSource: keep the key in hand while Secret Manager is away
-                if server_crc is not None and crc32c(payload) != server_crc:
-                    raise SecretError(
-                        f"Secret version {version} failed its CRC32C check: the payload arrived corrupted."
-                    )
-                if len(payload) < 32:
-                    raise SecretError(f"Secret version {version} must hold at least 32 bytes of random key material.")
-                self._value = (version, payload)
-                self._read_at = self._clock.monotonic()
-            return self._value
+    def _parse(self, version: str, payload: bytes) -> tuple[str, bytes]:
+        if len(payload) < 32:
+            raise SecretError(f"Secret version {version} must hold at least 32 bytes of random key material.")
+        return version, payload
 
 
 def _missing_fields(info: dict[str, Any]) -> list[str]:

@@ -4,6 +4,7 @@ cases that validate each item on its own (`shared.sharing`)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import InvalidRequest
@@ -23,7 +24,8 @@ def validate(model: type[Model], data: Any) -> Model:
     except ValidationError as error:
         fields: dict[str, str] = {}
         named: dict[str, str] = {}
-        for problem in error.errors(include_url=False, include_input=False):
+        # The input only tells a date-only `start` from one without its offset; no message repeats it.
+        for problem in error.errors(include_url=False):
             name = ".".join(str(part) for part in problem["loc"]) or "body"
             fields.setdefault(name, _expected(problem, name))
             named.setdefault(name, f"{name} ({fields[name]})" if _format_hint(problem) else name)
@@ -44,6 +46,7 @@ _PATTERN_HINTS = {
 # expected range of 1-12") follows after a semicolon.
 DATE_HINT = "a date as YYYY-MM-DD, e.g. 2026-12-09"
 DATETIME_HINT = "a date and time in RFC 3339 with offset, e.g. 2026-12-09T10:00:00+01:00"
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FORMAT_REASONS = {
     "timezone_aware": "the offset is missing",
     "date_from_datetime_inexact": "a date without a time",
@@ -58,7 +61,10 @@ def _format_hint(problem: Any) -> str | None:
         hint = DATETIME_HINT
     else:
         return None
-    reason = _FORMAT_REASONS.get(kind) or str(problem["msg"]).partition(", ")[2]
+    if kind == "timezone_aware" and _DATE_ONLY.fullmatch(str(problem.get("input", ""))):
+        reason = "the time and offset are missing"
+    else:
+        reason = _FORMAT_REASONS.get(kind) or str(problem["msg"]).partition(", ")[2]
     return f"{hint}; {reason}" if reason else hint
 
 

@@ -91,12 +91,10 @@ class Gateway:
 
 
 def serve_gateway(functions: tuple[str, ...] = ("booking",)) -> Gateway:
-    """`devserver.gateway.gateway_app()` with just the functions the page needs, as `make run` serves it."""
-    from werkzeug.serving import make_server
+    """`devserver.gateway.gateway_server()` with just the functions the page needs, as `make run` serves it."""
+    from devserver.gateway import gateway_server
 
-    from devserver.gateway import gateway_app
-
-    server = make_server("127.0.0.1", 0, gateway_app(functions), threaded=True)
+    server = gateway_server(0, functions)
     thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
     thread.start()
     return Gateway(f"http://127.0.0.1:{server.server_port}", server, thread)

@@ -528,6 +528,23 @@ def test_an_emulator_that_does_not_answer_is_named_as_such(capsys: Any, tmp_path
     assert "does not answer" in out and "make run" in out and "application-default" not in out
 
 
+def test_a_module_that_does_not_import_is_named_with_the_install_fix(
+    capsys: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import shared.doctor.credentials as checks
+
+    def access(_name: str) -> Any:
+        raise ModuleNotFoundError("No module named 'google'", name="google")
+
+    monkeypatch.setattr(checks, "secret_manager_accessor", lambda _endpoints: access)
+    code, out = _doctor(capsys, ROOT / "config" / "example.toml")
+    assert code == 1
+    block = _line(out, "secret")
+    assert block.startswith("FAIL") and "the module google does not import" in block
+    assert "make run" in block and ".venv/bin/python -m pip install -e ." in block
+    assert "does not answer" not in block and "emulator" not in block
+
+
 # --- keyless --------------------------------------------------------------------------------------------------
 
 KEYLESS = {

@@ -119,7 +119,8 @@ def test_slots_date_error_names_the_format(booking_client: Any, query: str, fiel
 
 
 @pytest.mark.parametrize(
-    ("start", "reason"), [("2026-12-09", "the offset is missing"), ("2026-12-09T10:00:00", "the offset is missing"),
+    ("start", "reason"), [("2026-12-09", "the time and offset are missing"),
+                          ("2026-12-09T10:00:00", "the offset is missing"),
                           ("tomorrow at ten", "")],
 )
 def test_booking_start_error_names_the_format(booking_client: Any, start: str, reason: str) -> None:
@@ -132,6 +133,15 @@ def test_booking_start_error_names_the_format(booking_client: Any, start: str, r
         expected = error["details"]["fields"]["start"]
         assert DATETIME_EXPECTED in expected and reason in expected
         assert DATETIME_EXPECTED in error["message"]
+
+
+def test_date_only_booking_start_says_the_time_and_offset_are_missing(booking_client: Any) -> None:
+    body = {"calendar": "alice", "start": "2026-12-09", "duration": 30, "name": "Vera", "email": "vera@visitor.test"}
+    response = booking_client.post("/bookings", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"]["fields"]["start"] == (
+        "a date and time in RFC 3339 with offset, e.g. 2026-12-09T10:00:00+01:00; the time and offset are missing"
+    )
 
 
 # --- every function answers JSON for a missing trailing slash --------------------------------------------------

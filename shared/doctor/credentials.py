@@ -102,6 +102,16 @@ class CredentialChecks(DoctorBase):
             )
             self.failed("secret.readable", label, f"cannot read {name}: {error.message}", fix)
             return False
+        except ImportError as error:  # the doctor's Python lacks the project's dependencies
+            module = error.name or str(error)
+            self.failed(
+                "secret.readable",
+                label,
+                f"cannot read {name}: the module {module} does not import ({type(error).__name__})",
+                "Run the doctor with the project's Python: `make run` sets up .venv, or install the project "
+                "there (`.venv/bin/python -m pip install -e .`); then `.venv/bin/python -m shared.doctor`.",
+            )
+            return False
         except Exception as error:  # credentials of the person running the doctor, transport problems
             if self.endpoints.emulated:
                 fix = (
