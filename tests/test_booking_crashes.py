@@ -3,6 +3,8 @@ settles what it left. Plus what the protocol takes from Google's own semantics (
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 import time
@@ -46,17 +48,21 @@ def test_an_instance_killed_after_claiming_leaves_no_overlap_and_one_sync_settle
     [(process, url)] = _start_instances(1, config_path)
     start = at(workday(), 10)
     try:
-        set_latency(emulator, [{"method": "calendar.events.insert", "ms": 2500}])
-        thread = threading.Thread(
-            target=lambda: requests.post(f"{url}/bookings", json=booking_body(start), timeout=30), daemon=True
-        )
+        # Every write of a booking rides in a batch (the emulator delays the batch, not its parts): each is held
+        # 2.5 s, so the window between the claims landing and the booking's insert is that long.
+        set_latency(emulator, [{"method": "calendar.batch", "ms": 2500}])
+        def book_and_die() -> None:
+            with contextlib.suppress(requests.ConnectionError):  # the instance is killed before it answers
+                requests.post(f"{url}/bookings", json=booking_body(start), timeout=30)
+
+        thread = threading.Thread(target=book_and_die, daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
         while not any(_held(c) for c in _claims(emulator)):
             assert time.monotonic() < deadline, "the instance never claimed"
             time.sleep(0.02)
         assert confirmed_bookings(emulator) == []  # claimed, booking not written yet: the window
-        process.send_signal(signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # the master and its worker: nothing of it answers after this
         process.wait(10)
     finally:
         set_latency(emulator, [])

@@ -93,7 +93,9 @@ def _start_instances(count: int, config_path: Path) -> list[tuple[subprocess.Pop
         port = _free_port()
         command = [sys.executable, "-m", "functions_framework", "--target", "booking",
                    "--source", str(ROOT / "functions" / "booking" / "main.py"), "--port", str(port)]
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Own session: a test that kills an instance kills its whole process group, gunicorn's worker too.
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   start_new_session=True)
         instances.append((process, f"http://127.0.0.1:{port}"))
     deadline = time.monotonic() + 30
     for process, url in instances:
