@@ -8,6 +8,7 @@
     ├── MethodNotAllowed        405 method_not_allowed  the path exists, the method does not (Allow)
     ├── Conflict                409 conflict          the request contradicts the current state
     │   ├── SlotUnavailable     409 slot_unavailable  the slot is taken (or was lost in a race)
+    │   ├── RequestAlreadyBooked 409 request_already_booked  this very request was booked from another client
     │   └── PreconditionFailed  409 conflict          a compare-and-swap lost: the object changed since it was read
     ├── Gone                    410 gone              the thing existed and is deleted for good
     ├── PayloadTooLarge         413 payload_too_large the body is over the limit
@@ -107,6 +108,13 @@ class Conflict(AppError):
 
 class SlotUnavailable(Conflict):
     code = "slot_unavailable"
+
+
+class RequestAlreadyBooked(Conflict):
+    """This very request (same Idempotency-Key, same body) was booked from another client: the booking is
+    described, its token withheld (shared/booking/repeats.py)."""
+
+    code = "request_already_booked"
 
 
 class PreconditionFailed(Conflict):

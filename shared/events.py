@@ -19,6 +19,7 @@ P_INVITED = "wcbInvited"  # "1" once the visitor was invited (with booking.confi
 P_MOVED_FROM = "wcbMovedFrom"  # on a rescheduled booking: the id of the event it replaced
 P_MOVED_TO = "wcbMovedTo"  # on a booking being (or having been) moved: the id of its replacement
 P_REQUEST = "wcbRequest"  # digest of the whole request (body and client) an Idempotency-Key was first used with
+P_KEYED = "wcbKeyed"  # digest of the Idempotency-Key and the whole body, not the client: finds it from a new address
 P_MOVE_CLIENT = "wcbMoveClient"  # on a moved booking: digest of the client that moved it (who may repeat the move)
 P_VISITOR = "wcbVisitor"  # digest of the visitor's normalized email: what per-visitor limits count
 P_MOVING_AT = "wcbMovingAt"  # when the move named in wcbMovedTo began (RFC 3339, the mover's clock)

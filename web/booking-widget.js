@@ -1098,6 +1098,12 @@ export class CalendarBooking extends HTMLElement {
       return;
     }
     this.attempt = null;
+    const earlier = error.details && typeof error.details === "object" ? error.details.booking : null;
+    if (error.status === 409 && error.code === "request_already_booked" && earlier && typeof earlier === "object") {
+      // This very request was booked from another connection: show it; its token stays with the first one.
+      this.showBooking(earlier, null, "confirmed");
+      return;
+    }
     if (error.status === 409 && error.code === "slot_unavailable") {
       this.state.slot = null;
       this.goStep("time", { focus: false });

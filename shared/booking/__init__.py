@@ -6,7 +6,8 @@ holds *claims* that Google itself makes unique (shared/claims.py), and is writte
 
 Modules: `service` (the use cases), `rules` (checks before any write), `protocol` (holding claims), `writes` (the
 conditional patch, the booking insert, releases), `moves` (reschedule and settling half-done moves), `event` (the
-event body, invitation and view), `ids` (ids and request digests), `model` (what goes in and out).
+event body, invitation and view), `ids` (ids and request digests), `repeats` (a request repeated from another
+client), `model` (what goes in and out).
 
 The protocol, and the Google behaviour each step rests on (REF = developers.google.com/workspace/calendar/api/v3/
 reference, GUIDES = .../api/guides; the emulator follows the harsher reading where Google is silent, CALENDAR.md):
@@ -61,6 +62,13 @@ withdrawn, or does not exist once the mark is older than the TTL, the old bookin
 another move that reaches the old booking before the new one exists wins: the new booking then gives up ("lost")
 before anything was answered. So a failed commit write answers 200 (the move stands) and never leaves both
 bookings counting: the old one keeps its time and claims only until the first look or the next sweep.
+
+Repeats: an Idempotency-Key is scoped to the client's address and bound to the whole body (`ids`); only the very
+same request from the same client gets the booking and its token again. The same key and body from a new address
+(a phone that changed networks) meets its own booking as a taken slot; on that 409 the booking is found by ids
+(the first cell's claim, then its holders) and recognised by `wcbKeyed` (key and body, no client), and the answer
+is 409 `request_already_booked` describing it with the token withheld (`repeats`): the visitor learns they are
+booked and manages it from the invitation, while a guessed key with a victim's known body still steals nothing.
 
 Liveness, not safety: two overlapping requests racing may each win some cells both need; a request yields at once to
 a pending hold (booking not yet written) of a lower id and waits briefly for pending holds of higher ids to be

@@ -45,6 +45,12 @@ def request_digest(request: NewBooking, scope: str) -> str:
     return digest("request", json.dumps(fields, sort_keys=True, ensure_ascii=False))
 
 
+def keyed_digest(request: NewBooking, key: str) -> str:
+    """A digest of the Idempotency-Key and every field of the body, without the client: what recognises this very
+    request sent again from another address (`repeats.booked_elsewhere`), which is answered without the token."""
+    return digest("keyed", key, request_digest(request, ""))
+
+
 def client_digest(client: str) -> str:
     return digest("client", client)
 

@@ -12,17 +12,28 @@ from ..availability import Availability, BusyView, identity_for
 from ..calendar_client import CalendarClient, Identity, Request, event_get_request
 from ..config import CalendarConfig, Config, MeetingType
 from ..errors import InvalidRequest, NotFound, SlotUnavailable
-from ..events import P_CALENDAR, P_EMAIL, P_OUTCOME, P_REQUEST, Outcome, event_interval, is_booking, private_properties
+from ..events import (
+    P_CALENDAR,
+    P_EMAIL,
+    P_KEYED,
+    P_OUTCOME,
+    P_REQUEST,
+    Outcome,
+    event_interval,
+    is_booking,
+    private_properties,
+)
 from ..logs import log
 from ..slot_format import format_slots
 from ..slots import Interval, free_slots
 from ..tokens import BookingTokens
 from . import rules
 from .event import event_body, invitation_status, send_updates_for, uses_meet, view, with_links
-from .ids import event_ids, request_digest, reused_key
+from .ids import event_ids, keyed_digest, request_digest, reused_key
 from .model import BookingResult, BookingView, NewBooking
 from .moves import Moves
 from .protocol import Claims, ExistingBooking
+from .repeats import already_booked, booked_elsewhere
 from .writes import cancel_once, write_booking
 
 MAX_SLOTS_SPAN_DAYS = 62
@@ -136,13 +147,27 @@ class BookingService:
         except SlotUnavailable:
             earlier = self._earlier_answer(calendar, request, idempotency_key, scope, zone) if idempotency_key else None
             if earlier is None:
+                self._refuse_repeat_from_elsewhere(calendar, request, idempotency_key, scope, zone)
                 raise
             return earlier  # the slot is busy because this very request booked it before
+        try:
+            return self._book(calendar, request, idempotency_key, scope, zone, kind)
+        except SlotUnavailable:
+            self._refuse_repeat_from_elsewhere(calendar, request, idempotency_key, scope, zone)
+            raise
+
+    def _book(
+        self, calendar: CalendarConfig, request: NewBooking, idempotency_key: str | None, scope: str, zone: ZoneInfo,
+        kind: MeetingType | None,
+    ) -> BookingResult:
+        start = request.start
+        end = start + timedelta(minutes=request.duration)
         identity = identity_for(calendar)
         send = send_updates_for(self._config, calendar, request.email)
         body = event_body(self._config, calendar, request, kind, start, end)
         if idempotency_key is not None:
             body["extendedProperties"]["private"][P_REQUEST] = request_digest(request, scope)
+            body["extendedProperties"]["private"][P_KEYED] = keyed_digest(request, idempotency_key)
         for event_id in event_ids(calendar, request, idempotency_key, scope):
             extra: dict[str, Request] = {}
             if idempotency_key is not None:
@@ -175,6 +200,20 @@ class BookingService:
     def _key_scope(self, client: str) -> str:
         """What an Idempotency-Key is scoped to besides the calendar: the client, unless config says otherwise."""
         return client if self._config.booking.idempotency_per_client else ""
+
+    def _refuse_repeat_from_elsewhere(
+        self, calendar: CalendarConfig, request: NewBooking, key: str | None, scope: str, zone: ZoneInfo
+    ) -> None:
+        """On a 409: if this very request (key and whole body) was booked from another client, say so, with the
+        booking described and its token withheld (shared/booking/repeats.py). Only with per-client keys: without,
+        a repeat finds its booking by id and gets the token."""
+        if key is None or not scope:
+            return
+        span = Interval(request.start, request.start + timedelta(minutes=request.duration))
+        found = booked_elsewhere(self._client, self._claims, calendar, identity_for(calendar), request, key, span)
+        if found is not None:
+            log("booking repeated from another client", calendar=calendar.slug, booking=found["id"])
+            raise already_booked(self._config, calendar, found, zone)
 
     def _earlier_answer(
         self, calendar: CalendarConfig, request: NewBooking, key: str, scope: str, zone: ZoneInfo

@@ -11,7 +11,7 @@ import pytest
 
 from shared.runtime import set_runtime
 from shared.tokens import _SALT, derive_signing_key, key_from_secret
-from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, workday
+from tests.booking_support import assert_matches_openapi, at, booking_body, clear_events, confirmed_bookings, workday
 from tests.security.support import client, install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +42,8 @@ def test_a_guessed_idempotency_key_from_another_client_returns_no_token(booking:
     assert guess.status_code == 409 and "token" not in guess.get_json()
     same_body = booking.post("/bookings", json=body, headers={"Idempotency-Key": "booking-1", **ATTACKER})
     assert same_body.status_code == 409 and "token" not in same_body.get_json()
+    assert same_body.get_json()["error"]["details"]["token"] == "withheld"
+    assert made.get_json()["token"] not in same_body.get_data(as_text=True)
     spoofed = {"X-Forwarded-For": f"{VICTIM['X-Forwarded-For']}, {ATTACKER['X-Forwarded-For']}"}
     claimed = booking.post("/bookings", json=body, headers={"Idempotency-Key": "booking-1", **spoofed})
     assert claimed.status_code == 409 and "token" not in claimed.get_json()
@@ -65,6 +67,52 @@ def test_the_same_request_from_the_same_client_is_still_idempotent(booking: Any,
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json()["booking"]["id"] == again.get_json()["booking"]["id"]
     assert len(confirmed_bookings(emulator)) == 1
+
+
+@pytest.mark.parametrize("fresh_instance", [False, True], ids=["same-instance", "new-instance"])
+def test_the_same_request_from_a_new_address_is_told_it_is_booked_without_the_token(
+    booking: Any, emulator: Any, tmp_path: Any, fresh_instance: bool
+) -> None:
+    """A phone changing networks: the retry (same key, same body) comes from a new address. It learns that it is
+    booked (not "taken, pick another"), which booking, and where its links went; the token stays with the first
+    client, so a guessed key with a victim's known body steals nothing."""
+    body = booking_body(at(workday(), 10), notes="call me")
+    made = booking.post("/bookings", json=body, headers={"Idempotency-Key": "phone-1", **VICTIM})
+    assert made.status_code == 201
+    if fresh_instance:  # no in-process note of the booking: the 409 comes from the claims, not the snapshot path
+        install(emulator, tmp_path, QUERY_OFF)
+        booking = client("booking")
+    again = booking.post("/bookings", json=body, headers={"Idempotency-Key": "phone-1", **ATTACKER})
+    assert again.status_code == 409
+    error = again.get_json()["error"]
+    assert error["code"] == "request_already_booked"
+    assert error["details"]["booking"]["id"] == made.get_json()["booking"]["id"]
+    assert error["details"]["booking"]["status"] == "confirmed"
+    assert error["details"]["booking"]["invitation"] == {"sent": True, "to": "vera@visitor.test"}
+    assert "token" not in again.get_json() and made.get_json()["token"] not in again.get_data(as_text=True)
+    assert_matches_openapi(again, "/bookings", "POST")
+    # Anything less than the very request (another key, another name) is just a taken slot.
+    for key, change in (("phone-2", {}), ("phone-1", {"name": "Vera Visitorr"}), ("phone-1", {"notes": "x"})):
+        other = booking.post("/bookings", json={**body, **change}, headers={"Idempotency-Key": key, **ATTACKER})
+        assert (other.status_code, other.get_json()["error"]["code"]) == (409, "slot_unavailable")
+    # The first client still gets its token back.
+    mine = booking.post("/bookings", json=body, headers={"Idempotency-Key": "phone-1", **VICTIM})
+    assert mine.status_code == 200 and mine.get_json()["token"] == made.get_json()["token"]
+    assert len(confirmed_bookings(emulator)) == 1
+
+
+def test_without_per_client_keys_the_same_request_from_anywhere_gets_the_token(emulator: Any, tmp_path: Any) -> None:
+    clear_events(emulator)
+    install(emulator, tmp_path, {**QUERY_OFF, "idempotency_per_client = true": "idempotency_per_client = false"})
+    booking = client("booking")
+    body = booking_body(at(workday(), 10))
+    made = booking.post("/bookings", json=body, headers={"Idempotency-Key": "phone-1", **VICTIM})
+    again = booking.post("/bookings", json=body, headers={"Idempotency-Key": "phone-1", **ATTACKER})
+    assert (made.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["token"] == made.get_json()["token"]
+    other = booking.post("/bookings", json={**body, "name": "Someone"}, headers={"Idempotency-Key": "phone-1"})
+    assert other.status_code == 409 and "token" not in other.get_json()
+    set_runtime(None)
 
 
 def test_a_move_rotates_the_token(booking: Any, emulator: Any) -> None:
