@@ -112,7 +112,11 @@ class Booking(_Answer):
     calendar: str
     start: datetime
     end: datetime
-    status: Literal["confirmed", "cancelled"]
+    status: Literal["confirmed", "pending", "cancelled"] = Field(
+        description="pending: awaiting the visitor's confirmation by email (booking.confirm_email) until `confirmBy`"
+    )
+    confirm_by: datetime | None = Field(default=None, alias="confirmBy",
+                                        description="a pending booking's deadline; unconfirmed, its time is released")
     meet_link: str | None = Field(default=None, alias="meetLink")
     moved_to: str | None = Field(default=None, alias="movedTo", description="the booking this one was moved to")
     type: str | None = Field(default=None, description="the meeting type's id (GET /calendars `meetingTypes`)")
@@ -247,6 +251,8 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": ok("#/components/schemas/BookingCreated", "The same booking, made earlier"),
                         "201": ok("#/components/schemas/BookingCreated", "Booked"),
+                        "202": ok("#/components/schemas/BookingCreated",
+                                  "Held pending: confirm through the link in Google's invitation by `confirmBy`"),
                         **errors(400, 404, 409, 413, 415, 500, 502, 503),
                     },
                 }
@@ -273,9 +279,26 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     },
                 },
             },
+            "/bookings/{id}/confirm": {
+                "parameters": [id_param],
+                "post": {
+                    "operationId": "confirmBooking",
+                    "security": [{"confirmationToken": []}],
+                    "responses": {
+                        "200": ok("#/components/schemas/BookingEnvelope", "Confirmed (or confirmed already)"),
+                        **errors(400, 403, 404, 409, 410, 500, 502, 503),
+                    },
+                },
+            },
         },
         "components": {
             "securitySchemes": {
+                "confirmationToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the confirmation token of the confirm link in Google's invitation "
+                                   "(booking.confirm_email); the booking token does not confirm",
+                },
                 "bookingToken": {
                     "type": "http",
                     "scheme": "bearer",

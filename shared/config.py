@@ -328,6 +328,11 @@ class BookingConfig(_Model):
     title_template: Template | None = None
     description_template: Template | None = None
     manage_url: PageUrl | None = None
+    # Confirm the visitor's email before a booking is final: it is written pending (tentative, holding its slot)
+    # and confirmed through the link in Google's invitation within `confirm_within_minutes`, else it lapses
+    # (shared/booking/confirm.py). Needs invite_visitor and manage_url.
+    confirm_email: Bool = False
+    confirm_within_minutes: Annotated[Int, Field(ge=5, le=1440)] = 30
 
 
 class MeetingType(_Model):
@@ -639,6 +644,7 @@ def _relation_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:
     yield from _meeting_type_problems(data.get("calendars"), data.get("booking", {}))
     yield from _role_problems(data.get("sharing"), data.get("booking"))
     yield from _notice_problems(data.get("booking", {}))
+    yield from _confirm_problems(data.get("booking", {}))
     yield from _audience_problems(data)
     booking = data.get("booking")
     durations = (booking if isinstance(booking, dict) else {}).get("durations", BookingConfig().durations)
@@ -754,6 +760,18 @@ def _notice_problems(booking: object) -> Iterable[ConfigProblem]:
             f"expected less than the horizon ({horizon} days = {horizon * 1440} minutes), "
             "or no slot can ever be booked",
         )
+
+
+def _confirm_problems(booking: object) -> Iterable[ConfigProblem]:
+    """Email confirmation travels in Google's invitation, as a link to the booking page: it needs both."""
+    if not isinstance(booking, dict) or booking.get("confirm_email") is not True:
+        return
+    if booking.get("invite_visitor", BookingConfig().invite_visitor) is False:
+        yield ConfigProblem("booking.confirm_email", "needs booking.invite_visitor = true: the confirm link "
+                            "reaches the visitor in Google's invitation")
+    if not booking.get("manage_url"):
+        yield ConfigProblem("booking.confirm_email", "needs booking.manage_url: the confirm link opens the "
+                            "booking page")
 
 
 def _audience_problems(data: Mapping[str, Any]) -> Iterable[ConfigProblem]:

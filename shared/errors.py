@@ -11,6 +11,7 @@
     │   ├── RequestAlreadyBooked 409 request_already_booked  this very request was booked from another client
     │   └── PreconditionFailed  409 conflict          a compare-and-swap lost: the object changed since it was read
     ├── Gone                    410 gone              the thing existed and is deleted for good
+    │   └── ConfirmationExpired 410 confirmation_expired  a pending booking was not confirmed in time
     ├── PayloadTooLarge         413 payload_too_large the body is over the limit
     ├── UnsupportedMediaType    415 unsupported_media_type  the body is not `application/json`
     ├── TooManyRequests         429 rate_limited      a client or visitor limit (Retry-After)
@@ -123,6 +124,12 @@ class PreconditionFailed(Conflict):
 
 class Gone(AppError):
     status, code = 410, "gone"
+
+
+class ConfirmationExpired(Gone):
+    """A pending booking (booking.confirm_email) was not confirmed in time: its time was released."""
+
+    code = "confirmation_expired"
 
 
 class PayloadTooLarge(AppError):

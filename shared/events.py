@@ -23,6 +23,7 @@ P_KEYED = "wcbKeyed"  # digest of the Idempotency-Key and the whole body, not th
 P_MOVE_CLIENT = "wcbMoveClient"  # on a moved booking: digest of the client that moved it (who may repeat the move)
 P_VISITOR = "wcbVisitor"  # digest of the visitor's normalized email: what per-visitor limits count
 P_MOVING_AT = "wcbMovingAt"  # when the move named in wcbMovedTo began (RFC 3339, the mover's clock)
+P_PENDING_UNTIL = "wcbPendingUntil"  # on a booking awaiting the visitor's email confirmation: until when (RFC 3339)
 P_TEAM = "wcbTeam"  # on a booking made through a team (config [[teams]]): the team's slug
 
 
@@ -33,6 +34,7 @@ class Outcome(StrEnum):
     MOVED = "moved"  # replaced by the booking named in wcbMovedTo
     LOST = "lost"  # yielded: a move that found its old booking cancelled or changed before it committed
     ABORTED = "aborted"  # withdrawn after a failure, before it was ever answered
+    EXPIRED = "expired"  # a pending booking (booking.confirm_email) not confirmed in time
 
 
 WITHDRAWN = (Outcome.ABORTED, Outcome.LOST)  # outcomes of a booking that never stood (never answered 201/200)
@@ -67,6 +69,25 @@ def is_booking(event: dict[str, Any]) -> bool:
 def is_decided(event: dict[str, Any]) -> bool:
     """Cancelled, or marked with an outcome (lost, aborted, cancelled, moved): its verdict is final."""
     return event.get("status") == "cancelled" or bool(private_properties(event).get(P_OUTCOME))
+
+
+def pending_until(event: dict[str, Any]) -> datetime | None:
+    """Until when a booking awaiting its visitor's email confirmation holds its time (booking.confirm_email), or
+    None when it is not pending: confirmed, decided, or not a booking. An unreadable stamp lapsed long ago."""
+    value = private_properties(event).get(P_PENDING_UNTIL)
+    if not value or not is_booking(event) or is_decided(event):
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def pending_lapsed(event: dict[str, Any], now: datetime) -> bool:
+    """A pending booking past its confirmation deadline: it no longer counts, and anyone may expire it (a
+    conditional cancel, which a racing confirmation either beats or loses to: shared/booking/confirm.py)."""
+    until = pending_until(event)
+    return until is not None and now >= until
 
 
 def move_verdict(

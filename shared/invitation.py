@@ -115,21 +115,36 @@ def manage_links(base_url: str, booking_id: str, token: str) -> dict[str, str]:
     return {"reschedule": link("reschedule"), "cancel": link("cancel")}
 
 
+def confirm_link(base_url: str, booking_id: str, token: str) -> str:
+    """The page's link to confirm a pending booking: its confirmation token (not the booking's) in the fragment."""
+    return f"{base_url}#booking={booking_id}&token={token}&action=confirm"
+
+
 def links_block(links: dict[str, str]) -> str:
-    """The description's closing block with the manage links, escaped like the rest."""
+    """The description's closing block with the manage links (and a pending booking's confirm link first),
+    escaped like the rest."""
+    confirm = [f"Confirm {links['confirm_by']}: {links['confirm']}"] if "confirm" in links else []
     return "\n\n" + description([
         LINKS_HEADING,
+        *confirm,
         f"Reschedule: {links['reschedule']}",
         f"Cancel: {links['cancel']}",
     ])
 
 
-def with_links(body: dict[str, Any], base_url: str | None, booking_id: str, token: Callable[[], str]) -> dict[str, Any]:
-    """`body` (an event) whose description ends with the manage links of `booking_id` (none without a base URL)."""
+def with_links(
+    body: dict[str, Any], base_url: str | None, booking_id: str, token: Callable[[], str],
+    confirm: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """`body` (an event) whose description ends with the manage links of `booking_id` (none without a base URL).
+    `confirm`: a pending booking's confirmation token and when it lapses, as words ("by 14:30 (Europe/Berlin)")."""
     kept = without_links(str(body.get("description", "")))
     if not base_url:
         return {**body, "description": kept}
-    return {**body, "description": kept + links_block(manage_links(base_url, booking_id, token()))}
+    links = manage_links(base_url, booking_id, token())
+    if confirm is not None:
+        links = {**links, "confirm": confirm_link(base_url, booking_id, confirm[0]), "confirm_by": confirm[1]}
+    return {**body, "description": kept + links_block(links)}
 
 
 def without_links(text: str) -> str:

@@ -9,6 +9,10 @@ It also finishes half-done moves (`events.move_verdict`, the rule bookings apply
 to a new one that was written and never withdrawn is cancelled as moved (its move committed in all but the last
 write); one whose new booking never appeared within the TTL, or was withdrawn, is unmarked and stands. One more
 events.list per calendar (its bookings in the window).
+
+With `booking.confirm_email`, the sync first expires pending bookings past their deadline (`sweep_pending`, one
+events.list per calendar, before it reads availability): a conditional cancel that a racing confirmation either
+beats or loses to (shared/booking/confirm.py), so their time is free again in the snapshot it writes.
 """
 
 from __future__ import annotations
@@ -50,6 +54,28 @@ def sweep_claims(
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         released = list(pool.map(one, config.calendars))
     return sum(released)
+
+
+def sweep_pending(
+    config: Config, client: CalendarClient, now: datetime, start: datetime, end: datetime, parallel: int = 10
+) -> int:
+    """Expire every pending booking past its deadline over [start, end) (booking.confirm_email); how many."""
+    from .booking.confirm import expire_listed
+
+    def one(calendar: CalendarConfig) -> int:
+        identity = identity_for(calendar)
+        try:
+            bookings = client.list_events(
+                identity, calendar.calendar_id, time_min=start, time_max=end,
+                private_properties={MARKER: "1", P_CALENDAR: calendar.slug},
+            )
+            return expire_listed(config, client, calendar, identity, bookings, now)
+        except AppError as error:
+            log("pending sweep skipped", severity="WARNING", calendar=calendar.slug, detail=error.message)
+            return 0
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return sum(pool.map(one, config.calendars))
 
 
 def _settle_moves(

@@ -186,6 +186,10 @@ class AvailabilitySync:
             as_of = self._now().astimezone(UTC).replace(microsecond=0)
             start = as_of - SYNC_LOOKBACK
             end = as_of + (horizon or timedelta(days=self._config.sync_horizon_days))
+            if self._config.booking.confirm_email:  # lapsed pending bookings free their time before it is read
+                from .sweep import sweep_pending
+
+                sweep_pending(self._config, self._client, self._now(), start, end, self._parallel)
             collected = self.collect(start, end)
             recorded = _later(schedule_time, _schedule_time_of(previous))
             for _ in range(_WRITE_ATTEMPTS):

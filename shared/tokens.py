@@ -8,6 +8,10 @@ is derived from the credentials secret, and rotating that key then also invalida
 
 A token names one event id. A move makes a new event with a new id, so the token from before the move reads
 the old (cancelled, `movedTo`) booking only; the moved booking's token is handed out with the move.
+
+A confirmation token (`booking.confirm_email`) confirms one pending booking and does nothing else. It is signed
+with another salt, so neither kind passes for the other, and it travels only in Google's invitation (never in an
+API answer): holding it proves the visitor read the invitation sent to the booking's email.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .clock import SYSTEM_CLOCK
 from .errors import Forbidden
 
 _SALT = "booking-capability-v1"
+_CONFIRM_SALT = "booking-confirmation-v1"
 
 
 def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
@@ -52,6 +57,9 @@ class BookingTokens:
         self._serializer = URLSafeTimedSerializer(
             key, salt=_SALT, signer=ClockedSigner, signer_kwargs={"digest_method": hashlib.sha256}
         )
+        self._confirmations = URLSafeTimedSerializer(
+            key, salt=_CONFIRM_SALT, signer=ClockedSigner, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self._max_age = max_age_seconds
 
     def issue(self, booking_id: str, calendar_slug: str) -> str:
@@ -59,12 +67,24 @@ class BookingTokens:
 
     def check(self, token: str | None, booking_id: str) -> str:
         """The calendar slug the token was issued for, if it is a live token for `booking_id`; else 403."""
-        from itsdangerous import BadSignature, SignatureExpired
-
         if not token:
             raise Forbidden("This booking needs its `token` (from the booking confirmation).")
+        return self._check(self._serializer, token, booking_id)
+
+    def issue_confirmation(self, booking_id: str, calendar_slug: str) -> str:
+        return str(self._confirmations.dumps({"b": booking_id, "c": calendar_slug}))
+
+    def check_confirmation(self, token: str | None, booking_id: str) -> str:
+        """The calendar slug of a confirmation token for `booking_id` (from the invitation's confirm link); else 403."""
+        if not token:
+            raise Forbidden("Confirming needs the token from the confirm link in the invitation.")
+        return self._check(self._confirmations, token, booking_id)
+
+    def _check(self, serializer: Any, token: str, booking_id: str) -> str:
+        from itsdangerous import BadSignature, SignatureExpired
+
         try:
-            claims = self._serializer.loads(token, max_age=self._max_age)
+            claims = serializer.loads(token, max_age=self._max_age)
         except SignatureExpired:
             raise Forbidden("This booking token has expired.") from None
         except BadSignature:

@@ -20,7 +20,7 @@ from tests.conftest import function_app
 def test_booking_api_never_5xx_and_matches_its_schema(installed_runtime: Any) -> None:
     schema = schemathesis.openapi.from_wsgi("/openapi.json", function_app("booking"))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) == 7
 
     for operation in operations:
 

@@ -55,7 +55,8 @@ def create_booking(request: flask.Request) -> Any:
     tag = runtime.booking.request_tag(visitor, key, client)
     runtime.guard.before_booking(visitor, client, request.headers.get(BOT_TOKEN_HEADER), tag)
     result = runtime.booking.book(visitor, key, client)
-    return {"booking": result.booking.to_json(), "token": result.token}, 201 if result.created else 200
+    status = 202 if result.booking.status == "pending" else 201 if result.created else 200  # 202: confirm by email
+    return {"booking": result.booking.to_json(), "token": result.token}, status
 
 
 def get_booking(request: flask.Request, booking_id: str) -> Any:
@@ -64,6 +65,11 @@ def get_booking(request: flask.Request, booking_id: str) -> Any:
 
 def cancel_booking(request: flask.Request, booking_id: str) -> Any:
     return {"booking": get_runtime().booking.cancel(booking_id, _token(request)).to_json()}
+
+
+def confirm_booking(request: flask.Request, booking_id: str) -> Any:
+    """The confirm link's token (from the invitation, never from an answer): booking.confirm_email."""
+    return {"booking": get_runtime().booking.confirm(booking_id, _token(request)).to_json()}
 
 
 def reschedule_booking(request: flask.Request, booking_id: str) -> Any:
@@ -105,6 +111,7 @@ ROUTES = [
     http.route("GET", "/bookings/{booking_id}", get_booking),
     http.route("DELETE", "/bookings/{booking_id}", cancel_booking),
     http.route("PATCH", "/bookings/{booking_id}", reschedule_booking),
+    http.route("POST", "/bookings/{booking_id}/confirm", confirm_booking),
     http.route("GET", "/openapi.json", openapi),
 ]
 

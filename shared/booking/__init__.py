@@ -7,7 +7,7 @@ holds *claims* that Google itself makes unique (shared/claims.py), and is writte
 Modules: `service` (the use cases), `rules` (checks before any write), `protocol` (holding claims), `writes` (the
 conditional patch, the booking insert, releases), `moves` (reschedule and settling half-done moves), `event` (the
 event body, invitation and view), `ids` (ids and request digests), `repeats` (a request repeated from another
-client), `model` (what goes in and out).
+client), `confirm` (pending bookings awaiting the visitor's email confirmation), `model` (what goes in and out).
 
 The protocol, and the Google behaviour each step rests on (REF = developers.google.com/workspace/calendar/api/v3/
 reference, GUIDES = .../api/guides; the emulator follows the harsher reading where Google is silent, CALENDAR.md):
@@ -62,6 +62,11 @@ withdrawn, or does not exist once the mark is older than the TTL, the old bookin
 another move that reaches the old booking before the new one exists wins: the new booking then gives up ("lost")
 before anything was answered. So a failed commit write answers 200 (the move stands) and never leaves both
 bookings counting: the old one keeps its time and claims only until the first look or the next sweep.
+
+Pending bookings (`booking.confirm_email`, `confirm`): written as above, holding their claims, but `tentative`
+with a deadline; a holder is judged by its event as always, and one past its deadline is first expired by whoever
+meets it (a conditional cancel) and so judged cancelled, unless the visitor's confirmation (a conditional write on
+the same event) came first. Google's `If-Match` decides between the two, never the clocks.
 
 Repeats: an Idempotency-Key is scoped to the client's address and bound to the whole body (`ids`); only the very
 same request from the same client gets the booking and its token again. The same key and body from a new address

@@ -20,6 +20,7 @@ from ..events import (
     Outcome,
     event_interval,
     is_decided,
+    pending_until,
     private_properties,
 )
 from ..tokens import BookingTokens
@@ -125,11 +126,18 @@ def event_body(
 
 
 def with_links(
-    config: Config, calendar: CalendarConfig, body: dict[str, Any], tokens: Callable[[], BookingTokens]
+    config: Config, calendar: CalendarConfig, body: dict[str, Any], tokens: Callable[[], BookingTokens],
+    confirm_until: datetime | None = None,
 ) -> dict[str, Any]:
-    """`body` with the manage links of its id (their token is this booking's, so a move gets new ones)."""
+    """`body` with the manage links of its id (their token is this booking's, so a move gets new ones); with
+    `confirm_until`, a pending booking's confirm link first (its own confirmation token, shared/booking/confirm.py)."""
+    confirm = None
+    if confirm_until is not None:
+        local = confirm_until.astimezone(calendar.zone)
+        confirm = (tokens().issue_confirmation(body["id"], calendar.slug),
+                   f"by {local.strftime('%A %d %B %Y, %H:%M')} ({calendar.timezone}), or the time is released")
     return invitation.with_links(body, config.booking.manage_url, body["id"],
-                                 lambda: tokens().issue(body["id"], calendar.slug))
+                                 lambda: tokens().issue(body["id"], calendar.slug), confirm)
 
 
 def view(config: Config, calendar: CalendarConfig, event: dict[str, Any], zone: ZoneInfo | None = None) -> BookingView:
@@ -146,7 +154,8 @@ def view(config: Config, calendar: CalendarConfig, event: dict[str, Any], zone: 
     cancelled = is_decided(event)
     props = private_properties(event)
     moved_to = props.get(P_MOVED_TO) if cancelled and props.get(P_OUTCOME) == Outcome.MOVED else None
-    status = "cancelled" if cancelled else "confirmed"
+    until = pending_until(event)
+    status = "cancelled" if cancelled else "pending" if until is not None else "confirmed"
     sent = invitation_status(config, calendar, props[P_EMAIL]) if props.get(P_EMAIL) else None
     return BookingView(event["id"], calendar.slug, span.start, span.end, status, zone or calendar.zone, meet,
-                       moved_to or None, sent, props.get(invitation.P_TYPE) or None)
+                       moved_to or None, sent, props.get(invitation.P_TYPE) or None, until)

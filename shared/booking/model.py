@@ -32,6 +32,7 @@ class BookingView:
     moved_to: str | None = None
     invitation: dict[str, Any] | None = None  # where Google's invitation went: {"sent", "to"} or {"sent", "reason"}
     type: str | None = None  # the meeting type's slug
+    confirm_by: datetime | None = None  # a pending booking (booking.confirm_email): confirm before this
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -49,6 +50,8 @@ class BookingView:
             body["invitation"] = self.invitation
         if self.type:
             body["type"] = self.type
+        if self.confirm_by is not None:
+            body["confirmBy"] = self.confirm_by.astimezone(self.zone).isoformat()
         return body
 
 

@@ -38,8 +38,9 @@ from ..claims import (
 )
 from ..config import CalendarConfig, Config
 from ..errors import AppError, Conflict, GoogleConflict, InvalidRequest, NotFound, SlotUnavailable, UpstreamUnavailable
-from ..events import blocks_time, event_interval, is_booking, padded_booking, private_properties
+from ..events import blocks_time, event_interval, is_booking, padded_booking, pending_lapsed, private_properties
 from ..slots import Interval, SlotProblem, SlotRules
+from .confirm import expire_lapsed
 from .writes import INHERITED, as_error, release
 
 YIELD_PAUSES = (0.1, 0.2, 0.4)  # seconds a request waits for racing pending holds of higher ids to be released
@@ -55,14 +56,18 @@ class ExistingBooking(Exception):
 
 
 def live_problem(
-    items: list[dict[str, Any]], span: Interval, rules: SlotRules, zone: ZoneInfo, ignore: set[str | None]
+    items: list[dict[str, Any]], span: Interval, rules: SlotRules, zone: ZoneInfo, ignore: set[str | None],
+    now: datetime | None = None,
 ) -> SlotProblem | None:
     """Whether the calendar's own events (read live) keep `span`: a meeting that blocks time within the buffers,
-    or a booking this product made that its padding keeps away. Claims never block. An item that cannot be
-    read (no times, an odd shape) counts as busy."""
+    or a booking this product made that its padding keeps away. Claims never block, nor a pending booking past
+    its deadline at `now` (its claims decide: `take_over` expires it first). An item that cannot be read (no
+    times, an odd shape) counts as busy."""
     guarded = Interval(span.start - rules.buffer_before, span.end + rules.buffer_after)
     for item in items:
         if item.get("id") in ignore or item.get("status") == "cancelled" or is_claim(item):
+            continue
+        if now is not None and pending_lapsed(item, now):
             continue
         try:
             other = event_interval(item, zone)
@@ -164,7 +169,8 @@ class Claims:
             live = answers.get("live")
             if not isinstance(live, dict):
                 raise as_error(live)
-            problem = live_problem(list(live.get("items", [])), span, rules, calendar.zone, {holder, carry_from})
+            problem = live_problem(list(live.get("items", [])), span, rules, calendar.zone, {holder, carry_from},
+                                   now)
             if problem is not None:
                 raise SlotUnavailable(problem.message, details={"reason": problem.value})
             for _ in range(3):
@@ -217,6 +223,7 @@ class Claims:
             else:
                 claims[cell.key] = answer
         found = self._holders_of(calendar, identity, claims, carry_from)
+        found = expire_lapsed(self._config, self._client, calendar, identity, found, now)  # confirm.py
         ttl = timedelta(seconds=self._config.booking.claim_ttl_seconds)
         keys_of = self.keys_of(calendar)
 

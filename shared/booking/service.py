@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..availability import Availability, BusyView, identity_for
 from ..calendar_client import CalendarClient, Identity, Request, event_get_request
 from ..config import CalendarConfig, Config, MeetingType
-from ..errors import InvalidRequest, NotFound, SlotUnavailable
+from ..errors import Conflict, InvalidRequest, NotFound, SlotUnavailable
 from ..events import (
     P_CALENDAR,
     P_EMAIL,
@@ -21,13 +21,15 @@ from ..events import (
     Outcome,
     event_interval,
     is_booking,
+    pending_lapsed,
+    pending_until,
     private_properties,
 )
 from ..logs import log
 from ..slot_format import format_slots
 from ..slots import Interval, free_slots
 from ..tokens import BookingTokens
-from . import rules
+from . import confirm, rules
 from .event import event_body, invitation_status, send_updates_for, uses_meet, view, with_links
 from .ids import event_ids, keyed_digest, request_digest, reused_key
 from .model import BookingResult, BookingView, NewBooking
@@ -165,6 +167,9 @@ class BookingService:
         identity = identity_for(calendar)
         send = send_updates_for(self._config, calendar, request.email)
         body = event_body(self._config, calendar, request, kind, start, end)
+        until = confirm.deadline_for(self._config, calendar, request.email, self._now(), start)
+        if until is not None:
+            body = confirm.pending_body(body, until)
         if idempotency_key is not None:
             body["extendedProperties"]["private"][P_REQUEST] = request_digest(request, scope)
             body["extendedProperties"]["private"][P_KEYED] = keyed_digest(request, idempotency_key)
@@ -179,14 +184,15 @@ class BookingService:
                 if outcome is None:
                     continue  # that id's attempt was aborted: take the next one
                 return outcome
-            full = with_links(self._config, calendar, {**body, "id": event_id}, self._tokens)
+            full = with_links(self._config, calendar, {**body, "id": event_id}, self._tokens, until)
             event = write_booking(self._client, calendar, identity, full, held, send_updates=send,
                                   conference=uses_meet(self._config, None) or "conferenceData" in full,
                                   capped=bool(self._config.slot_rules(calendar.slug).max_per_day))
             if event is None:
                 continue  # our own id was taken by an aborted attempt meanwhile
             self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone), event["id"])
-            log("booking confirmed", calendar=calendar.slug, booking=event["id"], start=start.isoformat())
+            log("booking pending" if until else "booking confirmed", calendar=calendar.slug, booking=event["id"],
+                start=start.isoformat())
             return self._result(calendar, event, zone, created=True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
@@ -253,14 +259,33 @@ class BookingService:
     # --- the booking's own link ---------------------------------------------------------------------------------
     def get(self, booking_id: str, token: str | None) -> BookingView:
         calendar, identity = self._authorized(booking_id, token)
-        event = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        event = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id))
         return view(self._config, calendar, event)
+
+    def confirm(self, booking_id: str, token: str | None) -> BookingView:
+        """Confirm a pending booking with the confirmation token of its invitation (shared/booking/confirm.py):
+        confirmed once, the same answer again; 410 `confirmation_expired` once its deadline passed."""
+        slug = self._tokens().check_confirmation(token, booking_id)
+        calendar = self._config.calendar_by_slug(slug)
+        if calendar is None:
+            raise NotFound("This booking's calendar is no longer bookable.")
+        identity = identity_for(calendar)
+        event = self._own_event(calendar, identity, booking_id)
+        done = confirm.confirm(self._config, self._client, calendar, identity, event, self._now, self._tokens)
+        return view(self._config, calendar, done)
+
+    def _looked_at(self, calendar: CalendarConfig, identity: Identity, booking_id: str) -> dict[str, Any]:
+        """The booking event, a pending one past its deadline expired first (anyone who looks settles it)."""
+        event = self._own_event(calendar, identity, booking_id)
+        if pending_lapsed(event, self._now()):
+            event = confirm.expire(self._config, self._client, calendar, identity, event, self._now())
+        return event
 
     def cancel(self, booking_id: str, token: str | None) -> BookingView:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        event = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id))
         send = send_updates_for(self._config, calendar, private_properties(event).get(P_EMAIL, ""))
         result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send)
         if result.wrote:
@@ -277,7 +302,10 @@ class BookingService:
         booking where it was. The moved booking has a new id and token; the old points to it. Repeating the same
         move returns the same moved booking."""
         calendar, identity = self._authorized(booking_id, token)
-        old = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
+        old = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id))
+        if pending_until(old) is not None:
+            raise Conflict("Confirm this booking (the link in its invitation) before moving it.",
+                           details={"status": "pending"})
         return self._moves.move(calendar, identity, old, start, duration, client)
 
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
