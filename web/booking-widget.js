@@ -6,8 +6,8 @@
 //   <calendar-booking api="https://FUNCTION-URL/booking"></calendar-booking>
 // Attributes: api (base URL of the booking function, default "/booking"), calendar (one employee's slug: skip
 // the "who" step), days (how many days to offer; default: up to the booking horizon the API reports).
-// Events (bubbling, composed): "booking-confirmed", "booking-rescheduled" and "booking-cancelled", detail {booking}
-// (never the token).
+// Events (bubbling, composed): "booking-confirmed", "booking-pending" (booking.confirm_email: awaiting the visitor's
+// confirmation by email), "booking-rescheduled" and "booking-cancelled", detail {booking} (never the token).
 // Bot check: when GET /calendars names one ("botCheck": {"provider": "turnstile", "siteKey"}), the page loads
 // Cloudflare's Turnstile widget with that public site key into a light-DOM child (slot "bot-check") and sends
 // the widget's token in X-Turnstile-Token with each booking; a token verifies once, so the widget is reset after
@@ -56,6 +56,10 @@ const MESSAGES = {
   invalid: "Please check the highlighted fields",
   botCheck: "Please complete the check below (it shows you are not a robot), then book again.",
   botCheckFailed: "The check that you are not a robot could not be loaded. Reload the page and try again.",
+  pending: "Check your email to confirm",
+  confirmTitle: "Confirm your booking",
+  confirmText: "Press the button to confirm the time you booked.",
+  confirmExpired: "This booking was not confirmed in time",
 };
 
 const FIELD_HINTS = {
@@ -515,7 +519,7 @@ export class CalendarBooking extends HTMLElement {
     this.statusTimer = setTimeout(() => { this.ref.status.textContent = text; }, 50);
   }
 
-  showNotice({ title, text = "", items = [], retry = null, kind = "error" }) {
+  showNotice({ title, text = "", items = [], retry = null, kind = "error", retryLabel = "Try again" }) {
     const { notice, noticeTitle, noticeText, noticeList, retry: retryButton } = this.ref;
     notice.hidden = false;
     notice.dataset.kind = kind;
@@ -532,6 +536,7 @@ export class CalendarBooking extends HTMLElement {
     }));
     noticeList.hidden = items.length === 0;
     retryButton.hidden = !retry;
+    retryButton.textContent = retryLabel;
     retryButton.onclick = retry
       ? () => {
         this.clearNotice();
@@ -1169,10 +1174,11 @@ export class CalendarBooking extends HTMLElement {
     ref.result.hidden = false;
     ref.result.dataset.status = booking.status;
     const cancelled = booking.status === "cancelled";
+    const pending = booking.status === "pending"; // booking.confirm_email: confirmed through the invitation's link
     const titles = { confirmed: "You\u2019re booked", rescheduled: "Your booking is moved" };
     ref.resultTitle.textContent = cancelled
       ? (how === "cancelled" ? "Your booking is cancelled" : "This booking is cancelled")
-      : (titles[how] || "Your booking");
+      : (pending ? MESSAGES.pending : (titles[how] || "Your booking"));
     const when = `${this.describeSlot(booking, zone)} (${describeZone(zone).short})`;
     ref.resultWhen.textContent = cancelled
       ? `${when} with ${this.calendarName(booking.calendar)} \u2014 this time is free again.`
@@ -1199,7 +1205,7 @@ export class CalendarBooking extends HTMLElement {
     }
     ref.resultRef.textContent = `Booking reference: ${booking.id}`;
     ref.cancel.hidden = cancelled || !token;
-    ref.reschedule.hidden = cancelled || !token;
+    ref.reschedule.hidden = cancelled || pending || !token; // a pending booking is confirmed before it moves
     ref.resultActions.hidden = false;
     ref.confirmCancel.hidden = true;
     const kind = this.bookingType(booking);
@@ -1213,7 +1219,8 @@ export class CalendarBooking extends HTMLElement {
     this.status(ref.resultTitle.textContent);
     if (how === "kept") return; // back from "reschedule" without moving: nothing happened
     const detail = { booking: { ...booking } };
-    const type = cancelled ? "booking-cancelled" : (how === "rescheduled" ? "booking-rescheduled" : "booking-confirmed");
+    const type = cancelled ? "booking-cancelled"
+      : (pending ? "booking-pending" : (how === "rescheduled" ? "booking-rescheduled" : "booking-confirmed"));
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
@@ -1227,6 +1234,12 @@ export class CalendarBooking extends HTMLElement {
     if (cancelled) {
       resultInvite.textContent = invitation.sent ? `Google Calendar sends the cancellation to ${to}.` : "";
       resultInvite.hidden = !invitation.sent;
+      return;
+    }
+    if (invitation.sent && booking.status === "pending") {
+      const by = booking.confirmBy ? ` by ${formatTime(booking.confirmBy, this.state.zone)}` : "";
+      resultInvite.textContent = `Google Calendar sent an invitation to ${to}. Confirm the booking with its `
+        + `\u201cConfirm\u201d link${by}; until then the time is held for you, after that it is released.`;
       return;
     }
     if (invitation.sent) {
@@ -1414,6 +1427,23 @@ export class CalendarBooking extends HTMLElement {
     else this.loadSlots();
   }
 
+  async confirmBooking(id, token) {
+    this.status("Confirming your booking\u2026");
+    try {
+      const { data } = await this.api("POST", `bookings/${encodeURIComponent(id)}/confirm`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      this.showBooking(data.booking, null, "confirmed"); // the invitation's links manage it from here
+    } catch (error) {
+      this.showNotice({
+        title: error.unavailable ? MESSAGES.unavailable
+          : (error.code === "confirmation_expired" ? MESSAGES.confirmExpired : "This booking could not be confirmed"),
+        text: error.unavailable ? "Please try again in a moment." : error.message,
+        retry: error.unavailable ? () => this.confirmBooking(id, token) : null,
+      });
+    }
+  }
+
   /** `#booking=ID&token=TOKEN` (the link on the confirmation, and the invitation's with `&action=reschedule` or
    * `&action=cancel`) opens that booking; the action opens the picker or the cancel question, never more: only a
    * press of the page's button changes the booking. */
@@ -1422,6 +1452,15 @@ export class CalendarBooking extends HTMLElement {
     const id = params.get("booking");
     const token = params.get("token");
     if (!id || !token) return;
+    if (params.get("action") === "confirm") {
+      // The invitation's confirm link (its own token, which reads nothing): confirm only on a press of the button,
+      // so a mail scanner opening the link confirms nothing.
+      this.showNotice({
+        title: MESSAGES.confirmTitle, text: MESSAGES.confirmText, kind: "warning", retryLabel: "Confirm booking",
+        retry: () => this.confirmBooking(id, token),
+      });
+      return;
+    }
     this.status("Loading your booking\u2026");
     try {
       const { data } = await this.api("GET", `bookings/${encodeURIComponent(id)}`, {

@@ -15,7 +15,10 @@ booking event (`If-Match`), so exactly one wins whatever the clocks say: a confi
 `confirmation_expired`; an expiry that lost finds a confirmed booking, which keeps its claims. So a pending
 booking never leaves two confirmed bookings, and is never counted twice. The sync expires lapsed pending bookings
 before it reads availability (`sweep.sweep_pending`), so their time is offered again; `GET`, `DELETE` and
-confirm expire the booking they look at.
+confirm expire the booking they look at. Until one of those happens, free/busy (and so the snapshot and
+`live=true` slots) still shows a lapsed booking's time as busy: the page offers it again after the next sync, and
+a request for it that a fresh snapshot refuses is answered 409 without reaching the claims (the cheap refusal
+stays cheap); one that reaches the claims expires the lapsed booking and wins.
 
 Bookings that cannot be confirmed by mail (the visitor gets no invitation: company-domain visitors allowed by
 `company_visitors`, calendars in `direct` mode) are final at once. A pending booking cannot be moved (409); it
