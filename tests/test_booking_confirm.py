@@ -141,6 +141,9 @@ def test_an_unconfirmed_booking_lapses_the_sync_expires_it_and_its_time_is_offer
     made = book(api, start).get_json()
     booking_id, token = made["booking"]["id"], made["token"]
     code = confirm_token(emulator, booking_id)
+    AvailabilitySync.from_runtime(runtime).run()  # within the deadline: held, in the snapshot too
+    assert event_of(emulator, booking_id)["status"] == "tentative"
+    assert not offered(api, start, live=False)
     pinned_clock.advance(timedelta(minutes=31))
 
     AvailabilitySync.from_runtime(runtime).run()
@@ -155,6 +158,8 @@ def test_an_unconfirmed_booking_lapses_the_sync_expires_it_and_its_time_is_offer
     assert_matches_openapi(late, "/bookings/{id}/confirm", "POST")
     assert api.get(f"/bookings/{booking_id}", headers=bearer(token)).get_json()["booking"]["status"] == "cancelled"
     assert standing(emulator) == []
+    mails = [(m["to"], m["kind"]) for m in emulator.emulator.state.mailbox]
+    assert mails == [(VISITOR, "invitation"), (VISITOR, "cancellation")]  # the visitor hears it lapsed, once
 
 
 def test_a_competitor_after_the_deadline_wins_and_the_late_confirmation_is_refused(

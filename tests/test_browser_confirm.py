@@ -1,5 +1,6 @@
-"""The booking page with email confirmation on (booking.confirm_email), in a real browser: a booking is pending
-until the visitor confirms it through the invitation's link, and only a press of the page's button confirms."""
+"""The booking page's answers added by issue 13, in a real browser: with email confirmation on
+(booking.confirm_email) a booking is pending until the visitor confirms it through the invitation's link, and
+only a press of the page's button confirms; a request booked already from another connection is shown as booked."""
 
 from __future__ import annotations
 
@@ -60,3 +61,25 @@ def test_a_pending_booking_is_confirmed_from_the_invitation_link(page: Any, stac
     assert confirmed.value.status == 200
     expect(page.get_by_role("heading", name=CONFIRMED)).to_be_focused()
     assert stack.emulator.emulator.state.calendars[ALICE].events[booking_id]["status"] == "confirmed"
+
+
+def test_the_same_request_booked_from_another_connection_is_shown_as_booked(page: Any, stack: Stack) -> None:
+    """A phone that changed networks retries and hears 409 `request_already_booked` (the API's answer is stood in
+    for here: the page cannot change its address): it shows the booking as booked, without the manage buttons,
+    and does not send the visitor back to pick another time."""
+    open_booking_page(page, stack)
+    choose_alice_30(page)
+    slot = page.locator("button.cb-slot").first
+    start = slot.get_attribute("data-start")
+    assert start
+    made = stack.book_via_api(start, "pia@visitor.test").json()["booking"]
+    answer = {"error": {"code": "request_already_booked", "message": "This request was booked already.",
+                        "details": {"booking": made, "token": "withheld"}}}
+    page.route("**/booking/bookings", lambda route: route.fulfill(status=409, json=answer))
+    slot.click()
+    fill_details(page, "Pia Pending", "pia@visitor.test")
+    page.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("heading", name=CONFIRMED)).to_be_focused()
+    expect(page.locator(".cb-result")).to_contain_text(f"Booking reference: {made['id']}")
+    expect(page.get_by_role("button", name="Cancel this booking")).to_be_hidden()
+    expect(page.get_by_role("button", name="Reschedule")).to_be_hidden()
