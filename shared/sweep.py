@@ -94,7 +94,10 @@ def _settle_moves(
     except AppError as error:
         log("move sweep skipped", severity="WARNING", calendar=calendar.slug, detail=error.message)
         return 0
-    settled = 0
+    from .booking.confirm import expire_listed
+
+    # Pending bookings past their deadline, from the same list (also those left after confirm_email was turned off).
+    settled = expire_listed(config, client, calendar, identity, bookings, now)
     for old in bookings:
         props = private_properties(old)
         target = props.get(P_MOVED_TO)

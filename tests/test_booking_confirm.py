@@ -273,3 +273,27 @@ def test_an_expiry_that_loses_the_race_to_a_confirmation_leaves_the_booking_conf
     status, answer = expiring.finish()
     assert status == 409 and answer.code == "slot_unavailable"
     assert [(e["id"], e["status"]) for e in standing(emulator)] == [(made.booking.id, "confirmed")]
+
+
+def test_a_repeat_after_the_deadline_is_answered_with_the_expired_booking(api: Any, emulator: Any,
+                                                                          pinned_clock: Any) -> None:
+    start = at(workday(), 14)
+    made = book(api, start, **{"Idempotency-Key": "late-repeat"})
+    pinned_clock.advance(timedelta(minutes=31))
+    again = book(api, start, **{"Idempotency-Key": "late-repeat"})
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["booking"]["id"] == made.get_json()["booking"]["id"]
+    assert again.get_json()["booking"]["status"] == "cancelled"
+    assert standing(emulator) == []
+
+
+def test_pending_bookings_left_when_confirmation_is_turned_off_are_expired_by_the_sweep(
+    api: Any, emulator: Any, tmp_path: Any, pinned_clock: Any
+) -> None:
+    booking_id = book(api, at(workday(), 13)).get_json()["booking"]["id"]
+    plain = make_runtime(emulator, config=make_config(emulator, tmp_path / "plain"))  # confirm_email off, sweep on
+    AvailabilitySync.from_runtime(plain).run()
+    assert event_of(emulator, booking_id)["status"] == "tentative"  # within its deadline: untouched
+    pinned_clock.advance(timedelta(minutes=31))
+    AvailabilitySync.from_runtime(plain).run()
+    assert private(event_of(emulator, booking_id))["wcbOutcome"] == "expired"

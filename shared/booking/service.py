@@ -248,6 +248,9 @@ class BookingService:
             raise reused_key()
         if props.get(P_OUTCOME) == Outcome.ABORTED:
             return None
+        if pending_lapsed(existing, self._now()):  # a pending booking past its deadline is answered as expired
+            existing = confirm.expire(self._config, self._client, calendar, identity_for(calendar), existing,
+                                      self._now())
         return self._result(calendar, existing, zone, created=False)
 
     def _result(
