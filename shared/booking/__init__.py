@@ -66,8 +66,9 @@ an aborted placeholder (`moves.withdraw_unwritten`; an insert of an existing id 
 insert and the mover's exactly one lands, even when the mover died with its insert still in flight at Google), and
 the mover, finding its id taken, gives up before anything was answered. If the mover's insert came first, the move
 happened and the cancel finds the booking moved. Unmarking past the TTL takes the id the same way, so no move's
-booking can land after its old booking was given back. So a failed commit write answers 200 (the move stands) and never leaves both
-bookings counting: the old one keeps its time and claims only until the first look or the next sweep.
+booking can land after its old booking was given back. So a failed commit write answers 200 (the move stands) and
+never leaves both bookings counting: the old one keeps its time and claims only until the first look or the next
+sweep.
 
 Liveness, not safety: two overlapping requests racing may each win some cells both need; a request yields at once to
 a pending hold (booking not yet written) of a lower id and waits briefly for pending holds of higher ids to be
