@@ -35,7 +35,8 @@ def config_text(emulator_url: str, snapshot_dir: Path) -> str:
 
 @dataclass
 class Calls:
-    """Google round trips in a stretch of the request log (a batch is one; its inner parts are not counted)."""
+    """Google calls in a stretch of the request log: round trips (a batch is one) and, for quotas, Calendar
+    requests as Google counts them (each part of a batch is one request: GUIDES/batch)."""
 
     round_trips: int
     calendar: int
@@ -43,9 +44,11 @@ class Calls:
     secret_reads: int
     storage: int
     methods: dict[str, int]
+    calendar_requests: int = 0  # what Calendar's per-minute quotas count: every part of a batch, no batch itself
 
     @classmethod
     def of(cls, entries: Iterable[dict[str, Any]]) -> Calls:
+        entries = list(entries)
         outer = [e for e in entries if not e.get("inner")]
         return cls(
             methods=dict(Counter(e["method"] for e in outer)),
@@ -54,6 +57,8 @@ class Calls:
             token_mints=sum(1 for e in outer if e["method"] == "oauth2.token"),
             secret_reads=sum(1 for e in outer if e["method"].startswith("secretmanager.versions.access")),
             storage=sum(1 for e in outer if e["method"].startswith("storage.")),
+            calendar_requests=sum(1 for e in entries
+                                  if e["method"].startswith("calendar.") and e["method"] != "calendar.batch"),
         )
 
 
@@ -202,7 +207,8 @@ def quiet() -> Iterator[None]:
 
 
 def bench_config(
-    emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None
+    emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None,
+    lists_per_run: int | None = None,
 ) -> Any:
     """A config for `emails` (tests/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync and
     scale scenarios' domain."""
@@ -224,6 +230,7 @@ durations = [30, 60]
 scheduler_identity = "scheduler@demo-project.iam.gserviceaccount.com"
 act_as = "{SYNC_AS}"
 horizon_days = {days}
+{f"max_booking_lists_per_run = {lists_per_run}" if lists_per_run is not None else ""}
 
 [snapshot]
 location = "file://{snapshot_dir}"

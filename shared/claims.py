@@ -21,8 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .clock import parse_rfc3339
-from .events import is_booking, private_properties
-from .slots import Interval
+from .events import event_interval, is_booking, is_decided, private_properties
+from .slots import Interval, SlotRules
 
 P_CLAIM = "wcbClaim"  # "1" on every claim
 P_CLAIM_CALENDAR = "wcbClaimFor"  # the bookable calendar's slug
@@ -31,6 +31,10 @@ P_HOLDER = "wcbHolder"  # the booking event holding the claim; "" when released
 P_ALSO = "wcbAlso"  # a second holder: the booking a move of the holder writes
 P_HELD_AT = "wcbHeldAt"  # when the hold was taken (RFC 3339, the holder's clock)
 P_ATTEMPT = "wcbAttempt"  # the attempt (one request on one instance) that last wrote the hold
+# On a booking event under a per-day cap: the one day token it keeps. A booking may come to hold more (a retry of
+# the same request re-writes every hold of the attempt before it as its own, and never releases those), but only
+# this one is live for it: the rest are free to take over or to sweep.
+P_DAY_TOKEN = "wcbDayToken"  # noqa: S105 (a property name, not a secret)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,20 @@ def day_tokens(day: date, cap: int, zone: ZoneInfo) -> list[Cell]:
     """The `cap` tokens of a local day: a booking holds one, so no more than `cap` bookings stand that day."""
     start = datetime.combine(day, time(0), zone)
     return [Cell(f"{day.isoformat()}/day{n}", start, start + timedelta(minutes=1)) for n in range(cap)]
+
+
+def keys_needed(event: dict[str, Any], zone: ZoneInfo, rules: SlotRules) -> set[str]:
+    """The claim keys a booking event needs as it stands now (the employee may have moved it): every cell its time
+    touches and, under a per-day cap, the day token it records (`P_DAY_TOKEN`; any of its day's tokens for a
+    booking written before the record was kept)."""
+    span = event_interval(event, zone)
+    gap = max(rules.buffer_before, rules.buffer_after)
+    keys = {cell.key for cell in cells_for(span, gap, zone, rules.step)}
+    if rules.max_per_day:
+        tokens = {token.key for token in day_tokens(span.start.astimezone(zone).date(), rules.max_per_day, zone)}
+        kept = private_properties(event).get(P_DAY_TOKEN)
+        keys |= (tokens & {kept}) if kept else tokens
+    return keys
 
 
 def claim_body(
@@ -148,13 +166,14 @@ def holder_is_live(
     """Whether one holder of `claim` still needs it.
 
     `booking` is the holder's event read by id (None: it does not exist). A holder that does not exist yet is
-    live while the hold is younger than `ttl` (its writer may still be on its way to writing it); a cancelled one
-    is not; a confirmed one is live when its current time still covers the cell (`keys_of(booking)` gives the
-    keys it needs; the employee may have moved the event). Anything unreadable counts as live."""
+    live while the hold is younger than `ttl` (its writer may still be on its way to writing it); a cancelled one,
+    or one marked with an outcome (the placeholder that withdraws a move's unwritten booking), is not; a confirmed
+    one is live when it still needs the cell (`keys_of(booking)`, normally `keys_needed`: the employee may have
+    moved the event). Anything unreadable counts as live."""
     if booking is None:
         taken = held_at(claim)
         return taken is None or now - taken < ttl
-    if booking.get("status") == "cancelled":
+    if is_decided(booking):
         return False
     if not is_booking(booking):
         return True  # not ours to judge: keep away from it
@@ -171,6 +190,7 @@ __all__ = [
     "P_CELL",
     "P_CLAIM",
     "P_CLAIM_CALENDAR",
+    "P_DAY_TOKEN",
     "P_HELD_AT",
     "P_HOLDER",
     "Cell",

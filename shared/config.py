@@ -470,6 +470,10 @@ class SyncConfig(_Model):
     max_schedule_skew_minutes: Annotated[Int, Field(ge=1, le=1440)] = 60
     # Release booking claims left by crashed attempts on every run (shared/sweep.py): one list call per calendar.
     sweep_claims: Bool = False
+    # With per-day caps or padding, bookings are listed (one request per calendar) only where free/busy changed
+    # (shared/count_plan.py), at most this many a run; the rest are answered live until a later run. The default
+    # keeps a shared act_as identity, with its 200 free/busy queries for 10,000 calendars, inside 600 a minute.
+    max_booking_lists_per_run: Annotated[Int, Field(ge=0, le=100_000)] = 300
 
 
 class SnapshotConfig(_Model):

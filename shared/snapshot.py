@@ -6,7 +6,10 @@
                               "bookingsPerDay": {"YYYY-MM-DD": n}, "bookings": [["<start>", "<end>"], ...]}
                    | {"status": "unavailable", "error": "<Google's reason>"}}}
 
-`bookings` is there only when the sync listed bookings; `bookingsPerDay` is then complete, else empty.
+`bookings` is there only when the sync counted bookings; `bookingsPerDay` is then complete, else empty. Counted
+entries also say over which whole-day range and when they were listed (`countedFrom`, `countedTo`, `countedAt`:
+the sync carries them forward while free/busy shows nothing changed, `shared.count_plan`); an entry whose counts
+the sync could not afford this run says `"countsPending": true` and is answered live.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .clock import parse_rfc3339
+from .count_plan import Counted
 from .events import padded_booking
 from .slots import Interval, SlotRules
 
@@ -75,7 +79,7 @@ class Snapshot:
 
     def _parse_view(self, slug: str) -> BusyView | None:
         entry = self.calendars.get(slug)
-        if entry is None or entry.get("status") != "ok":
+        if entry is None or entry.get("status") != "ok" or entry.get("countsPending"):
             return None
         busy = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("busy", [])]
         bookings = [Interval(parse_rfc3339(s), parse_rfc3339(e)) for s, e in entry.get("bookings", [])]
@@ -84,16 +88,34 @@ class Snapshot:
 
 
 def ok_entry(
-    busy: Iterable[Interval], bookings: tuple[Mapping[date, int], Iterable[Interval]] | None = None
+    busy: Iterable[Interval],
+    bookings: tuple[Mapping[date, int], Iterable[Interval]] | None = None,
+    counted: tuple[datetime, datetime, datetime] | None = None,
 ) -> dict[str, Any]:
-    """One calendar's entry: its busy time, and (when bookings were listed) its bookings per day and their spans."""
+    """One calendar's entry: its busy time, and (when bookings were listed) its bookings per day and their spans,
+    with `counted` = (from, to, at): the whole-day range the listing covered and when it was made."""
     entry: dict[str, Any] = {"status": "ok", "busy": [[utc_text(s), utc_text(e)] for s, e in busy]}
     entry["bookingsPerDay"] = {}
     if bookings is not None:
         per_day, spans = bookings
         entry["bookingsPerDay"] = {day.isoformat(): n for day, n in sorted(per_day.items())}
         entry["bookings"] = [[utc_text(span.start), utc_text(span.end)] for span in spans]
+    if counted is not None:
+        entry.update(countedFrom=utc_text(counted[0]), countedTo=utc_text(counted[1]), countedAt=utc_text(counted[2]))
     return entry
+
+
+def carried_entry(busy: Iterable[Interval], counted: Counted) -> dict[str, Any]:
+    """An entry whose counts carry forward from the last snapshot (as written there)."""
+    entry = ok_entry(busy, counted=(counted.counted_from, counted.counted_to, counted.counted_at))
+    entry["bookingsPerDay"] = dict(sorted(counted.per_day.items()))
+    entry["bookings"] = counted.spans
+    return entry
+
+
+def pending_entry(busy: Iterable[Interval]) -> dict[str, Any]:
+    """An entry whose bookings need a listing this run could not afford: `/slots` answers it live."""
+    return {**ok_entry(busy), "countsPending": True}
 
 
 def unavailable_entry(error: str) -> dict[str, Any]:

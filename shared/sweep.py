@@ -23,7 +23,7 @@ from typing import Any
 
 from .availability import identity_for
 from .calendar_client import CalendarClient
-from .claims import P_ALSO, P_CLAIM, P_CLAIM_CALENDAR, P_HOLDER, held_at, holder_is_live, holders
+from .claims import P_ALSO, P_CLAIM, P_CLAIM_CALENDAR, P_HOLDER, held_at, holder_is_live, holders, keys_needed
 from .config import CalendarConfig, Config
 from .errors import AppError, NotFound
 from .events import (
@@ -32,7 +32,6 @@ from .events import (
     P_EMAIL,
     P_MOVED_TO,
     MoveVerdict,
-    event_interval,
     is_decided,
     move_verdict,
     private_properties,
@@ -142,16 +141,8 @@ def _sweep_one(
         log("sweep skipped", severity="WARNING", calendar=calendar.slug, detail=error.message)
         return 0
 
-    from .claims import cells_for, day_tokens
-
     def keys_of(event: dict[str, Any]) -> set[str]:
-        span = event_interval(event, calendar.zone)
-        gap = max(rules.buffer_before, rules.buffer_after)
-        keys = {cell.key for cell in cells_for(span, gap, calendar.zone, rules.step)}
-        if rules.max_per_day:
-            keys |= {t.key for t in day_tokens(span.start.astimezone(calendar.zone).date(), rules.max_per_day,
-                                                 calendar.zone)}
-        return keys
+        return keys_needed(event, calendar.zone, rules)
 
     released = 0
     for claim in old:

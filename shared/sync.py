@@ -14,9 +14,11 @@ query and runs them in parallel. The day before `now` costs no extra query (29 d
 `/slots` pads the window it asks for by a day and more (duration, buffers), and `Availability.fresh_snapshot`
 uses a snapshot only if it covers that padding to within a day, so without it every `/slots?from=<today>` would
 go live. When bookings change the slot math (a `booking.max_per_day` cap, or buffers before and after that
-differ so that a booking is padded), this product's bookings are also listed for each calendar (events.list
-filtered on the private `wcbBooking=1`, over whole local days, <= 50 lists per batch request); otherwise they
-are just part of the busy time and no list is asked for.
+differ so that a booking is padded), this product's bookings are also listed (events.list filtered on the private
+`wcbBooking=1`, over whole local days, <= 50 lists per batch request), but only for calendars whose free/busy
+changed or that were never counted, at most `sync.max_booking_lists_per_run` a run (`shared.count_plan`: the
+others' counts carry forward, and those left over are answered live); calendars never counted are listed beside
+the free/busy queries. Without a cap or padding, bookings are just part of the busy time and no list is asked for.
 
 Failure: a calendar Google reports an error for is written `unavailable` (fail closed: `/slots` then asks Google
 live for it) and listed in the answer; the others proceed. A sync that fails as a whole (Google unavailable after
@@ -45,6 +47,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from typing import TYPE_CHECKING, Any
 
+from . import count_plan
 from . import snapshot as snapshot_format
 from .availability import SnapshotReader, bookings_per_day, identity_for
 from .calendar_client import (
@@ -102,6 +105,8 @@ class SyncReport:
     duplicate: bool = False
     as_of: datetime | None = None
     swept_claims: int = 0
+    counts_listed: int = 0
+    counts_pending: int = 0
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -115,6 +120,8 @@ class SyncReport:
             "unavailable": self.unavailable,
             "duplicate": self.duplicate,
             "sweptClaims": self.swept_claims,
+            "countsListed": self.counts_listed,
+            "countsPending": self.counts_pending,
         }
         if self.as_of is not None:
             body["asOf"] = utc_text(self.as_of)
@@ -136,6 +143,8 @@ class Collected:
     calendars: dict[str, dict[str, Any]]
     freebusy_calls: int
     batch_calls: int
+    counts_listed: int = 0  # calendars whose bookings were listed this run
+    counts_pending: int = 0  # calendars whose listing the run's budget did not allow (answered live)
 
     @property
     def unavailable(self) -> list[dict[str, str]]:
@@ -190,7 +199,7 @@ class AvailabilitySync:
                 from .sweep import sweep_pending
 
                 sweep_pending(self._config, self._client, self._now(), start, end, self._parallel)
-            collected = self.collect(start, end)
+            collected = self.collect(start, end, previous)
             recorded = _later(schedule_time, _schedule_time_of(previous))
             for _ in range(_WRITE_ATTEMPTS):
                 data = self.document(collected, as_of=as_of, start=start, end=end, schedule_time=recorded)
@@ -230,33 +239,31 @@ class AvailabilitySync:
             schedule_time=schedule_time,
             as_of=as_of,
             swept_claims=swept,
+            counts_listed=collected.counts_listed,
+            counts_pending=collected.counts_pending,
         )
         log("sync done", **{k: v for k, v in report.to_json().items() if k != "unavailable"},
             unavailableCount=len(report.unavailable))
         return report
 
-    def collect(self, start: datetime, end: datetime) -> Collected:
-        """Ask Google for every bookable calendar's busy time (and bookings, when they matter) over [start, end)."""
+    def collect(self, start: datetime, end: datetime, previous: dict[str, Any] | None = None) -> Collected:
+        """Ask Google for every bookable calendar's busy time over [start, end) and, when bookings matter, list
+        the bookings of the calendars whose counts cannot carry forward from `previous` (`shared.count_plan`)."""
         calendars = list(self._config.calendars)
         freebusy_groups = _group(calendars, self._freebusy_identity)
         booking = self._config.booking
         list_bookings = booking.max_per_day is not None or booking.buffer_before_minutes != booking.buffer_after_minutes
-        booking_batches = (
-            [
-                (identity, chunk)
-                for identity, members in _group(calendars, self._bookings_identity).items()
-                for chunk in _chunks(members, BATCH_MAX_PARTS)
-            ]
-            if list_bookings
-            else []
-        )
         windows = len(list(split_range(start, end)))
         freebusy_calls = sum(math.ceil(len(_unique_ids(m)) / FREEBUSY_MAX_CALENDARS) for m in freebusy_groups.values())
 
+        previous_entries = (previous or {}).get("calendars") or {}
+        budget = self._config.sync.max_booking_lists_per_run if list_bookings else 0
+        # Calendars never counted need a list whatever free/busy says (unless it shows no busy time, which this
+        # costs a list to learn): those are listed beside free/busy, so a first run takes one round trip, not two.
+        early = [c for c in calendars if count_plan.counted_of(previous_entries.get(c.slug)) is None][:budget]
         busy: dict[str, FreeBusy] = {}
-        bookings: dict[str, _Bookings | str] = {}
-        # Two pools, so that free/busy and booking counts run side by side; each bounded to stay within a user's
-        # rate (the client runs one group's free/busy queries in parallel too, up to its own max_parallel).
+        listed: dict[str, _Bookings | str] = {}
+        booking_batches = 0
         with ThreadPoolExecutor(max_workers=self._parallel) as pool, ThreadPoolExecutor(
             max_workers=self._parallel
         ) as batch_pool:
@@ -264,30 +271,57 @@ class AvailabilitySync:
                 (members, pool.submit(self._client.free_busy, identity, _unique_ids(members), start, end))
                 for identity, members in freebusy_groups.items()
             ]
-            booking_jobs = [
-                batch_pool.submit(self._list_bookings, identity, chunk, start, end)
-                for identity, chunk in booking_batches
-            ]
+            early_jobs = self._submit_lists(batch_pool, early, start, end)
             for members, job in freebusy_jobs:
                 answer = job.result()  # an AppError here fails the whole sync: nothing is written
                 for calendar in members:
                     busy[calendar.slug] = answer.get(calendar.calendar_id) or FreeBusy(error="missing")
-            for booking_job in booking_jobs:
-                bookings.update(booking_job.result())
-
-        entries: dict[str, dict[str, Any]] = {}
-        for calendar in calendars:
-            result = busy[calendar.slug]
-            listed = bookings.get(calendar.slug)
-            if result.error is not None:
-                entries[calendar.slug] = snapshot_format.unavailable_entry(result.error)
-            elif isinstance(listed, str):
-                entries[calendar.slug] = snapshot_format.unavailable_entry(listed)
+            merged = {slug: merge_intervals(Interval(*span) for span in result.busy)  # windows meet at their edges
+                      for slug, result in busy.items() if result.error is None}
+            entries: dict[str, dict[str, Any]] = {
+                slug: snapshot_format.unavailable_entry(str(result.error))
+                for slug, result in busy.items() if result.error is not None
+            }
+            if not list_bookings:
+                entries.update({slug: snapshot_format.ok_entry(spans) for slug, spans in merged.items()})
+                return Collected({c.slug: entries[c.slug] for c in calendars}, freebusy_calls * windows, 0)
+            by_slug = {calendar.slug: calendar for calendar in calendars}
+            ranges = {slug: _whole_days(by_slug[slug], start, end) for slug in merged}
+            listing = {calendar.slug for calendar in early}
+            counts = count_plan.plan({slug: spans for slug, spans in merged.items() if slug not in listing}, ranges,
+                                     (start, end), previous_entries, _window_of(previous), now=self._now(),
+                                     budget=budget - len(early))
+            late_jobs = self._submit_lists(batch_pool, [by_slug[slug] for slug in counts.listed], start, end)
+            for list_job in early_jobs + late_jobs:
+                listed.update(list_job.result())
+            booking_batches = len(early_jobs) + len(late_jobs)
+            counts.listed += [slug for slug in listing if slug in merged]
+        counted_at = self._now()
+        for slug, spans in merged.items():
+            result_of = listed.get(slug)
+            if isinstance(result_of, str):
+                entries[slug] = snapshot_format.unavailable_entry(result_of)
+            elif result_of is not None:
+                entries[slug] = snapshot_format.ok_entry(spans, (result_of.per_day, result_of.spans),
+                                                         (*ranges[slug], counted_at))
+            elif slug in counts.carried:
+                entries[slug] = snapshot_format.carried_entry(spans, counts.carried[slug])
             else:
-                busy_spans = merge_intervals(Interval(*span) for span in result.busy)  # windows meet at their edges
-                counted = (listed.per_day, listed.spans) if listed is not None else None
-                entries[calendar.slug] = snapshot_format.ok_entry(busy_spans, counted)
-        return Collected(entries, freebusy_calls * windows, len(booking_batches))
+                entries[slug] = snapshot_format.pending_entry(spans)
+        if counts.pending:
+            log("booking counts deferred", severity="INFO", calendars=len(counts.pending), budget=budget)
+        return Collected({c.slug: entries[c.slug] for c in calendars}, freebusy_calls * windows,
+                         booking_batches, counts_listed=len(counts.listed), counts_pending=len(counts.pending))
+
+    def _submit_lists(
+        self, pool: ThreadPoolExecutor, calendars: Sequence[CalendarConfig], start: datetime, end: datetime
+    ) -> list[Future[dict[str, _Bookings | str]]]:
+        """The bookings of `calendars` listed in batches of up to 50, grouped by identity."""
+        return [
+            pool.submit(self._list_bookings, identity, chunk, start, end)
+            for identity, members in _group(calendars, self._bookings_identity).items()
+            for chunk in _chunks(members, BATCH_MAX_PARTS)
+        ]
 
     @staticmethod
     def document(
@@ -457,6 +491,13 @@ def _unique_ids(calendars: Iterable[CalendarConfig]) -> list[str]:
 
 def _chunks(items: Sequence[CalendarConfig], size: int) -> list[list[CalendarConfig]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _window_of(document: dict[str, Any] | None) -> tuple[datetime, datetime] | None:
+    try:
+        return (parse_rfc3339(document["from"]), parse_rfc3339(document["to"])) if document else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _whole_days(calendar: CalendarConfig, start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -52,6 +52,23 @@ def add_calendars(state: Any, count: int, *, today: dt.date | None = None, event
     return emails
 
 
+def add_meetings(state: Any, emails: list[str], *, today: dt.date | None = None) -> int:
+    """One more busy meeting on each of `emails`' calendars (what a booking does to free/busy); how many."""
+    from emulator.calendar_event_model import make_event
+    from emulator.demo_calendars import demo_today
+
+    day = (today or demo_today()) + dt.timedelta(days=2)
+    with state.lock:
+        for email in emails:
+            calendar = state.calendars[email]
+            zone = calendar.time_zone
+            body = {"summary": "Added", "start": {"dateTime": f"{day.isoformat()}T17:00:00", "timeZone": zone},
+                    "end": {"dateTime": f"{day.isoformat()}T17:30:00", "timeZone": zone}}
+            event_id = f"added{len(calendar.events)}"
+            calendar.events[event_id] = make_event(calendar, body, creator=email, event_id=event_id)
+    return len(emails)
+
+
 def calendars_toml(emails: list[str], *, first: int = 0) -> str:
     """`[[calendars]]` entries (slugs `m0000`...) for the calendars `add_calendars` made."""
     blocks = []

@@ -64,4 +64,11 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path: Path) -> None:
     assert _row(rows, "load mixed: 201s not confirmed")["pass"] is True  # some 201s were kept, all confirmed
     assert _row(rows, "scale: freeBusy calls")["ours"] == 4  # 200 calendars: ceil(200 / 50)
     assert _row(rows, "scale: GET /slots, 1 of")["ours"] is not None
+    # Per-day counts: the first run lists every calendar with busy time (200, within the budget of 300); a run
+    # after nothing changed lists none; one after 100 calendars changed lists those.
+    notes = {row["metric"].rsplit("(", 1)[-1]: row.get("note", "") for row in rows if row["metric"].startswith(
+        "scale: sync ")}
+    assert "200 calendars' bookings listed" in notes["first run, no snapshot)"]
+    assert " 0 calendars' bookings listed" in notes["steady, nothing changed)"]
+    assert "100 calendars' bookings listed" in notes["steady, 100 calendars changed)"]
     assert _row(rows, "warm booking p50 @ 20 ms vs 2 round trips")["ours"] is not None

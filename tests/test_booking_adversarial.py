@@ -407,11 +407,6 @@ def test_killed_after_the_claims_batch_holds_the_slot_until_the_ttl_then_one_swe
     assert_guarantees(stack.server, ledger, swept=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "docstring: a crash before step 3 leaves 'at worst capacity held for the TTL, then taken over by the next "
-    "booking or released by the sync's sweep' and 'surplus day tokens are released': the client's retry (same key, "
-    "other instance) inherits all 8 day tokens the dead attempt inserted and never releases them, so the day is "
-    "full after one booking, also after one sweep past the TTL"))
 def test_killed_after_the_claims_batch_the_retry_elsewhere_books_and_the_day_keeps_its_capacity(
     stack: Stack,
 ) -> None:
@@ -447,11 +442,6 @@ def test_killed_after_the_booking_insert_the_retry_gets_the_same_booking_and_it_
     assert_guarantees(stack.server, ledger, swept=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "docstring: surplus day tokens are released and a crash leaves 'at worst capacity held for the TTL': when the "
-    "retry (same key, other instance) runs while the dead attempt's booking insert is still in flight, the "
-    "booking keeps all 8 day tokens (the dead attempt's releases fail 412, the retry never releases inherited "
-    "holds), so the day is full after one booking, also after one sweep past the TTL"))
 def test_the_retry_racing_the_dead_attempts_insert_in_flight_books_once_and_the_day_keeps_its_capacity(
     stack: Stack,
 ) -> None:
@@ -596,11 +586,6 @@ def test_a_cancel_killed_during_its_write_is_finished_by_the_retry_and_frees_the
 
 
 # 7. A half-done move of a killed instance, and the visitor acting on another ------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "docstring: 'a cancel ... that reaches the old booking before the new one exists wins: the new booking then "
-    "gives up'; README: a 409 leaves nothing confirmed: the killed move's new booking lands after the cancel's "
-    "200 and stays confirmed (nobody ever judges it), the move's retry is answered 409 beside it, also after one "
-    "sweep past the TTL"))
 def test_a_cancel_while_a_killed_moves_new_booking_is_in_flight_leaves_nothing_confirmed(stack: Stack) -> None:
     a, b, sync = stack.start("booking", "booking", "sync@late")
     ledger = Ledger()
@@ -621,11 +606,6 @@ def test_a_cancel_while_a_killed_moves_new_booking_is_in_flight_leaves_nothing_c
     assert_guarantees(stack.server, ledger, swept=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "README: a 409 leaves nothing confirmed, and a move leaves one booking: a second move (other instance) of a "
-    "booking whose first move was killed with its new booking in flight is answered 200; the first move's new "
-    "booking lands too and stays confirmed beside it (the visitor holds two), the first move's retry is answered "
-    "409, also after one sweep past the TTL"))
 def test_a_second_move_while_a_killed_moves_new_booking_is_in_flight_leaves_one_booking(stack: Stack) -> None:
     a, b, sync = stack.start("booking", "booking", "sync@late")
     ledger = Ledger()

@@ -10,13 +10,25 @@ from typing import Any
 
 import pytest
 
+from shared.availability import identity_for
 from shared.booking import NewBooking
-from tests.booking_support import add_busy, at, clear_events, confirmed_bookings, workday
+from shared.booking.ids import move_ids
+from shared.booking.moves import withdraw_unwritten
+from tests.booking_support import ALICE, add_busy, at, clear_events, confirmed_bookings, span, workday
 from tests.interleave import Paused, is_move_commit, outcome
 from tests.support import make_config, make_runtime, set_faults
 
 # Date-sensitive throughout: each test runs on every pinned day (tests/pinned_time.py).
 pytestmark = pytest.mark.every_day
+
+
+def _events(server: Any) -> list[dict[str, Any]]:
+    with server.emulator.state.lock:
+        return [dict(e) for e in server.emulator.state.calendars[ALICE].events.values()]
+
+
+def _private(event: dict[str, Any]) -> dict[str, str]:
+    return dict((event.get("extendedProperties") or {}).get("private") or {})
 
 
 def _move(runtime: Any, made: Any, start: Any) -> Any:
@@ -177,3 +189,47 @@ def test_a_cancelled_booking_frees_its_time_on_this_instance(emulator: Any, tmp_
     runtime.snapshots.forget()
     view = runtime.availability.fresh_snapshot("alice", at(day, 0), at(day, 23))
     assert view is not None and view.bookings_per_day.get(day, 0) == 0
+
+
+def test_a_second_move_racing_a_pending_move_withdraws_the_pending_ones_booking(emulator: Any, tmp_path: Path) -> None:
+    """The first move is held just before its new booking's insert (as if its instance stalled with the insert in
+    flight); a second move of the same booking takes the first one's id first (an aborted placeholder), so the
+    first one's insert finds it taken: one booking in the end, the first move 409, the second 200."""
+    clear_events(emulator)
+    day = workday()
+    first, second = make_runtime(emulator, tmp_path / "i1"), make_runtime(emulator, tmp_path / "i2")
+    made = first.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    real = first.calendar.batch
+    seen: dict[str, Any] = {}
+
+    def move_elsewhere_first(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if "booking" in parts and "second" not in seen:  # the first move's new booking is next
+            seen["second"] = outcome(lambda: _move(second, made, at(day, 16)))
+        return real(identity, parts, *args, **kw)
+
+    first.calendar.batch = move_elsewhere_first  # type: ignore[method-assign]
+    status, _ = outcome(lambda: _move(first, made, at(day, 14)))
+    second_status, moved = seen["second"]
+    assert (status, second_status) == (409, 200)
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == moved.booking.id and span(booking)[0] == at(day, 16)
+    withdrawn = [e for e in _events(emulator) if _private(e).get("wcbOutcome") == "aborted"]
+    assert len(withdrawn) == 1 and withdrawn[0]["status"] == "cancelled"
+    assert _private(withdrawn[0]).get("wcbMovedFrom") == made.booking.id
+    assert not _private(withdrawn[0]).get("wcbBooking")  # a placeholder, never a booking
+
+
+def test_a_move_whose_first_id_was_withdrawn_moves_under_the_next(emulator: Any, tmp_path: Path) -> None:
+    clear_events(emulator)
+    day = workday()
+    runtime = make_runtime(emulator, tmp_path / "i1")
+    made = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    calendar = runtime.config.calendar_by_slug("alice")
+    assert calendar is not None
+    first_id, next_id = move_ids(made.booking.id, at(day, 14), 30)[:2]
+    old = runtime.calendar.get_event(identity_for(calendar), calendar.calendar_id, made.booking.id)
+    marked = {**old, "extendedProperties": {"private": {"wcbMovedTo": first_id}}}
+    withdraw_unwritten(runtime.calendar, calendar, identity_for(calendar), marked)  # an earlier attempt, withdrawn
+    status, result = outcome(lambda: _move(runtime, made, at(day, 14)))
+    assert status == 200 and result.booking.id == next_id
+    assert [b["id"] for b in confirmed_bookings(emulator)] == [next_id]

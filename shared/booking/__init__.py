@@ -30,7 +30,10 @@ reference, GUIDES = .../api/guides; the emulator follows the harsher reading whe
      not have to see other bookings: claims settle bookings, whatever events.list or freeBusy lag behind (Google
      promises no read-after-write for them; the emulator's `read_lag_ms`).
 3. The booking event is inserted (with Google's invitation: only a booking that won is ever written, so no loser
-   is ever invited), and surplus day tokens are released, in one more batch. A `duplicate` on the booking's own id
+   is ever invited), and surplus day tokens are released, in one more batch. Under a per-day cap the event records
+   the one day token it keeps (`wcbDayToken`): only that one is live for it, so tokens it holds beyond it (a retry
+   re-writes every hold of the attempt before it and never releases those) are free for the next booking to take
+   over and for the sweep to release. A `duplicate` on the booking's own id
    means our insert landed unanswered (retried), or this request's retry on another instance wrote it: either
    way it is the answer. Any other failure reads the id (by id: immediate): an event there stands (it was written
    holding all its claims) and is answered; none, and 503 is answered with nothing confirmed and the claims
@@ -59,9 +62,14 @@ settled by one rule that anyone applies with the same verdict (`events.move_verd
 written and never withdrawn, the move happened and the old booking is cancelled as moved (by a repeat of the move,
 by any look at either booking through get, cancel or reschedule, or by the sync's sweep); if the new booking was
 withdrawn, or does not exist once the mark is older than the TTL, the old booking is unmarked and stands. A cancel or
-another move that reaches the old booking before the new one exists wins: the new booking then gives up ("lost")
-before anything was answered. So a failed commit write answers 200 (the move stands) and never leaves both
-bookings counting: the old one keeps its time and claims only until the first look or the next sweep.
+another move that reaches the old booking before the new one exists wins: it first takes the new booking's id with
+an aborted placeholder (`moves.withdraw_unwritten`; an insert of an existing id is `409 duplicate`, so of that
+insert and the mover's exactly one lands, even when the mover died with its insert still in flight at Google), and
+the mover, finding its id taken, gives up before anything was answered. If the mover's insert came first, the move
+happened and the cancel finds the booking moved. Unmarking past the TTL takes the id the same way, so no move's
+booking can land after its old booking was given back. So a failed commit write answers 200 (the move stands) and
+never leaves both bookings counting: the old one keeps its time and claims only until the first look or the next
+sweep.
 
 Pending bookings (`booking.confirm_email`, `confirm`): written as above, holding their claims, but `tentative`
 with a deadline; a holder is judged by its event as always, and one past its deadline is first expired by whoever

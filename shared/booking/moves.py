@@ -9,6 +9,7 @@ from typing import Any
 from .. import invitation
 from ..availability import Availability
 from ..calendar_client import CalendarClient, Identity, event_get_request, event_patch_request
+from ..claims import P_DAY_TOKEN
 from ..config import CalendarConfig, Config
 from ..errors import AppError, Conflict, GoogleConflict, NotFound, SlotUnavailable
 from ..events import (
@@ -51,14 +52,20 @@ def settle_move(
     now: datetime,
     ttl: timedelta,
     send_updates: str = "none",
+    decide: bool = False,
 ) -> dict[str, Any]:
     """Apply `move_verdict` to a booking marked for a move and the event it names; the old booking as it ends.
 
-    The write is conditional on the old booking's etag (a 412 means someone else settled or changed it: read it
-    again next time). Finishing a move also sends the visitor the moved booking's invitation, as a move that
-    commits does (`send_updates`, best effort). Used by bookings (a look at either booking) and by the sync's
-    sweep."""
+    A move whose new booking is not written yet is undone only once that booking can never be written
+    (`withdraw_unwritten`): past the TTL, or at once with `decide` (a cancel or another move of the old booking
+    must not let the pending one land after it). The write is conditional on the old booking's etag (a 412 means
+    someone else settled or changed it: read it again next time). Finishing a move also sends the visitor the
+    moved booking's invitation, as a move that commits does (`send_updates`, best effort). Used by bookings (a look
+    at either booking) and by the sync's sweep."""
     verdict = move_verdict(old, new, now=now, ttl=ttl)
+    if new is None and (verdict == MoveVerdict.UNMARK or (verdict == MoveVerdict.WAIT and decide)):
+        new = withdraw_unwritten(client, calendar, identity, old)
+        verdict = move_verdict(old, new, now=now, ttl=ttl)
     if verdict == MoveVerdict.FINISH:
         change: dict[str, Any] = {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: Outcome.MOVED}}}
     elif verdict == MoveVerdict.UNMARK:
@@ -75,6 +82,47 @@ def settle_move(
     log("move settled", calendar=calendar.slug, booking=old["id"], verdict=verdict,
         moved_to=private_properties(old).get(P_MOVED_TO))
     return result.event
+
+
+def withdraw_unwritten(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, old: dict[str, Any]
+) -> dict[str, Any]:
+    """Make sure the booking that `old`'s pending move names can never be written, and return what its id holds.
+
+    The mover may be slow or dead with its insert still in flight (an instance killed mid-request, Google still
+    running the request): a cancel that answered before that insert lands would leave the new booking confirmed
+    with nobody to judge it. So the id is taken first: an aborted placeholder, inserted under it (events.insert of
+    an existing id is `409 duplicate`, GUIDES/errors, whoever asks, whenever, so of this insert and the mover's
+    exactly one lands), then cancelled. If the mover's insert came first, the new booking is returned: it holds all
+    its claims and the move finishes. The placeholder is transparent, private, without guests or reminders: the
+    employee sees nothing but, at most, a brief free event."""
+    new_id = str(private_properties(old)[P_MOVED_TO])
+    placeholder = {
+        "id": new_id,
+        "summary": "Withdrawn booking move",
+        "start": old["start"],
+        "end": old["end"],
+        "transparency": "transparent",
+        "visibility": "private",
+        "reminders": {"useDefault": False},
+        "extendedProperties": {"private": {P_OUTCOME: Outcome.ABORTED, P_MOVED_FROM: str(old["id"])}},
+    }
+    try:
+        written = client.insert_event(identity, calendar.calendar_id, placeholder)
+    except GoogleConflict as taken:
+        if taken.reason != "duplicate":
+            raise
+        return client.get_event(identity, calendar.calendar_id, new_id)
+    except AppError:
+        return client.get_event(identity, calendar.calendar_id, new_id)  # ours landed unanswered, or theirs: read
+    log("unwritten move withdrawn", calendar=calendar.slug, booking=old["id"], withdrawn=new_id)
+    try:
+        return client.patch_event(identity, calendar.calendar_id, new_id, {"status": "cancelled"},
+                                  etag=written.get("etag"))
+    except AppError as error:  # it stays a free event marked aborted: it holds nothing (`claims.holder_is_live`)
+        log("placeholder not cancelled", severity="WARNING", calendar=calendar.slug, booking=new_id,
+            detail=error.message)
+        return written
 
 
 def announce(client: CalendarClient, calendar: CalendarConfig, identity: Identity, moved: dict[str, Any]) -> None:
@@ -111,11 +159,15 @@ class Moves:
     def _ttl(self) -> timedelta:
         return timedelta(seconds=self._config.booking.claim_ttl_seconds)
 
-    def settled(self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any]) -> dict[str, Any]:
+    def settled(
+        self, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], *, decide: bool = False
+    ) -> dict[str, Any]:
         """`event` after settling a half-done move it is part of (`events.move_verdict`, the sweep's rule): the old
         booking of a move whose new booking stood is cancelled as moved, one whose new booking never stood is
-        unmarked. Best effort: if Google fails the write, the sweep settles it (the old booking keeps its time and
-        its claims meanwhile, so nothing can overlap either)."""
+        unmarked. Best effort for a look: if Google fails the write, the sweep settles it (the old booking keeps its
+        time and its claims meanwhile, so nothing can overlap either). `decide` (a cancel or a move of `event`
+        follows): a pending move is withdrawn first (`settle_move`), and a failure to do so is raised, since what
+        follows must not act on a booking whose pending move could still land."""
         props = private_properties(event)
         send = send_updates_for(self._config, calendar, props.get(P_EMAIL, ""))
         try:
@@ -128,8 +180,10 @@ class Moves:
             if props.get(P_MOVED_TO) and not is_decided(event):
                 new = self._find(identity, calendar, props[P_MOVED_TO])
                 return settle_move(self._client, calendar, identity, event, new, now=self._now(), ttl=self._ttl,
-                                   send_updates=send)
+                                   send_updates=send, decide=decide)
         except AppError as error:
+            if decide:
+                raise
             log("move not settled", severity="WARNING", calendar=calendar.slug, booking=event.get("id"),
                 detail=error.message)
         return event
@@ -164,6 +218,11 @@ class Moves:
                     self._commit(calendar, identity, old, other, send_updates=send)
                     return self._moved(calendar, booking_id, other)
                 raise Conflict("This booking is being moved already.", details={"movedTo": pending})
+            if other is None and pending not in candidates:  # another move, not written yet: it gives way
+                old = settle_move(self._client, calendar, identity, old, None, now=self._now(), ttl=self._ttl,
+                                  decide=True)
+                if is_decided(old):  # its booking landed first: that move happened
+                    return self.already_moved(calendar, identity, old, candidates, client)
         body = self._moved_body(calendar, old, start, end, client)
         for new_id in candidates:
             extra = {
@@ -182,6 +241,7 @@ class Moves:
                 )
             except ExistingBooking as found:
                 if found.event.get("status") == "cancelled":
+                    old = self._still_marked(calendar, identity, booking_id, new_id)
                     continue  # an earlier attempt at this move was withdrawn: take the next id
                 check_mover(found.event, client)
                 marked = self._client.get_event(identity, calendar.calendar_id, booking_id)
@@ -197,11 +257,23 @@ class Moves:
             moved = write_booking(self._client, calendar, identity, new_body, held, send_updates="none",
                                   conference=uses_meet(self._config, None) or "conferenceData" in new_body,
                                   capped=bool(self._config.slot_rules(calendar.slug).max_per_day))
-            if moved is None:
+            if moved is None:  # withdrawn under us (`withdraw_unwritten`): a cancel or another move came first
+                release(self._client, calendar, identity, held, new_id)
+                old = self._still_marked(calendar, identity, booking_id, new_id)
                 continue
             self._commit(calendar, identity, mark, moved, send_updates=send)
             return self._moved(calendar, booking_id, moved)
         raise SlotUnavailable("This move was tried too often; pick another time.", details={"reason": "busy"})
+
+    def _still_marked(
+        self, calendar: CalendarConfig, identity: Identity, booking_id: str, new_id: str
+    ) -> dict[str, Any]:
+        """The old booking re-read before a move tries its next id (the mark it wrote changed its etag), as long as
+        nobody else acted on it meanwhile; else 409."""
+        current = self._client.get_event(identity, calendar.calendar_id, booking_id)
+        if is_decided(current) or private_properties(current).get(P_MOVED_TO) != new_id:
+            raise Conflict("The booking was cancelled or changed meanwhile; fetch it and try again.")
+        return current
 
     def already_moved(
         self, calendar: CalendarConfig, identity: Identity, old: dict[str, Any], candidates: list[str], client: str
@@ -226,7 +298,7 @@ class Moves:
         body: dict[str, Any] = {key: old[key] for key in _KEPT_FIELDS if key in old}
         was = event_interval(old, calendar.zone).start.astimezone(calendar.zone)
         body["description"] = invitation.rescheduled(str(old.get("description", "")), was, calendar.timezone)
-        kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED, P_REQUEST)}
+        kept = {k: v for k, v in props.items() if k not in (P_MOVED_TO, P_OUTCOME, P_INVITED, P_REQUEST, P_DAY_TOKEN)}
         body["extendedProperties"] = {"private": {**kept, P_MOVED_FROM: old["id"],
                                                   P_MOVE_CLIENT: client_digest(client)}}
         body.update(times(calendar, start, end))

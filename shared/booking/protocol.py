@@ -35,6 +35,7 @@ from ..claims import (
     holders,
     is_claim,
     is_day_token,
+    keys_needed,
 )
 from ..config import CalendarConfig, Config
 from ..errors import AppError, Conflict, GoogleConflict, InvalidRequest, NotFound, SlotUnavailable, UpstreamUnavailable
@@ -99,11 +100,8 @@ class Claims:
         return cells, tokens
 
     def keys_of(self, calendar: CalendarConfig) -> Callable[[dict[str, Any]], set[str]]:
-        def keys(event: dict[str, Any]) -> set[str]:
-            cells, tokens = self.needs(calendar, event_interval(event, calendar.zone))
-            return {cell.key for cell in cells} | {token.key for token in tokens}
-
-        return keys
+        rules = self._config.slot_rules(calendar.slug)
+        return lambda event: keys_needed(event, calendar.zone, rules)
 
     def hold(
         self,

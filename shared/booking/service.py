@@ -288,7 +288,7 @@ class BookingService:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id))
+        event = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id), decide=True)
         send = send_updates_for(self._config, calendar, private_properties(event).get(P_EMAIL, ""))
         result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send)
         if result.wrote:

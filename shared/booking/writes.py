@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..calendar_client import CalendarClient, Identity, Request, event_insert_request, event_patch_request
-from ..claims import P_ALSO, P_HOLDER
+from ..claims import P_ALSO, P_DAY_TOKEN, P_HOLDER, is_day_token
 from ..config import CalendarConfig
 from ..errors import AppError, Conflict, Gone, GoogleConflict, NotFound, UpstreamUnavailable
 from ..events import P_OUTCOME, Outcome, is_decided, private_properties
@@ -133,16 +133,20 @@ def write_booking(
     conference: bool,
     capped: bool,
 ) -> dict[str, Any] | None:
-    """Insert the booking once all its claims are held (with a per-day cap, surplus day tokens go back in the same
-    round trip). None: its id was taken by an aborted attempt meanwhile (try the next id).
+    """Insert the booking once all its claims are held (with a per-day cap, it records the day token it keeps, and
+    the surplus tokens this attempt holds go back in the same round trip). None: its id was taken by an aborted
+    attempt meanwhile (try the next id).
 
     If Google fails the insert, the id is read: an event there is the booking (this attempt's insert that landed
     unanswered, or this request's retry elsewhere), and answered; none, and the error is answered with nothing
     confirmed and its claims released (conditionally: a retry of the same request on another instance re-writes
     the holds it relies on, `claims.hold_properties`)."""
     event_id = body["id"]
-    tokens = sorted(key for key in held if "/day" in key)
+    tokens = sorted(key for key in held if is_day_token(key))
     surplus = [held[key] for key in tokens[1:]] if capped else []
+    if capped and tokens:  # the one token it keeps: any other it holds is free for others (`claims.keys_needed`)
+        private = {**body["extendedProperties"]["private"], P_DAY_TOKEN: tokens[0]}
+        body = {**body, "extendedProperties": {**body["extendedProperties"], "private": private}}
     parts: dict[str, Request] = {
         "booking": event_insert_request(calendar.calendar_id, body, send_updates=send_updates, conference=conference)
     }
