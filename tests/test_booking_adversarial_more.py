@@ -61,7 +61,6 @@ def _no_overlap(events: list[dict[str, Any]]) -> None:
 
 
 # --- a cancel's pre-emption of a pending move, under faults -------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="pre-emption: the failed placeholder insert's read-back NotFound escapes as 404")
 def test_a_cancel_whose_pre_emption_insert_fails_answers_503_and_leaves_the_booking(
     emulator: Any, tmp_path: Path
 ) -> None:
@@ -86,7 +85,6 @@ def test_a_cancel_whose_pre_emption_insert_fails_answers_503_and_leaves_the_book
     assert booking["id"] == moved.booking.id and span(booking)[0] == at(day, 14)
 
 
-@pytest.mark.xfail(strict=True, reason="pre-emption: the failed placeholder insert's read-back NotFound escapes as 404")
 def test_a_move_whose_pre_emption_insert_fails_answers_503_and_leaves_the_booking(
     emulator: Any, tmp_path: Path
 ) -> None:
