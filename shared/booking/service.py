@@ -11,8 +11,18 @@ from zoneinfo import ZoneInfo
 from ..availability import Availability, BusyView, identity_for
 from ..calendar_client import CalendarClient, Identity, Request, event_get_request
 from ..config import CalendarConfig, Config, MeetingType
-from ..errors import InvalidRequest, NotFound, SlotUnavailable
-from ..events import P_CALENDAR, P_EMAIL, P_OUTCOME, P_REQUEST, Outcome, event_interval, is_booking, private_properties
+from ..errors import Conflict, InvalidRequest, NotFound, SlotUnavailable
+from ..events import (
+    P_CALENDAR,
+    P_EMAIL,
+    P_OUTCOME,
+    P_REQUEST,
+    Outcome,
+    event_interval,
+    is_booking,
+    is_decided,
+    private_properties,
+)
 from ..logs import log
 from ..slot_format import format_slots
 from ..slots import Interval, free_slots
@@ -221,9 +231,17 @@ class BookingService:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id), decide=True)
+        event = self._own_event(calendar, identity, booking_id)
         send = send_updates_for(self._config, calendar, private_properties(event).get(P_EMAIL, ""))
-        result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send)
+        for _ in range(3):  # a move may mark it between the settling and the write: settle that one, then again
+            event = self._moves.settled(calendar, identity, event, decide=True)
+            result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send,
+                                 unmarked_only=True)
+            if result.wrote or is_decided(result.event):
+                break
+            event = result.event
+        else:
+            raise Conflict("The booking kept changing meanwhile; fetch it and try again.")
         if result.wrote:
             self._availability.forget_booking(calendar.slug, booking_id)
             log("booking cancelled", calendar=calendar.slug, booking=booking_id)
