@@ -336,3 +336,64 @@ def test_a_cancel_retried_over_a_new_moves_mark_never_leaves_that_moves_booking_
     assert left == [] or view.moved_to == left[0]["id"], (
         f"the cancel answered {view.status} (moved to {view.moved_to}), yet {[span(b)[0] for b in left]} stands")
     assert len(left) <= 1 and _raw(emulator, made.booking.id)["status"] == "cancelled"
+
+
+# --- the sweep past the TTL pre-empting a move whose insert is still to come ---------------------------------------
+def test_the_sweep_past_the_ttl_withdraws_a_pending_move_whose_insert_then_gives_way(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Reproduction: A's move to 14:00 is held just before its new booking's insert; Google's clock and a sweeping
+    sync move on past the claim TTL; the sweep unmarks the booking, first taking the pending id with a placeholder.
+    A's insert then finds the id taken and the booking unmarked: 409. The booking stands at 10:00, alone."""
+    from shared.clock import PinnedClock
+    from shared.sync import AvailabilitySync
+    from tests.pinned_time import current_clock
+
+    day = workday()
+    mover = make_runtime(emulator, tmp_path / "i1", retry=FAST_RETRY)
+    made = mover.booking.book(NewBooking("alice", at(day, 10), 30, "V", "v@visitor.test"), None)
+    paused = PausedBatch(mover, writes_booking, lambda: _move(mover, made, at(day, 14)))
+    clock = PinnedClock(current_clock().now())
+    sweeping = make_runtime(emulator, tmp_path / "sweep", clock=clock)
+    past_the_ttl = timedelta(seconds=sweeping.config.booking.claim_ttl_seconds + 60)
+    clock.advance(past_the_ttl)
+    control(emulator, "POST", "clock", {"advance": f"PT{past_the_ttl.total_seconds():g}S"})
+    AvailabilitySync.from_runtime(sweeping).run(schedule_time=clock.now())
+    old = _raw(emulator, made.booking.id)
+    assert old["status"] == "confirmed" and not _private(old).get("wcbMovedTo"), "the sweep unmarked it"
+    status, _ = paused.finish()
+    assert status == 409
+    [booking] = confirmed_bookings(emulator)
+    assert booking["id"] == made.booking.id and span(booking)[0] == at(day, 10)
+
+
+# --- faults on the take-over writes -------------------------------------------------------------------------------
+def test_a_failed_take_over_of_a_day_token_answers_503_with_nothing_confirmed_and_the_retry_books(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Reproduction: max_per_day = 1; a booking at 10:00 is cancelled (its day token is free to take over). A new
+    booking at 14:00 must take the token over by a conditional patch, which Google answers 503: 503, nothing
+    confirmed; the same request again books (201), the one booking of the day holding the token."""
+    cap = {"max_per_day = 8": "max_per_day = 1"}
+    runtime = make_runtime(emulator, config=make_config(emulator, tmp_path / "i1", replace=cap), retry=FAST_RETRY)
+    day = workday()
+    first = runtime.booking.book(NewBooking("alice", at(day, 10), 30, "A", "a@visitor.test"), None)
+    runtime.booking.cancel(first.booking.id, first.token)
+    real = runtime.calendar.batch
+
+    def batch(identity: Any, parts: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        if any(name.startswith("take") for name in parts):
+            set_faults(emulator, [{"method": "calendar.events.patch", "kind": "503"}])
+        try:
+            return real(identity, parts, *args, **kw)
+        finally:
+            set_faults(emulator, [])
+
+    runtime.calendar.batch = batch  # type: ignore[method-assign]
+    request = NewBooking("alice", at(day, 14), 30, "B", "b@visitor.test")
+    status, _ = outcome(lambda: runtime.booking.book(request, "kb"))
+    assert status == 503 and confirmed_bookings(emulator) == []
+    runtime.calendar.batch = real  # type: ignore[method-assign]
+    again = runtime.booking.book(request, "kb")
+    [booking] = confirmed_bookings(emulator)
+    assert again.created and booking["id"] == again.booking.id and _private(booking).get("wcbDayToken")
