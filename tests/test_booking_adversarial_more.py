@@ -23,6 +23,18 @@ from tests.booking_support import ALICE, at, clear_events, confirmed_bookings, s
 from tests.clients import control
 from tests.interleave import PausedBatch, outcome, writes_booking
 from tests.support import make_config, make_runtime, set_faults
+from tests.test_booking_adversarial import (
+    BATCH,
+    BOOKING_CLAIMS,
+    DAY,
+    Ledger,
+    Stack,
+    assert_guarantees,
+    batches_done,
+    confirmed,
+    kill_at_boundary,
+    stack,  # noqa: F401 (the fixture)
+)
 
 FAST_RETRY = RetryPolicy(deadline=3.0, attempts=3, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
 BUFFER = timedelta(minutes=10)
@@ -397,3 +409,43 @@ def test_a_failed_take_over_of_a_day_token_answers_503_with_nothing_confirmed_an
     again = runtime.booking.book(request, "kb")
     [booking] = confirmed_bookings(emulator)
     assert again.created and booking["id"] == again.booking.id and _private(booking).get("wcbDayToken")
+
+
+def _span_start(event: dict[str, Any]) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(event["start"]["dateTime"].replace("Z", "+00:00"))
+
+
+# --- the per-day cap across processes ---------------------------------------------------------------------------
+def test_the_day_cap_holds_across_processes_with_a_kill_after_the_claims(stack: Stack) -> None:  # noqa: F811
+    """Reproduction: max_per_day = 2; three booking processes. A books 09:00 and is SIGKILLed after its claims
+    batch (holding every day token it inserted, its booking never written); meanwhile eight bookings of distinct
+    far-apart slots of that day go to B and C at once. Never more than two confirmed; every 201 stands; past the
+    TTL one sweep leaves no token held for a booking that does not stand, and the day books up to its cap again."""
+    stack.config_path.write_text(stack.config_path.read_text().replace("max_per_day = 8", "max_per_day = 2"))
+    a, b, c, late, sync = stack.start("booking", "booking", "booking", "booking@late", "sync@late")
+    ledger, day = Ledger(), DAY()
+    kill_at_boundary(stack.server, a, lambda: a.book(at(day, 9), "ann@visitor.test", key="k-ann"),
+                     done=batches_done(BOOKING_CLAIMS), held=BATCH, fate="drop")
+    hours = [10, 11, 13, 14, 15, 16]
+    with ThreadPoolExecutor(len(hours)) as pool:
+        answers = list(pool.map(lambda n: (b, c)[n % 2].book(at(day, hours[n]), f"v{n}@visitor.test",
+                                                              key=f"k{n}"), range(len(hours))))
+    for n, answer in enumerate(answers):
+        if answer.status_code in (200, 201):
+            ledger.booked(answer, f"booking {n}")
+        else:
+            ledger.refusal(answer, f"v{n}@visitor.test", at(day, hours[n]), f"booking {n}")
+    assert len(confirmed(stack.server)) <= 2
+    assert_guarantees(stack.server, ledger)
+    stack.past_the_ttl()
+    stack.sweep(sync)
+    assert_guarantees(stack.server, ledger, swept=True)
+    standing = {_span_start(e) for e in confirmed(stack.server).values()}
+    free = [at(day, 9)] + [at(day, h) for h in hours if at(day, h) not in standing]
+    for n in range(2 - len(standing)):
+        ledger.booked(late.book(free[n], f"w{n}@visitor.test"), "the day's capacity, freed")
+    assert len(confirmed(stack.server)) == 2
+    assert late.book(free[-1], "x@visitor.test").status_code == 409  # the cap, full again
+    assert_guarantees(stack.server, ledger)
