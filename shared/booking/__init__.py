@@ -55,7 +55,9 @@ seconds and which an employee's edit changes. An employee restoring a cancelled 
 claims only where nobody took them over; a booking holding them stands.
 
 Cancel: a conditional cancel of the booking event; its claims are then free by the rule above (the sweep tidies
-them). Move: the old booking is marked for one new id and the time the move began (a conditional patch, in the
+them). It never cancels a version marked for a move meanwhile (its re-read after a 412 may show one): that move is
+settled first, as below, and the cancel tried again.
+Move: the old booking is marked for one new id and the time the move began (a conditional patch, in the
 first batch, so two moves cannot both proceed); cells the old booking holds are shared with the new one (`wcbAlso`)
 instead of taken; the new booking is written; the old one is cancelled "moved" (conditional). A half-done move is
 settled by one rule that anyone applies with the same verdict (`events.move_verdict`): once the new booking was

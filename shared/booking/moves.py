@@ -113,8 +113,11 @@ def withdraw_unwritten(
         if taken.reason != "duplicate":
             raise
         return client.get_event(identity, calendar.calendar_id, new_id)
-    except AppError:
-        return client.get_event(identity, calendar.calendar_id, new_id)  # ours landed unanswered, or theirs: read
+    except AppError as failed:  # ours landed unanswered, or theirs: read
+        try:
+            return client.get_event(identity, calendar.calendar_id, new_id)
+        except NotFound:  # neither landed: the id is still free, so the pending move may still land
+            raise failed from None
     log("unwritten move withdrawn", calendar=calendar.slug, booking=old["id"], withdrawn=new_id)
     try:
         return client.patch_event(identity, calendar.calendar_id, new_id, {"status": "cancelled"},

@@ -21,6 +21,7 @@ from ..events import (
     Outcome,
     event_interval,
     is_booking,
+    is_decided,
     pending_lapsed,
     pending_until,
     private_properties,
@@ -288,9 +289,17 @@ class BookingService:
         """Cancel (a conditional write, so a move committing at the same moment either wins or sees it); a
         booking cancelled or moved already gets the same answer again."""
         calendar, identity = self._authorized(booking_id, token)
-        event = self._moves.settled(calendar, identity, self._looked_at(calendar, identity, booking_id), decide=True)
+        event = self._looked_at(calendar, identity, booking_id)
         send = send_updates_for(self._config, calendar, private_properties(event).get(P_EMAIL, ""))
-        result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send)
+        for _ in range(3):  # a move may mark it between the settling and the write: settle that one, then again
+            event = self._moves.settled(calendar, identity, event, decide=True)
+            result = cancel_once(self._client, calendar, identity, event, Outcome.CANCELLED, send_updates=send,
+                                 unmarked_only=True)
+            if result.wrote or is_decided(result.event):
+                break
+            event = result.event
+        else:
+            raise Conflict("The booking kept changing meanwhile; fetch it and try again.")
         if result.wrote:
             self._availability.forget_booking(calendar.slug, booking_id)
             log("booking cancelled", calendar=calendar.slug, booking=booking_id)

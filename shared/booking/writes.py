@@ -10,7 +10,7 @@ from ..calendar_client import CalendarClient, Identity, Request, event_insert_re
 from ..claims import P_ALSO, P_DAY_TOKEN, P_HOLDER, is_day_token
 from ..config import CalendarConfig
 from ..errors import AppError, Conflict, Gone, GoogleConflict, NotFound, UpstreamUnavailable
-from ..events import P_OUTCOME, Outcome, is_decided, private_properties
+from ..events import P_MOVED_TO, P_OUTCOME, Outcome, is_decided, private_properties
 from ..logs import log
 from .ids import check_same_request
 
@@ -69,12 +69,14 @@ def patch_if_unchanged(
 
 def cancel_once(
     client: CalendarClient, calendar: CalendarConfig, identity: Identity, event: dict[str, Any], outcome: Outcome, *,
-    send_updates: str,
+    send_updates: str, unmarked_only: bool = False,
 ) -> Patched:
-    """Cancel `event` marked `outcome`, in one conditional write; one cancelled meanwhile is left as it is."""
+    """Cancel `event` marked `outcome`, in one conditional write; one cancelled meanwhile is left as it is.
+    `unmarked_only`: nor one marked for a move meanwhile (its pending move must be withdrawn first, or it could
+    land after the cancel with nobody left to judge it): the caller settles that move and tries again."""
 
     def change(current: dict[str, Any]) -> dict[str, Any] | None:
-        if is_decided(current):
+        if is_decided(current) or (unmarked_only and private_properties(current).get(P_MOVED_TO)):
             return None
         return {"status": "cancelled", "extendedProperties": {"private": {P_OUTCOME: outcome}}}
 
