@@ -32,6 +32,7 @@ class BookingView:
     moved_to: str | None = None
     invitation: dict[str, Any] | None = None  # where Google's invitation went: {"sent", "to"} or {"sent", "reason"}
     type: str | None = None  # the meeting type's slug
+    team: str | None = None  # the team it was booked through (config [[teams]]); `calendar` is the member's
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -49,6 +50,8 @@ class BookingView:
             body["invitation"] = self.invitation
         if self.type:
             body["type"] = self.type
+        if self.team:
+            body["team"] = self.team
         return body
 
 
