@@ -1,0 +1,98 @@
+"""No double booking through teams: racing round-robin requests, teams racing members' personal pages, and
+collective bookings racing each other, with Google's lagging lists (CALENDAR.md's harsher reading)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.booking_support import at, span, workday
+from tests.clients import control
+from tests.conftest import function_app
+from tests.team_support import bookings_by_member, clear_members, team_body, trio_runtime
+
+THURSDAY = (3,)
+
+
+@pytest.fixture(autouse=True)
+def _trio(emulator: Any, tmp_path: Path) -> Iterator[None]:
+    from shared.runtime import set_runtime
+
+    control(emulator, "PUT", "settings", {"read_lag_ms": 150})
+    clear_members(emulator)
+    set_runtime(trio_runtime(emulator, tmp_path))
+    yield
+    set_runtime(None)
+
+
+def _race(bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    app = function_app("booking")
+    barrier = threading.Barrier(len(bodies))
+
+    def one(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/bookings", json=body)
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
+def _never_overlapping(emulator: Any) -> dict[str, int]:
+    """Each member's confirmed bookings never come within the 10-minute buffer of each other; their counts."""
+    buffer = timedelta(minutes=10)
+    counts = {}
+    for slug, events in bookings_by_member(emulator).items():
+        spans = sorted(span(event) for event in events)
+        for (_, end_a), (start_b, _) in itertools.pairwise(spans):
+            assert end_a + buffer <= start_b, (slug, spans)
+        counts[slug] = len(spans)
+    return counts
+
+
+def test_fifty_way_race_on_a_three_member_team_books_each_member_once(emulator: Any) -> None:
+    start = at(workday(weekdays=THURSDAY), 15)
+    results = _race([team_body("trio", start, email=f"v{n}@visitor.test") for n in range(50)])
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: 3, 409: 47}, statuses
+    winners = sorted(body["booking"]["calendar"] for status, body in results if status == 201)
+    assert winners == ["alice", "bob", "carol"]
+    assert _never_overlapping(emulator) == {"alice": 1, "bob": 1, "carol": 1}
+    assert all(body["error"]["code"] == "slot_unavailable" for status, body in results if status == 409)
+
+
+def test_a_team_racing_its_members_personal_pages_never_doubles_a_member(emulator: Any) -> None:
+    day = workday(weekdays=THURSDAY)
+    bodies = []
+    for n in range(36):
+        start = at(day, 15, 15 * (n % 3))  # overlapping starts, 30 minutes long, 10 minutes buffer
+        calendar = ("trio", "alice", "bob", "carol")[n % 4]
+        bodies.append(team_body(calendar, start, email=f"m{n}@visitor.test"))
+    results = _race(bodies)
+    assert not [status for status, _ in results if status >= 500], results
+    counts = _never_overlapping(emulator)
+    created = [body["booking"] for status, body in results if status == 201]
+    assert len(created) == sum(counts.values()) and all(counts.values()), counts
+    assert {b["calendar"] for b in created if b.get("team") == "trio"} <= {"alice", "bob", "carol"}
+
+
+def test_collective_race_books_exactly_one(emulator: Any) -> None:
+    start = at(workday(weekdays=THURSDAY), 15)
+    bodies = [team_body("review", start, duration=60, email=f"c{n}@visitor.test") for n in range(20)]
+    bodies += [team_body("alice", start + timedelta(minutes=30), email=f"a{n}@visitor.test") for n in range(5)]
+    results = _race(bodies)
+    assert not [status for status, _ in results if status >= 500], results
+    collective = [body for status, body in results if status == 201 and body["booking"].get("team") == "review"]
+    personal = [body for status, body in results if status == 201 and body["booking"]["calendar"] == "alice"]
+    assert len(collective) + len(personal) == 1, (collective, personal)  # all overlap on Alice
+    counts = _never_overlapping(emulator)
+    assert counts["alice"] + counts["bob"] == 1
