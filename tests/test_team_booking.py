@@ -186,3 +186,27 @@ def test_free_busy_failing_for_everyone_books_nobody(trio_client: Any, emulator:
         set_faults(emulator, [])
     assert response.status_code == 409
     assert all(not events for events in bookings_by_member(emulator).values())
+
+
+def test_a_retry_while_the_first_attempt_is_in_flight_books_one_member(emulator: Any, tmp_path: Any) -> None:
+    """The first attempt has read the members' time (all free) and stalls; the client's retry of the same request
+    (same key) on another instance books Alice. The first attempt then sees Alice busy: it must answer the retry's
+    booking, not book Bob under the same key."""
+    from shared.booking import NewBooking
+    from tests.interleave import PausedBatch, outcome
+
+    clear_members(emulator)
+    first, second = trio_runtime(emulator, tmp_path / "i1"), trio_runtime(emulator, tmp_path / "i2")
+    request = NewBooking("trio", at(workday(weekdays=THURSDAY), 15), 30, "Ann", "ann@visitor.test")
+
+    def reads_free_busy(parts: dict[str, Any]) -> bool:  # a member's time, read live (shared/availability.py)
+        return "freebusy" in parts
+
+    paused = PausedBatch(first, reads_free_busy, lambda: first.booking.book(request, "retry-key", "203.0.113.9"))
+    retry = outcome(lambda: second.booking.book(request, "retry-key", "203.0.113.9"))
+    assert retry[0] == 200 and retry[1].created and retry[1].booking.calendar == "alice"
+    late = paused.finish()
+    assert late[0] == 200, late
+    assert (late[1].booking.id, late[1].booking.calendar) == (retry[1].booking.id, "alice")
+    assert {slug: len(events) for slug, events in bookings_by_member(emulator).items()} == \
+        {"alice": 1, "bob": 0, "carol": 0}

@@ -33,18 +33,19 @@ def _trio(emulator: Any, tmp_path: Path) -> Iterator[None]:
     set_runtime(None)
 
 
-def _race(bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+def _race(bodies: list[dict[str, Any]], keys: list[str] | None = None) -> list[tuple[int, dict[str, Any]]]:
     app = function_app("booking")
     barrier = threading.Barrier(len(bodies))
 
-    def one(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def one(index: int) -> tuple[int, dict[str, Any]]:
         client = app.test_client()
+        headers = {"Idempotency-Key": keys[index]} if keys else {}
         barrier.wait()
-        response = client.post("/bookings", json=body)
+        response = client.post("/bookings", json=bodies[index], headers=headers)
         return response.status_code, response.get_json()
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(one, bodies))
+        return list(pool.map(one, range(len(bodies))))
 
 
 def _never_overlapping(emulator: Any) -> dict[str, int]:
@@ -59,9 +60,11 @@ def _never_overlapping(emulator: Any) -> dict[str, int]:
     return counts
 
 
-def test_fifty_way_race_on_a_three_member_team_books_each_member_once(emulator: Any) -> None:
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-key", "own-keys"])
+def test_fifty_way_race_on_a_three_member_team_books_each_member_once(emulator: Any, keyed: bool) -> None:
     start = at(workday(weekdays=THURSDAY), 15)
-    results = _race([team_body("trio", start, email=f"v{n}@visitor.test") for n in range(50)])
+    results = _race([team_body("trio", start, email=f"v{n}@visitor.test") for n in range(50)],
+                    keys=[f"key-{n}" for n in range(50)] if keyed else None)
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 3, 409: 47}, statuses
     winners = sorted(body["booking"]["calendar"] for status, body in results if status == 201)
@@ -83,6 +86,14 @@ def test_a_team_racing_its_members_personal_pages_never_doubles_a_member(emulato
     created = [body["booking"] for status, body in results if status == 201]
     assert len(created) == sum(counts.values()) and all(counts.values()), counts
     assert {b["calendar"] for b in created if b.get("team") == "trio"} <= {"alice", "bob", "carol"}
+
+
+def test_one_request_sent_twenty_times_at_once_books_one_member(emulator: Any) -> None:
+    start = at(workday(weekdays=THURSDAY), 15)
+    results = _race([team_body("trio", start)] * 20, keys=["the-same-key"] * 20)
+    assert {status for status, _ in results} <= {200, 201}, results
+    assert len({(body["booking"]["id"], body["booking"]["calendar"]) for _, body in results}) == 1
+    assert sum(_never_overlapping(emulator).values()) == 1
 
 
 def test_collective_race_books_exactly_one(emulator: Any) -> None:

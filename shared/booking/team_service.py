@@ -11,12 +11,12 @@ then priority, then the team's order); the booking protocol (claims on that memb
 tried on the first, and on a lost race (409) on the next, while the request's time budget lasts.
 
 Idempotency across members: the booking ids follow from the team, the client and the key, never from the member,
-so a repeat names the same ids whichever member the first attempt booked. Before booking, a request with a key
-reads those ids in every member's calendar (by id: immediate); a booking found is the answer (the very same
-request only, as for a personal booking), so a repeat never books a second member. One window stays open: two
-attempts of one request in flight at the same moment on two instances, each reading before the other wrote, may
-book two members; a personal booking's attempts meet on the same claims instead. The booking event records the
-team (`wcbTeam`), which fairness counts.
+so a repeat names the same ids whichever member the first attempt booked; and which member a keyed request books
+is decided once for all its attempts by its assignment (team_assign.py: one event per request whose id Google
+keeps unique, naming the member tried now, moved on by conditional writes). A repeat, or a retry racing the first
+attempt on another instance, follows it to that member, where the protocol answers the booking made under the id
+(the very same request only, as for a personal booking), so one request never books two members. The booking
+event records the team (`wcbTeam`), which fairness counts.
 
 Collective: one event in the organizer's calendar with the other members as attendees (each gets Google's copy,
 with the same id). Its claims are held on every member's calendar, in the team's member order (racing collective
@@ -54,7 +54,8 @@ from .event import event_body, send_updates_for, view, with_links
 from .ids import GENERATIONS, request_digest, reused_key
 from .model import BookingResult, NewBooking
 from .protocol import Claims, ExistingBooking
-from .writes import release, write_booking
+from .team_assign import Assignments, member_of
+from .writes import as_error, release, write_booking
 
 BUDGET_SECONDS = 15.0  # a round-robin booking tries no further member after this (the client retries after 20 s)
 RECENT_SECONDS = 60.0  # how long this instance counts its own team bookings that lists may not show yet
@@ -114,6 +115,7 @@ class TeamBookings:
         self._now = now
         self._claims = claims
         self._free_intervals = free_intervals
+        self._assignments = Assignments(config, client)
         self._lock = threading.Lock()
         self._recent: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # team -> (monotonic, event) made here
 
@@ -198,30 +200,61 @@ class TeamBookings:
                                  details={"reason": SlotProblem.TOO_SOON.value})
         ids = team_event_ids(team, key, scope)
         members = [member(self._config, slug) for slug in team.members]
-        if key is not None:
-            where = members if team.mode == "round_robin" else [member(self._config, str(team.organizer))]
-            earlier = self._earlier(where, ids, request, scope, zone)
+        if key is not None and team.mode == "collective":
+            earlier = self._earlier(member(self._config, str(team.organizer)), ids, request, scope, zone)
             if earlier is not None:
                 return earlier
         problems = dict(zip(team.members, _fan_out(lambda c: self._problem(c, span), members), strict=True))
         problem = team_problem(team, problems)
-        if problem is not None:
+        if problem is not None and (not problem.is_conflict or key is None or team.mode == "collective"):
             if problem.is_conflict:
                 raise SlotUnavailable(problem.message, details={"reason": problem.value})
             raise InvalidRequest(problem.message, fields={"start": problem.message}, details={"reason": problem.value})
         if team.mode == "collective":
             return self._book_collective(team, members, request, span, ids, key, scope, zone)
         free = [slug for slug, p in problems.items() if p is None]
-        order = candidates(team, free, self._counts(team, members))
+        order = candidates(team, free, self._counts(team, members)) if free else []
         deadline = time_module.monotonic() + BUDGET_SECONDS
-        for slug in order:
+
+        def attempt(slug: str) -> BookingResult:
+            return self._book_member(team, member(self._config, slug), request, span, ids, key, scope, zone)
+
+        if key is None:
+            for slug in order:
+                if time_module.monotonic() > deadline:
+                    break
+                try:
+                    return attempt(slug)
+                except SlotUnavailable:
+                    log("team member lost the slot", team=team.slug, calendar=slug)
+        else:
+            return self._book_assigned(team, scope, key, span, order, attempt, deadline)
+        raise SlotUnavailable(SlotProblem.BUSY.message, details={"reason": SlotProblem.BUSY.value})
+
+    def _book_assigned(
+        self, team: TeamConfig, scope: str, key: str, span: Interval, order: list[str],
+        attempt: Callable[[str], BookingResult], deadline: float,
+    ) -> BookingResult:
+        """Book the member the request's assignment names, moving it on to the next free member when that one
+        loses the slot (team_assign.py): every attempt of the request follows it, so one request books one member.
+        A member named by an earlier attempt is tried even if it looks busy now: it may be busy with this very
+        booking, which its hold then answers."""
+        assignment = self._assignments.take(team, scope, key, order[0] if order else "", span)
+        tried: set[str] = set()
+        for _ in range(3 * len(team.members) + 1):
             if time_module.monotonic() > deadline:
                 break
-            try:
-                return self._book_member(team, member(self._config, slug), request, span, ids, key, scope, zone)
-            except SlotUnavailable:
-                log("team member lost the slot", team=team.slug, calendar=slug)
-                continue  # that member lost the slot in a race: the next free one
+            named = member_of(assignment)
+            if named in team.members and named not in tried:
+                try:
+                    return attempt(named)
+                except SlotUnavailable:
+                    log("team member lost the slot", team=team.slug, calendar=named)
+                    tried.add(named)
+            following = next((slug for slug in order if slug not in tried and slug != named), None)
+            if following is None:
+                break
+            assignment = self._assignments.move_on(team, assignment, named, following)
         raise SlotUnavailable(SlotProblem.BUSY.message, details={"reason": SlotProblem.BUSY.value})
 
     def _problem(self, calendar: CalendarConfig, span: Interval) -> SlotProblem | None:
@@ -265,7 +298,7 @@ class TeamBookings:
             request = events_list_request(calendar.calendar_id, window.start, now + horizon + timedelta(days=1),
                                           private_properties={P_TEAM: team.slug})
             try:
-                answer = self._client.batch(identity_for(calendar), {"list": request}).get("list")
+                answer = self._client.batch(identity_for(calendar), {"teamBookings": request}).get("teamBookings")
             except AppError:
                 answer = None
             return list(answer.get("items", [])) if isinstance(answer, dict) else []
@@ -372,31 +405,20 @@ class TeamBookings:
 
     # --- repeats ----------------------------------------------------------------------------------------------
     def _earlier(
-        self, where: list[CalendarConfig], ids: list[str], request: NewBooking, scope: str, zone: ZoneInfo
+        self, calendar: CalendarConfig, ids: list[str], request: NewBooking, scope: str, zone: ZoneInfo
     ) -> BookingResult | None:
-        """The booking an earlier attempt of this request made on any of `where`, read by id in each calendar."""
-
-        def read(calendar: CalendarConfig) -> dict[str, Any]:
-            parts = {event_id: event_get_request(calendar.calendar_id, event_id) for event_id in ids}
-            return self._client.batch(identity_for(calendar), parts)
-
-        found = dict(zip((c.slug for c in where), _fan_out(read, where), strict=True))
+        """The booking an earlier attempt of this request made in `calendar` (read by id, in one batch)."""
+        parts = {event_id: event_get_request(calendar.calendar_id, event_id) for event_id in ids}
+        found = self._client.batch(identity_for(calendar), parts)
         for event_id in ids:
-            aborted = False
-            for calendar in where:
-                answer = found[calendar.slug].get(event_id)
-                if isinstance(answer, NotFound):
-                    continue
-                if not isinstance(answer, dict):
-                    raise answer if isinstance(answer, AppError) else SlotUnavailable("Google did not answer.")
-                if not is_booking(answer):
-                    continue  # a collective booking's copy in a member's calendar: its organizer's copy answers
-                outcome = self._replay(calendar, request, answer, scope, zone)
-                if outcome is not None:
-                    return outcome
-                aborted = True
-            if not aborted:
-                return None  # this id was never written anywhere: nothing was booked
+            answer = found.get(event_id)
+            if isinstance(answer, NotFound):
+                return None  # never written: nothing was booked under this id or a later one
+            if not isinstance(answer, dict):
+                raise as_error(answer)
+            outcome = self._replay(calendar, request, answer, scope, zone)
+            if outcome is not None:
+                return outcome
         return None
 
     def _replay(
