@@ -210,3 +210,24 @@ def test_a_retry_while_the_first_attempt_is_in_flight_books_one_member(emulator:
     assert (late[1].booking.id, late[1].booking.calendar) == (retry[1].booking.id, "alice")
     assert {slug: len(events) for slug, events in bookings_by_member(emulator).items()} == \
         {"alice": 1, "bob": 0, "carol": 0}
+
+
+def test_a_visitor_at_a_members_limit_cannot_book_through_the_team(emulator: Any, tmp_path: Any) -> None:
+    from shared.runtime import set_runtime
+    from tests.support import make_config, make_runtime
+    from tests.team_support import TRIO
+
+    clear_members(emulator)
+    limit = {"# future_bookings_per_visitor = 3": "future_bookings_per_visitor = 1"}
+    set_runtime(make_runtime(emulator, config=make_config(emulator, tmp_path, replace={**TRIO, **limit})))
+    try:
+        client = function_app("booking").test_client()
+        start = at(workday(weekdays=THURSDAY), 15)
+        assert client.post("/bookings", json=team_body("alice", start)).status_code == 201
+        response = client.post("/bookings", json=team_body("trio", start + timedelta(hours=1)))
+        assert response.status_code == 429, response.get_json()
+        assert response.get_json()["error"]["details"]["limit"] == "future_bookings_per_visitor"
+        other = client.post("/bookings", json=team_body("trio", start, email="new@visitor.test"))
+        assert other.status_code == 201 and other.get_json()["booking"]["calendar"] == "bob"
+    finally:
+        set_runtime(None)
