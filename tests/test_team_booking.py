@@ -231,3 +231,34 @@ def test_a_visitor_at_a_members_limit_cannot_book_through_the_team(emulator: Any
         assert other.status_code == 201 and other.get_json()["booking"]["calendar"] == "bob"
     finally:
         set_runtime(None)
+
+
+def test_team_slots_and_bookings_read_the_fresh_snapshot(emulator: Any, tmp_path: Any) -> None:
+    from shared.runtime import set_runtime
+    from shared.sync import AvailabilitySync
+    from tests.support import clear_log, round_trips
+
+    clear_members(emulator)
+    runtime = trio_runtime(emulator, tmp_path)
+    set_runtime(runtime)
+    try:
+        client = function_app("booking").test_client()
+        start = at(workday(weekdays=THURSDAY), 15)
+        AvailabilitySync.from_runtime(runtime).run()
+        clear_log(emulator)
+        day = start.date()
+        assert start in _starts(client, "trio", day, 30)
+        assert round_trips(emulator) == 0  # every member's slots from the snapshot
+        for n in range(3):  # each member once; what this instance booked since the snapshot counts at once
+            assert client.post("/bookings", json=team_body("trio", start, email=f"s{n}@visitor.test")) \
+                .status_code == 201
+        clear_log(emulator)
+        body = client.get(f"/slots?calendar=trio&from={day}&to={day}&duration=30&timezone=Europe/Berlin").get_json()
+        assert body["source"] == "snapshot" and round_trips(emulator) == 0
+        assert start.isoformat() not in {slot["start"] for slot in body["slots"]}
+        response = client.post("/bookings", json=team_body("trio", start, email="late@visitor.test"))
+        # Busy by this instance's own memory only (it may have outlived a cancellation): each member asked once live,
+        # as a personal booking does (shared/booking/rules.py).
+        assert response.status_code == 409 and round_trips(emulator) == 3
+    finally:
+        set_runtime(None)
