@@ -1446,7 +1446,9 @@ export class CalendarBooking extends HTMLElement {
       });
       this.showBooking(data.booking, token, "manage");
       const action = params.get("action");
-      if (data.booking.status !== "cancelled" && action === "reschedule") this.startReschedule();
+      if (data.booking.status !== "cancelled" && action === "reschedule" && !this.isCollective(data.booking)) {
+        this.startReschedule(); // a collective booking is not moved: its confirmation offers cancel only
+      }
       else if (data.booking.status !== "cancelled" && action === "cancel") this.askCancel();
     } catch (error) {
       this.showNotice({
