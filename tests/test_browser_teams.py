@@ -1,5 +1,6 @@
 """The booking page books a team like a person, in a real browser (tests/test_browser.py's stack and helpers):
-a round-robin team books one free member and says which; a collective team books one event with every member."""
+a round-robin team books one free member and says which; a collective team books one event with every member
+and moves to a time every member is free."""
 
 from __future__ import annotations
 
@@ -61,8 +62,20 @@ def test_books_a_collective_team_with_every_member(page: Any, stack: Stack) -> N
     assert [a["email"] for a in event["attendees"]][:1] == [MEMBER_IDS["alice"]]
     [copy] = events_starting_at(stack.emulator, MEMBER_IDS["alice"], booking["start"])
     assert copy["id"] == booking["id"]  # Google's copy in Alice's calendar
-    expect(page.get_by_role("button", name="Reschedule")).to_be_hidden()  # cancel and book again instead
+    page.get_by_role("button", name="Reschedule").click()  # from the team's slots: every member free
+    expect(page.get_by_role("heading", name="Reschedule your meeting with Plan review")).to_be_focused()
+    new_slot = page.locator("button.cb-slot").first
+    new_start = new_slot.get_attribute("data-start") or ""
+    new_slot.click()
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/booking/bookings/" in r.url) as moved:
+        page.get_by_role("button", name="Move to this time").click()
+    assert moved.value.status == 200, moved.value.json()
+    expect(page.get_by_role("heading", name="Your booking is moved")).to_be_focused()
+    new_id = moved.value.json()["booking"]["id"]
+    assert events_starting_at(stack.emulator, MEMBER_IDS["bob"], booking["start"]) == []
+    for calendar_id in MEMBER_IDS.values():  # the organizer's event and Alice's copy, at the new time
+        assert [e["id"] for e in events_starting_at(stack.emulator, calendar_id, new_start)] == [new_id]
     page.get_by_role("button", name="Cancel this booking").click()
     page.get_by_role("button", name="Yes, cancel it").click()
     expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_focused()
-    assert events_starting_at(stack.emulator, MEMBER_IDS["alice"], booking["start"]) == []
+    assert events_starting_at(stack.emulator, MEMBER_IDS["alice"], new_start) == []

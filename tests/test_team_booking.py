@@ -127,12 +127,39 @@ def test_collective_books_one_event_held_on_every_member(trio_client: Any, emula
     personal = trio_client.post("/bookings", json=team_body("alice", start + timedelta(minutes=15)))
     assert personal.status_code == 409  # Alice is in the collective meeting then
     bearer = {"Authorization": f"Bearer {token}"}
-    move = trio_client.patch(f"/bookings/{booking['id']}", headers=bearer,
-                             json={"start": (start + timedelta(days=7)).isoformat()})
-    assert move.status_code == 409
     assert trio_client.delete(f"/bookings/{booking['id']}", headers=bearer).status_code == 200
     again = trio_client.post("/bookings", json=team_body("alice", start + timedelta(minutes=15)))
     assert again.status_code == 201, again.get_json()  # cancelled: Alice's time is free again
+
+
+def test_a_collective_booking_moves_to_a_time_held_on_every_member(trio_client: Any, emulator: Any) -> None:
+    start = at(workday(weekdays=THURSDAY), 15)
+    later = start + timedelta(days=7)
+    made = trio_client.post("/bookings", json=team_body("review", start, duration=60)).get_json()
+    bearer = {"Authorization": f"Bearer {made['token']}"}
+    moved = trio_client.patch(f"/bookings/{made['booking']['id']}", headers=bearer,
+                              json={"start": later.isoformat()})
+    assert moved.status_code == 200, moved.get_json()
+    new = moved.get_json()["booking"]
+    assert (new["calendar"], new["team"]) == ("bob", "review") and new["id"] != made["booking"]["id"]
+    [event] = confirmed_bookings(emulator, MEMBERS["bob"])
+    assert event["id"] == new["id"] and next(a["email"] for a in event["attendees"]) == MEMBERS["alice"]
+    assert trio_client.post("/bookings", json=team_body("alice", later + timedelta(minutes=15))).status_code == 409
+    assert trio_client.post("/bookings", json=team_body("alice", start + timedelta(minutes=15))).status_code == 201
+    old = trio_client.get(f"/bookings/{made['booking']['id']}", headers=bearer).get_json()["booking"]
+    assert (old["status"], old["movedTo"]) == ("cancelled", new["id"])
+
+
+def test_a_collective_booking_does_not_move_onto_a_members_busy_time(trio_client: Any, emulator: Any) -> None:
+    start = at(workday(weekdays=THURSDAY), 15)
+    later = start + timedelta(days=7)
+    made = trio_client.post("/bookings", json=team_body("review", start, duration=60)).get_json()
+    assert trio_client.post("/bookings", json=team_body("alice", later + timedelta(minutes=30))).status_code == 201
+    moved = trio_client.patch(f"/bookings/{made['booking']['id']}", json={"start": later.isoformat()},
+                              headers={"Authorization": f"Bearer {made['token']}"})
+    assert moved.status_code == 409, moved.get_json()  # Alice (not the organizer) is busy then
+    [event] = confirmed_bookings(emulator, MEMBERS["bob"])
+    assert event["id"] == made["booking"]["id"]  # the booking stays where it was
 
 
 def test_collective_refuses_a_time_one_member_is_busy(trio_client: Any, emulator: Any) -> None:

@@ -107,3 +107,38 @@ def test_collective_race_books_exactly_one(emulator: Any) -> None:
     assert len(collective) + len(personal) == 1, (collective, personal)  # all overlap on Alice
     counts = _never_overlapping(emulator)
     assert counts["alice"] + counts["bob"] == 1
+
+
+def test_a_collective_move_racing_a_members_page_never_doubles_them(emulator: Any) -> None:
+    app = function_app("booking")
+    start = at(workday(weekdays=THURSDAY), 15)
+    later = start + timedelta(days=7)
+    made = app.test_client().post("/bookings", json=team_body("review", start, duration=60)).get_json()
+    barrier = threading.Barrier(11)
+
+    def move() -> int:
+        client = app.test_client()
+        barrier.wait()
+        return client.patch(f"/bookings/{made['booking']['id']}", json={"start": later.isoformat()},
+                            headers={"Authorization": f"Bearer {made['token']}"}).status_code
+
+    def personal(n: int) -> int:
+        client = app.test_client()
+        barrier.wait()
+        body = team_body("alice", later + timedelta(minutes=15 * (n % 3)), email=f"p{n}@visitor.test")
+        return client.post("/bookings", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=11) as pool:
+        moved = pool.submit(move)
+        personals = list(pool.map(personal, range(10)))
+    assert moved.result() in (200, 409) and set(personals) <= {201, 409}, (moved.result(), personals)
+    counts = _never_overlapping(emulator)  # Alice's own bookings never overlap each other
+    alice_copies = [e for e in emulator.emulator.state.calendars["alice@example.com"].events.values()
+                    if e.get("status") != "cancelled" and e.get("_copyOf")]
+    for copy in alice_copies:  # nor the collective booking she attends
+        for event in bookings_by_member(emulator)["alice"]:
+            assert not (span(copy)[0] < span(event)[1] + timedelta(minutes=10)
+                        and span(event)[0] < span(copy)[1] + timedelta(minutes=10)), (copy, event)
+    # Every personal time overlaps the new time and each other: one of all these requests wins.
+    assert (moved.result() == 200) + personals.count(201) == 1, (moved.result(), personals)
+    assert counts["bob"] == 1 and counts["alice"] == personals.count(201)

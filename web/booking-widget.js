@@ -1216,7 +1216,7 @@ export class CalendarBooking extends HTMLElement {
     }
     ref.resultRef.textContent = `Booking reference: ${booking.id}`;
     ref.cancel.hidden = cancelled || !token;
-    ref.reschedule.hidden = cancelled || !token || this.isCollective(booking); // cancel and book again instead
+    ref.reschedule.hidden = cancelled || !token;
     ref.resultActions.hidden = false;
     ref.confirmCancel.hidden = true;
     const kind = this.bookingType(booking);
@@ -1305,7 +1305,10 @@ export class CalendarBooking extends HTMLElement {
   startReschedule() {
     const current = this.state.booking;
     if (!current || !current.token || this.state.busy) return;
-    const calendar = this.state.calendars.find((c) => c.id === current.booking.calendar);
+    // A collective booking moves to a time every member is free (the team's slots); any other stays with its
+    // calendar (a round-robin booking with the member it booked).
+    const own = this.isCollective(current.booking) ? current.booking.team : current.booking.calendar;
+    const calendar = this.state.calendars.find((c) => c.id === own);
     if (!calendar) {
       this.showNotice({ title: "This booking cannot be moved here", text: "Its calendar is not offered on this page." });
       return;
@@ -1446,9 +1449,7 @@ export class CalendarBooking extends HTMLElement {
       });
       this.showBooking(data.booking, token, "manage");
       const action = params.get("action");
-      if (data.booking.status !== "cancelled" && action === "reschedule" && !this.isCollective(data.booking)) {
-        this.startReschedule(); // a collective booking is not moved: its confirmation offers cancel only
-      }
+      if (data.booking.status !== "cancelled" && action === "reschedule") this.startReschedule();
       else if (data.booking.status !== "cancelled" && action === "cancel") this.askCancel();
     } catch (error) {
       this.showNotice({

@@ -23,7 +23,8 @@ from .ids import event_ids, request_digest, reused_key
 from .model import BookingResult, BookingView, NewBooking
 from .moves import Moves
 from .protocol import Claims, ExistingBooking
-from .team_service import TeamBookings, refuse_collective_move
+from .team_moves import move_collective
+from .team_service import TeamBookings, collective_team
 from .writes import cancel_once, write_booking
 
 MAX_SLOTS_SPAN_DAYS = rules.MAX_SLOTS_SPAN_DAYS
@@ -256,7 +257,10 @@ class BookingService:
         move returns the same moved booking."""
         calendar, identity = self._authorized(booking_id, token)
         old = self._moves.settled(calendar, identity, self._own_event(calendar, identity, booking_id))
-        refuse_collective_move(self._config, old)
+        team = collective_team(self._config, old)
+        if team is not None:  # the new time is held on every member
+            return move_collective(self._config, self._client, self._availability, self._tokens, self._now, team,
+                                   old, start, duration, client)
         return self._moves.move(calendar, identity, old, start, duration, client)
 
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:

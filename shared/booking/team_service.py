@@ -42,7 +42,7 @@ from ..availability import Availability, BusyView, identity_for
 from ..calendar_client import CalendarClient, Request, event_get_request, events_list_request
 from ..claims import digest
 from ..config import CalendarConfig, Config, TeamConfig
-from ..errors import AppError, Conflict, InvalidRequest, NotFound, SlotUnavailable
+from ..errors import AppError, InvalidRequest, NotFound, SlotUnavailable
 from ..events import P_OUTCOME, P_REQUEST, P_TEAM, Outcome, event_interval, is_booking, private_properties
 from ..logs import log
 from ..slot_format import format_slots
@@ -55,6 +55,7 @@ from .ids import GENERATIONS, request_digest, reused_key
 from .model import BookingResult, NewBooking
 from .protocol import Claims, ExistingBooking
 from .team_assign import Assignments, member_of
+from .team_moves import hold_order
 from .writes import as_error, release, write_booking
 
 BUDGET_SECONDS = 15.0  # a round-robin booking tries no further member after this (the client retries after 20 s)
@@ -361,7 +362,7 @@ class TeamBookings:
         self, team: TeamConfig, members: list[CalendarConfig], request: NewBooking, span: Interval, ids: list[str],
         key: str | None, scope: str, zone: ZoneInfo,
     ) -> BookingResult:
-        """Hold the claims on every member's calendar (team order), then write one event in the organizer's."""
+        """Hold the claims on every member's calendar (`hold_order`), then write one event in the organizer's."""
         organizer = member(self._config, str(team.organizer))
         body = self._body(team, organizer, request, span, key, scope)
         guests = [{"email": m.calendar_id, "displayName": m.name} for m in members if m.slug != organizer.slug]
@@ -370,7 +371,7 @@ class TeamBookings:
         for event_id in ids:
             held: dict[str, dict[str, dict[str, Any]]] = {}
             try:
-                for calendar in members:
+                for calendar in hold_order(self._config, team):
                     extra: dict[str, Request] = {}
                     if key is not None and calendar.slug == organizer.slug:
                         extra["existing"] = event_get_request(organizer.calendar_id, event_id)
@@ -438,9 +439,7 @@ class TeamBookings:
                              self._tokens().issue(event["id"], calendar.slug), created)
 
 
-def refuse_collective_move(config: Config, event: dict[str, Any]) -> None:
-    """A collective booking is not moved (a move holds claims on one calendar only): cancel and book again."""
+def collective_team(config: Config, event: dict[str, Any]) -> TeamConfig | None:
+    """The collective team a booking was made through, if any (its move holds every member: team_moves.py)."""
     team = config.team_by_slug(private_properties(event).get(P_TEAM, ""))
-    if team is not None and team.mode == "collective":
-        raise Conflict("A booking with several team members cannot be moved; cancel it and book a new time.",
-                       details={"team": team.slug})
+    return team if team is not None and team.mode == "collective" else None
