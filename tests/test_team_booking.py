@@ -289,3 +289,15 @@ def test_team_slots_and_bookings_read_the_fresh_snapshot(emulator: Any, tmp_path
         assert response.status_code == 409 and round_trips(emulator) == 3
     finally:
         set_runtime(None)
+
+
+def test_a_collective_team_with_an_unreadable_member_offers_and_books_nothing(trio_client: Any, emulator: Any) -> None:
+    day = workday(weekdays=THURSDAY)
+    assert _starts(trio_client, "review", day, 60)
+    state = emulator.emulator.state
+    with state.lock:  # Alice's calendar answers free/busy with `notFound` from now on
+        state.calendars[MEMBERS["alice"]].acl.clear()
+    assert _starts(trio_client, "review", day, 60) == set()
+    response = trio_client.post("/bookings", json=team_body("review", at(day, 15), duration=60))
+    assert response.status_code == 409, response.get_json()
+    assert confirmed_bookings(emulator, MEMBERS["bob"]) == []

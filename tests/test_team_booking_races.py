@@ -142,3 +142,35 @@ def test_a_collective_move_racing_a_members_page_never_doubles_them(emulator: An
     # Every personal time overlaps the new time and each other: one of all these requests wins.
     assert (moved.result() == 200) + personals.count(201) == 1, (moved.result(), personals)
     assert counts["bob"] == 1 and counts["alice"] == personals.count(201)
+
+
+def test_a_team_race_across_separate_instances_books_each_member_once(emulator: Any, tmp_path: Path) -> None:
+    import requests
+
+    from tests.support import config_text
+    from tests.team_support import TRIO
+    from tests.test_booking_races import _start_instances
+
+    config_path = tmp_path / "booking.toml"
+    config_path.write_text(config_text(emulator, tmp_path / "snapshot", replace=TRIO))
+    instances = _start_instances(3, config_path)
+    try:
+        start = at(workday(weekdays=THURSDAY), 15)
+        barrier = threading.Barrier(30)
+
+        def one(index: int) -> int:
+            url = instances[index % len(instances)][1]
+            body = team_body("trio", start, email=f"x{index}@visitor.test")
+            barrier.wait()
+            headers = {"Idempotency-Key": f"instance-key-{index}"}
+            return requests.post(f"{url}/bookings", json=body, headers=headers, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = Counter(pool.map(one, range(30)))
+    finally:
+        for process, _ in instances:
+            process.terminate()
+        for process, _ in instances:
+            process.wait(timeout=10)
+    assert statuses == {201: 3, 409: 27}, statuses
+    assert _never_overlapping(emulator) == {"alice": 1, "bob": 1, "carol": 1}
