@@ -229,12 +229,12 @@ class TeamBookings:
                 except SlotUnavailable:
                     log("team member lost the slot", team=team.slug, calendar=slug)
         else:
-            return self._book_assigned(team, scope, key, span, order, attempt, deadline)
+            return self._book_assigned(team, scope, key, span, order, attempt, deadline, problem)
         raise SlotUnavailable(SlotProblem.BUSY.message, details={"reason": SlotProblem.BUSY.value})
 
     def _book_assigned(
         self, team: TeamConfig, scope: str, key: str, span: Interval, order: list[str],
-        attempt: Callable[[str], BookingResult], deadline: float,
+        attempt: Callable[[str], BookingResult], deadline: float, problem: SlotProblem | None,
     ) -> BookingResult:
         """Book the member the request's assignment names, moving it on to the next free member when that one
         loses the slot (team_assign.py): every attempt of the request follows it, so one request books one member.
@@ -256,7 +256,8 @@ class TeamBookings:
             if following is None:
                 break
             assignment = self._assignments.move_on(team, assignment, named, following)
-        raise SlotUnavailable(SlotProblem.BUSY.message, details={"reason": SlotProblem.BUSY.value})
+        reason = problem or SlotProblem.BUSY  # nobody free to begin with: why (busy, or the day is full)
+        raise SlotUnavailable(reason.message, details={"reason": reason.value})
 
     def _problem(self, calendar: CalendarConfig, span: Interval) -> SlotProblem | None:
         """Whether `calendar` can take `span` by its rules and what is known of its time: the fresh snapshot, else
