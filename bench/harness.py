@@ -208,10 +208,10 @@ def quiet() -> Iterator[None]:
 
 def bench_config(
     emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None,
-    lists_per_run: int | None = None,
+    lists_per_run: int | None = None, extra: str = "",
 ) -> Any:
-    """A config for `emails` (tests/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync and
-    scale scenarios' domain."""
+    """A config for `emails` (tests/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync,
+    scale and teams scenarios' domain (`extra`: more TOML after the calendars, such as `[[teams]]`)."""
     from shared.config import parse_config
     from tests.many_calendars import calendars_toml
 
@@ -238,5 +238,5 @@ location = "file://{snapshot_dir}"
 [identity]
 issuer = "{emulator_url}"
 certs_url = "{emulator_url}/oauth2/v1/certs"
-""" + calendars_toml(emails)
+""" + calendars_toml(emails) + extra
     return parse_config(text, "bench config")

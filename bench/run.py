@@ -12,7 +12,8 @@ splits a warm booking at 50 ms into round trips, own CPU and waiting (bench/late
 profile). Prints one table and writes `bench/out/latest.json`, `machine.json` and `booking-profile.txt`. Each step
 is a module of bench/scenarios/ (the sync's standalone benchmark: `python -m bench.scenarios.sync`).
 
-    .venv/bin/python -m bench [--quick] [--out DIR] [--only booking,latency,slots,race,cold,load,compute,sync,scale]
+    .venv/bin/python -m bench [--quick] [--out DIR]
+        [--only booking,latency,slots,race,cold,load,compute,teams,sync,scale]
 
 Exit status: 0 when every target is met, 3 when the table shows a FAIL (1 is a crash, 2 a usage error).
 `--quick` uses tiny sizes to check that the harness works; its numbers mean nothing against the targets.
@@ -40,13 +41,14 @@ from .scenarios.race import race
 from .scenarios.scale import scale_step
 from .scenarios.slots import slots_from_snapshot
 from .scenarios.sync import sync
+from .scenarios.teams import team_slots
 from .sides import Sides, pick_slots, warm_up
 
 OUT = ROOT / "bench" / "out"
 EXIT_TARGET_MISSED = 3  # 1 is a crash (a traceback), 2 a usage error
 
 
-STEPS = ("booking", "latency", "slots", "race", "cold", "load", "compute", "sync", "scale")
+STEPS = ("booking", "latency", "slots", "race", "cold", "load", "compute", "teams", "sync", "scale")
 
 
 def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> tuple[list[Row], dict[str, Any]]:
@@ -78,6 +80,7 @@ def run(sizes: Sizes, only: set[str] | None = None, out: Path = OUT) -> tuple[li
                 "cold": lambda: cold_start(sides, sizes, slots[1], workdir),
                 "load": lambda: load(sides, sizes, workdir),
                 "compute": lambda: slot_computation(sides, sizes),
+                "teams": lambda: team_slots(sides, sizes, workdir),
                 "sync": lambda: sync(sides, sizes, workdir),
                 "scale": lambda: scale_step(sides, sizes, workdir),  # last: it adds 10,000 calendars
             }

@@ -19,9 +19,11 @@ Layers, cheapest first, all before anything is written to Google:
      in a list would not do: Google lists deleted events with only their id guaranteed (emulator/CALENDAR.md).
      An attempt that then loses its slot has spent its ticket (the harsher reading: a limit on attempts).
 
-A move (PATCH) counts as a booking: it takes from the same per-client bucket, and a moved booking is a new event
-made for the same visitor, so moves count under `bookings_per_visitor_per_day` (a visitor at the limit can no
-longer move; cancelling stays possible). It does not change the visitor's number of future bookings.
+A team booking (config `[[teams]]`) may land on any member, so every member's limits apply to it (a day ticket is
+taken on each member's calendar). A move (PATCH) counts as a booking: it takes from the same per-client bucket,
+and a moved booking is a new event made for the same visitor, so moves count under `bookings_per_visitor_per_day`
+(a visitor at the limit can no longer move; cancelling stays possible). It does not change the visitor's number
+of future bookings.
 """
 
 from __future__ import annotations
@@ -168,6 +170,13 @@ class BookingGuard:
     def _visitor_limits(self, request: NewBooking, tag: str | None) -> None:
         limits = self._config.limits
         if limits.future_bookings_per_visitor is None and limits.bookings_per_visitor_per_day is None:
+            return
+        team = self._config.team_by_slug(request.calendar)
+        if team is not None:  # a team booking may land on any member: each member's limits apply
+            for slug in team.members:
+                member = self._config.calendar_by_slug(slug)
+                if member is not None:
+                    self._visitor_limits_for(member, visitor_digest(request.email), future=True, tag=tag)
             return
         calendar = self._config.calendar_by_slug(request.calendar)
         if calendar is None:

@@ -121,6 +121,8 @@ class Booking(_Answer):
     moved_to: str | None = Field(default=None, alias="movedTo", description="the booking this one was moved to")
     type: str | None = Field(default=None, description="the meeting type's id (GET /calendars `meetingTypes`)")
     invitation: Invitation | None = None
+    team: str | None = Field(default=None, description="the team it was booked through; `calendar` is the member "
+                             "booked (round robin) or the organizer (collective)")
 
 
 class BookingEnvelope(_Answer):
@@ -141,9 +143,22 @@ class MeetingType(_Answer):
     meet: bool = Field(description="a Google Meet link is attached")
 
 
+class TeamMember(_Answer):
+    id: str = Field(description="the member's calendar id (GET /calendars)")
+    name: str
+
+
 class CalendarEntry(_Answer):
+    """A calendar (one person) or a team (`kind: team`), both booked by `id`."""
+
     id: str
     name: str
+    kind: Literal["calendar", "team"] = "calendar"
+    mode: Literal["round_robin", "collective"] | None = Field(
+        default=None, description="teams: `round_robin` books one free member, `collective` all members at once"
+    )
+    members: list[TeamMember] | None = Field(default=None, description="teams: their members' public names")
+    organizer: str | None = Field(default=None, description="collective teams: the member whose calendar holds it")
     timezone: str
     durations: list[int]
     meeting_types: list[MeetingType] | None = Field(

@@ -51,6 +51,8 @@ def test_quick_bench_runs_and_writes_valid_json(tmp_path: Path) -> None:
     assert _row(rows, "token mints per booking")["ours"] == 0
     assert _row(rows, "secret reads per booking")["ours"] == 0
     assert _row(rows, "GET /slots Google calls")["ours"] == 0
+    assert _row(rows, "team slots Google calls per request")["ours"] == 0  # teams from the snapshot too
+    assert _row(rows, "team slots, 20 members, round robin")["ours"] is not None
     race = _row(rows, "8-way race: events in Google")
     assert race["ours"] == 1 and race["pass"] is True, race
     assert _row(rows, "8-way race: 5xx answers")["ours"] == 0

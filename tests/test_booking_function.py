@@ -46,7 +46,8 @@ def test_calendars_lists_public_slugs_only(booking_client: Any) -> None:
     assert response.status_code == 200
     assert_matches_openapi(response, "/calendars", "GET")
     calendars = response.get_json()["calendars"]
-    assert [c["id"] for c in calendars] == ["alice", "bob", "carol"]
+    assert [c["id"] for c in calendars] == ["alice", "bob", "carol", "sales", "review"]  # then the teams
+    assert [c["kind"] for c in calendars] == ["calendar"] * 3 + ["team"] * 2
     assert "@" not in json.dumps(calendars)  # employee emails never leave the function
 
 

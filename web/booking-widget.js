@@ -293,6 +293,15 @@ function describeZone(zone) {
   return info;
 }
 
+/** The line under a calendar's name in the picker: a person's time zone, or what a team books. */
+function choiceSub(calendar) {
+  if (calendar.kind === "team") {
+    const count = Array.isArray(calendar.members) ? calendar.members.length : 0;
+    return calendar.mode === "collective" ? (count === 2 ? "Both together" : `All ${count} together`) : "Whoever is free";
+  }
+  return calendar.timezone ? describeZone(canonicalZone(String(calendar.timezone))).short : "";
+}
+
 /** Every zone the browser knows (canonical names), plus `extra`, ordered by offset then name. */
 function zoneChoices(extra = []) {
   let known = [];
@@ -712,7 +721,7 @@ export class CalendarBooking extends HTMLElement {
       input.addEventListener("change", () => this.selectCalendar(calendar));
       return h("label", { class: "cb-choice", for: input.id }, input,
         h("span", { class: "cb-choice-text" }, String(calendar.name ?? calendar.id),
-          h("span", { class: "cb-choice-sub" }, calendar.timezone ? describeZone(canonicalZone(String(calendar.timezone))).short : "")));
+          h("span", { class: "cb-choice-sub" }, choiceSub(calendar))));
     });
     this.ref.calendars.replaceChildren(...choices);
     this.selectCalendar(selected);
@@ -1166,6 +1175,20 @@ export class CalendarBooking extends HTMLElement {
     return calendar ? String(calendar.name ?? id) : String(id);
   }
 
+  /** Who a booking is with: the member a team booked ("Alice (Sales)"), or a collective team with its members. */
+  withWhom(booking) {
+    const team = booking.team && this.state.calendars.find((c) => c.id === booking.team && c.kind === "team");
+    if (!team) return this.calendarName(booking.calendar);
+    const members = Array.isArray(team.members) ? team.members.map((m) => String(m.name ?? m.id)) : [];
+    if (team.mode === "collective") return `${String(team.name ?? team.id)} (${members.join(", ")})`;
+    const member = team.members?.find((m) => m.id === booking.calendar);
+    return `${member ? String(member.name ?? member.id) : this.calendarName(booking.calendar)} (${String(team.name ?? team.id)})`;
+  }
+
+  isCollective(booking) {
+    return Boolean(booking.team) && this.state.calendars.some((c) => c.id === booking.team && c.mode === "collective");
+  }
+
   showBooking(booking, token, how) {
     this.state.booking = { booking, token };
     const zone = this.state.zone;
@@ -1181,8 +1204,8 @@ export class CalendarBooking extends HTMLElement {
       : (pending ? MESSAGES.pending : (titles[how] || "Your booking"));
     const when = `${this.describeSlot(booking, zone)} (${describeZone(zone).short})`;
     ref.resultWhen.textContent = cancelled
-      ? `${when} with ${this.calendarName(booking.calendar)} \u2014 this time is free again.`
-      : `${when} with ${this.calendarName(booking.calendar)}.`;
+      ? `${when} with ${this.withWhom(booking)} \u2014 this time is free again.`
+      : `${when} with ${this.withWhom(booking)}.`;
     const calendar = this.state.calendars.find((c) => c.id === booking.calendar);
     ref.resultOther.hidden = true;
     const theirs = calendar && calendar.timezone ? canonicalZone(String(calendar.timezone)) : null;
@@ -1301,7 +1324,10 @@ export class CalendarBooking extends HTMLElement {
   startReschedule() {
     const current = this.state.booking;
     if (!current || !current.token || this.state.busy) return;
-    const calendar = this.state.calendars.find((c) => c.id === current.booking.calendar);
+    // A collective booking moves to a time every member is free (the team's slots); any other stays with its
+    // calendar (a round-robin booking with the member it booked).
+    const own = this.isCollective(current.booking) ? current.booking.team : current.booking.calendar;
+    const calendar = this.state.calendars.find((c) => c.id === own);
     if (!calendar) {
       this.showNotice({ title: "This booking cannot be moved here", text: "Its calendar is not offered on this page." });
       return;

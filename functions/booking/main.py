@@ -22,8 +22,9 @@ _METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 def list_calendars(request: flask.Request) -> Any:
     runtime = get_runtime()
     answer: dict[str, Any] = {"calendars": runtime.booking.calendars()}
-    for calendar in answer["calendars"]:  # how far ahead visitors may browse
-        calendar.setdefault("horizonDays", runtime.config.slot_rules(calendar["id"]).horizon.days)
+    for calendar in answer["calendars"]:  # how far ahead visitors may browse (a team says it itself)
+        if "horizonDays" not in calendar:
+            calendar["horizonDays"] = runtime.config.slot_rules(calendar["id"]).horizon.days
     check = runtime.config.bot_check
     if check is not None:  # the site key is public: the page needs it to render the widget
         answer["botCheck"] = {"provider": check.provider, "siteKey": check.site_key}

@@ -7,7 +7,10 @@ holds *claims* that Google itself makes unique (shared/claims.py), and is writte
 Modules: `service` (the use cases), `rules` (checks before any write), `protocol` (holding claims), `writes` (the
 conditional patch, the booking insert, releases), `moves` (reschedule and settling half-done moves), `event` (the
 event body, invitation and view), `ids` (ids and request digests), `repeats` (a request repeated from another
-client), `confirm` (pending bookings awaiting the visitor's email confirmation), `model` (what goes in and out).
+client), `confirm` (pending bookings awaiting the visitor's email confirmation), `model` (what goes in and out),
+and for teams (config `[[teams]]`) `team_service` (listing, slots, round-robin and collective booking on the same
+protocol), `team_assign` (the one member a keyed round-robin request books) and `team_moves` (moving a collective
+booking).
 
 The protocol, and the Google behaviour each step rests on (REF = developers.google.com/workspace/calendar/api/v3/
 reference, GUIDES = .../api/guides; the emulator follows the harsher reading where Google is silent, CALENDAR.md):

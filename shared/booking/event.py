@@ -16,6 +16,7 @@ from ..events import (
     P_EMAIL,
     P_MOVED_TO,
     P_OUTCOME,
+    P_TEAM,
     P_VISITOR,
     Outcome,
     event_interval,
@@ -158,4 +159,5 @@ def view(config: Config, calendar: CalendarConfig, event: dict[str, Any], zone: 
     status = "cancelled" if cancelled else "pending" if until is not None else "confirmed"
     sent = invitation_status(config, calendar, props[P_EMAIL]) if props.get(P_EMAIL) else None
     return BookingView(event["id"], calendar.slug, span.start, span.end, status, zone or calendar.zone, meet,
-                       moved_to or None, sent, props.get(invitation.P_TYPE) or None, until)
+                       moved_to or None, sent, props.get(invitation.P_TYPE) or None, until,
+                       props.get(P_TEAM) or None)

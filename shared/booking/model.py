@@ -33,6 +33,7 @@ class BookingView:
     invitation: dict[str, Any] | None = None  # where Google's invitation went: {"sent", "to"} or {"sent", "reason"}
     type: str | None = None  # the meeting type's slug
     confirm_by: datetime | None = None  # a pending booking (booking.confirm_email): confirm before this
+    team: str | None = None  # the team it was booked through (config [[teams]]); `calendar` is the member's
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -52,6 +53,8 @@ class BookingView:
             body["type"] = self.type
         if self.confirm_by is not None:
             body["confirmBy"] = self.confirm_by.astimezone(self.zone).isoformat()
+        if self.team:
+            body["team"] = self.team
         return body
 
 

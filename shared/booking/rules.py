@@ -3,7 +3,7 @@ slot grid and hours, and (from a fresh snapshot) a slot already known to be take
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..availability import Availability, BusyView
@@ -12,6 +12,18 @@ from ..errors import InvalidRequest, NotFound, SlotUnavailable
 from ..slots import SlotProblem, check_slot
 
 _CONFLICT_PROBLEMS = (SlotProblem.BUSY, SlotProblem.DAY_FULL)
+MAX_SLOTS_SPAN_DAYS = 62
+
+
+def check_days(first_day: date, last_day: date) -> None:
+    """The days a slots query may span."""
+    if last_day < first_day:
+        raise InvalidRequest("`to` is before `from`.", fields={"to": "a date on or after `from`"})
+    if (last_day - first_day).days >= MAX_SLOTS_SPAN_DAYS:
+        raise InvalidRequest(
+            f"Ask for at most {MAX_SLOTS_SPAN_DAYS} days at once.",
+            fields={"to": f"at most {MAX_SLOTS_SPAN_DAYS - 1} days after `from`"},
+        )
 
 
 def bookable_calendar(config: Config, slug: str) -> CalendarConfig:

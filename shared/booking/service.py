@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..availability import Availability, BusyView, identity_for
 from ..calendar_client import CalendarClient, Identity, Request, event_get_request
 from ..config import CalendarConfig, Config, MeetingType
-from ..errors import Conflict, InvalidRequest, NotFound, SlotUnavailable
+from ..errors import Conflict, NotFound, SlotUnavailable
 from ..events import (
     P_CALENDAR,
     P_EMAIL,
@@ -37,9 +37,11 @@ from .model import BookingResult, BookingView, NewBooking
 from .moves import Moves
 from .protocol import Claims, ExistingBooking
 from .repeats import already_booked, booked_elsewhere
+from .team_moves import move_collective
+from .team_service import TeamBookings, collective_team
 from .writes import cancel_once, write_booking
 
-MAX_SLOTS_SPAN_DAYS = 62
+MAX_SLOTS_SPAN_DAYS = rules.MAX_SLOTS_SPAN_DAYS
 _UTC = ZoneInfo("UTC")
 
 
@@ -59,6 +61,7 @@ class BookingService:
         self._now = now
         self._claims = Claims(config, client, now)
         self._moves = Moves(config, client, availability, tokens, now, self._claims)
+        self._teams = TeamBookings(config, client, availability, tokens, now, self._claims, self._team_free)
 
     # --- reading ----------------------------------------------------------------------------------------------
     def calendars(self) -> list[dict[str, Any]]:
@@ -69,9 +72,10 @@ class BookingService:
                 "timezone": calendar.timezone,
                 "durations": list(self._config.durations_for(calendar)),
                 "meetingTypes": [self._type_json(calendar, kind) for kind in calendar.meeting_types],
+                "kind": "calendar",
             }
             for calendar in self._config.calendars
-        ]
+        ] + self._teams.entries()
 
     def _type_json(self, calendar: CalendarConfig, kind: MeetingType) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -95,35 +99,15 @@ class BookingService:
     def slots(
         self, slug: str, first_day: date, last_day: date, duration: int, zone_name: str | None, *, live: bool = False
     ) -> dict[str, Any]:
+        team = self._config.team_by_slug(slug)
+        if team is not None:
+            return self._teams.slots(team, first_day, last_day, duration, zone_name, live)
         calendar = self.calendar(slug)
         rules.check_duration(self._config, calendar, duration)
         zone = rules.zone_named(zone_name) if zone_name else calendar.zone
-        if last_day < first_day:
-            raise InvalidRequest("`to` is before `from`.", fields={"to": "a date on or after `from`"})
-        if (last_day - first_day).days >= MAX_SLOTS_SPAN_DAYS:
-            raise InvalidRequest(
-                f"Ask for at most {MAX_SLOTS_SPAN_DAYS} days at once.",
-                fields={"to": f"at most {MAX_SLOTS_SPAN_DAYS - 1} days after `from`"},
-            )
+        rules.check_days(first_day, last_day)
         now = self._now()
-        slot_rules = self._config.slot_rules(slug)
-        window_start = max(datetime.combine(first_day, time(0), zone), now)
-        window_end = min(datetime.combine(last_day + timedelta(days=1), time(0), zone), now + slot_rules.horizon)
-        slots: list[Interval] = []
-        busy_view: BusyView | None = None
-        if window_start < window_end:
-            margin = (slot_rules.buffer_before + slot_rules.buffer_after + timedelta(minutes=duration)
-                      + timedelta(days=1))
-            busy_view = self._availability.view(calendar, window_start - margin, window_end + margin, live=live)
-            slots = free_slots(
-                slot_rules,
-                window_start=window_start,
-                window_end=window_end,
-                duration=timedelta(minutes=duration),
-                busy=busy_view.blocked(slot_rules),
-                now=now,
-                bookings_per_day=busy_view.bookings_per_day,
-            )
+        slots, busy_view = self.free_intervals(calendar, first_day, last_day, zone, duration, live=live)
         return {
             "calendar": slug,
             "timezone": str(zone.key),
@@ -133,10 +117,44 @@ class BookingService:
             "asOf": (busy_view.as_of if busy_view else now).astimezone(_UTC).isoformat().replace("+00:00", "Z"),
         }
 
+    def free_intervals(
+        self, calendar: CalendarConfig, first_day: date, last_day: date, zone: ZoneInfo, duration: int, *,
+        live: bool = False,
+    ) -> tuple[list[Interval], BusyView | None]:
+        """The calendar's free slots over the days [first_day, last_day] of `zone` (clipped to now and its
+        horizon), from the snapshot when fresh, else live; the view they came from (None: nothing to ask)."""
+        now = self._now()
+        slot_rules = self._config.slot_rules(calendar.slug)
+        window_start = max(datetime.combine(first_day, time(0), zone), now)
+        window_end = min(datetime.combine(last_day + timedelta(days=1), time(0), zone), now + slot_rules.horizon)
+        if window_start >= window_end:
+            return [], None
+        margin = (slot_rules.buffer_before + slot_rules.buffer_after + timedelta(minutes=duration)
+                  + timedelta(days=1))
+        busy_view = self._availability.view(calendar, window_start - margin, window_end + margin, live=live)
+        slots = free_slots(
+            slot_rules,
+            window_start=window_start,
+            window_end=window_end,
+            duration=timedelta(minutes=duration),
+            busy=busy_view.blocked(slot_rules),
+            now=now,
+            bookings_per_day=busy_view.bookings_per_day,
+        )
+        return slots, busy_view
+
+    def _team_free(
+        self, calendar: CalendarConfig, first_day: date, last_day: date, zone: ZoneInfo, duration: int, live: bool
+    ) -> tuple[list[Interval], BusyView | None]:
+        return self.free_intervals(calendar, first_day, last_day, zone, duration, live=live)
+
     # --- booking ----------------------------------------------------------------------------------------------
     def book(self, request: NewBooking, idempotency_key: str | None, client: str = "") -> BookingResult:
         """`client` names the caller (its address): an Idempotency-Key is scoped to it and to the whole body."""
         scope = self._key_scope(client)
+        team = self._config.team_by_slug(request.calendar)
+        if team is not None:
+            return self._teams.book(team, request, idempotency_key, scope)
         calendar = self.calendar(request.calendar)
         zone = rules.zone_named(request.timezone) if request.timezone else calendar.zone
         kind = rules.meeting_type(self._config, calendar, request.type)
@@ -318,6 +336,10 @@ class BookingService:
         if pending_until(old) is not None:
             raise Conflict("Confirm this booking (the link in its invitation) before moving it.",
                            details={"status": "pending"})
+        team = collective_team(self._config, old)
+        if team is not None:  # the new time is held on every member
+            return move_collective(self._config, self._client, self._availability, self._tokens, self._now, team,
+                                   old, start, duration, client)
         return self._moves.move(calendar, identity, old, start, duration, client)
 
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:
