@@ -1,4 +1,5 @@
-"""The rules of ``[[teams]]`` that relate a team to the calendars and to other teams (shared/config.py's second pass).
+"""The rules of ``[[teams]]`` that relate a team to the calendars and to other teams (part of the config's second pass,
+:mod:`shared.config.relations`).
 
 A team is a public slug that books one of its members (``round_robin``) or all of them at once (``collective``).
 Its members are calendars of the same file, so most of a team's rules are relations: its slug is unique among
@@ -9,8 +10,8 @@ is a member, and its calendar can invite the others.
 
 Like the calendars' relation rules these read the raw TOML data, so that they are reported together with every
 value problem pydantic finds; a value that is itself wrong (not a string, not an array) is pydantic's to report and
-is skipped here. The problems are ``(path, message)`` pairs; shared/config.py makes them ``ConfigProblem``\\ s.
-This module imports nothing of shared/config.py (which imports it).
+is skipped here. The problems are ``(path, message)`` pairs; shared/config/relations.py makes them
+``ConfigProblem``\\ s. This module imports nothing else of the config package (which imports it).
 """
 
 from __future__ import annotations
