@@ -35,49 +35,33 @@ the scheduled run at that time is then skipped as a duplicate.
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as wall_time
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import snapshot as snapshot_format
-from .availability import SnapshotReader, bookings_per_day, identity_for
-from .calendar_client import (
-    FREEBUSY_MAX_CALENDARS,
-    CalendarClient,
-    FreeBusy,
-    Identity,
-    events_list_request,
-    split_range,
-)
+from .availability import SnapshotReader
+from .calendar_client import CalendarClient
 from .clock import Clock, parse_rfc3339
-from .config import CalendarConfig, Config
-from .credentials import BOOKING_SCOPES, SYNC_SCOPES
+from .config import Config
 from .errors import (
     Forbidden,
-    GoogleApiError,
     InvalidRequest,
     PreconditionFailed,
     SyncNotConfigured,
     UpstreamUnavailable,
 )
-from .events import MARKER, event_interval
 from .logs import log
-from .slots import Interval, merge_intervals
 from .snapshot import utc_text
 from .store import SnapshotStore
+from .sync_collect import SYNC_PARALLEL, Collected, Collector
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
-BATCH_MAX_PARTS = 50
-SYNC_PARALLEL = 10  # concurrent requests of one kind (free/busy groups, batches): within a user's rate
 SYNC_LOOKBACK = timedelta(days=1)  # see the module docstring: lets `/slots?from=<today>` use the snapshot
 _WRITE_ATTEMPTS = 3
 _LOCK_WAIT_SECONDS = 120.0
@@ -123,25 +107,6 @@ class SyncReport:
         return body
 
 
-@dataclass(frozen=True)
-class _Bookings:
-    per_day: dict[date, int]
-    spans: list[Interval]
-
-
-@dataclass
-class Collected:
-    """The calendars part of a snapshot and what it cost to ask for it."""
-
-    calendars: dict[str, dict[str, Any]]
-    freebusy_calls: int
-    batch_calls: int
-
-    @property
-    def unavailable(self) -> list[dict[str, str]]:
-        return snapshot_format.unavailable(self.calendars)
-
-
 class AvailabilitySync:
     def __init__(
         self,
@@ -160,6 +125,7 @@ class AvailabilitySync:
         self._now = clock.now
         self._reader = reader
         self._parallel = parallel
+        self._collector = Collector(config, client, parallel)
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
@@ -233,57 +199,7 @@ class AvailabilitySync:
 
     def collect(self, start: datetime, end: datetime) -> Collected:
         """Ask Google for every bookable calendar's busy time (and bookings, when they matter) over [start, end)."""
-        calendars = list(self._config.calendars)
-        freebusy_groups = _group(calendars, self._freebusy_identity)
-        booking = self._config.booking
-        list_bookings = booking.max_per_day is not None or booking.buffer_before_minutes != booking.buffer_after_minutes
-        booking_batches = (
-            [
-                (identity, chunk)
-                for identity, members in _group(calendars, self._bookings_identity).items()
-                for chunk in _chunks(members, BATCH_MAX_PARTS)
-            ]
-            if list_bookings
-            else []
-        )
-        windows = len(list(split_range(start, end)))
-        freebusy_calls = sum(math.ceil(len(_unique_ids(m)) / FREEBUSY_MAX_CALENDARS) for m in freebusy_groups.values())
-
-        busy: dict[str, FreeBusy] = {}
-        bookings: dict[str, _Bookings | str] = {}
-        # Two pools, so that free/busy and booking counts run side by side; each bounded to stay within a user's
-        # rate (the client runs one group's free/busy queries in parallel too, up to its own max_parallel).
-        with ThreadPoolExecutor(max_workers=self._parallel) as pool, ThreadPoolExecutor(
-            max_workers=self._parallel
-        ) as batch_pool:
-            freebusy_jobs: list[tuple[list[CalendarConfig], Future[dict[str, FreeBusy]]]] = [
-                (members, pool.submit(self._client.free_busy, identity, _unique_ids(members), start, end))
-                for identity, members in freebusy_groups.items()
-            ]
-            booking_jobs = [
-                batch_pool.submit(self._list_bookings, identity, chunk, start, end)
-                for identity, chunk in booking_batches
-            ]
-            for members, job in freebusy_jobs:
-                answer = job.result()  # an AppError here fails the whole sync: nothing is written
-                for calendar in members:
-                    busy[calendar.slug] = answer.get(calendar.calendar_id) or FreeBusy(error="missing")
-            for booking_job in booking_jobs:
-                bookings.update(booking_job.result())
-
-        entries: dict[str, dict[str, Any]] = {}
-        for calendar in calendars:
-            result = busy[calendar.slug]
-            listed = bookings.get(calendar.slug)
-            if result.error is not None:
-                entries[calendar.slug] = snapshot_format.unavailable_entry(result.error)
-            elif isinstance(listed, str):
-                entries[calendar.slug] = snapshot_format.unavailable_entry(listed)
-            else:
-                busy_spans = merge_intervals(Interval(*span) for span in result.busy)  # windows meet at their edges
-                counted = (listed.per_day, listed.spans) if listed is not None else None
-                entries[calendar.slug] = snapshot_format.ok_entry(busy_spans, counted)
-        return Collected(entries, freebusy_calls * windows, len(booking_batches))
+        return self._collector.collect(start, end)
 
     @staticmethod
     def document(
@@ -292,53 +208,6 @@ class AvailabilitySync:
         return snapshot_format.encode(
             collected.calendars, as_of=as_of, start=start, end=end, schedule_time=schedule_time
         )
-
-    # --- identities ---------------------------------------------------------------------------------------------
-    def _freebusy_identity(self, calendar: CalendarConfig) -> Identity:
-        return self._shared_identity(SYNC_SCOPES) or identity_for(calendar, SYNC_SCOPES)
-
-    def _bookings_identity(self, calendar: CalendarConfig) -> Identity:
-        # events.list needs calendar.events (BOOKING_SCOPES), which the domain-wide delegation grant includes.
-        return self._shared_identity(BOOKING_SCOPES) or identity_for(calendar, BOOKING_SCOPES)
-
-    def _shared_identity(self, scopes: tuple[str, ...]) -> Identity | None:
-        sync = self._config.sync
-        if sync.act_as is None:
-            return None
-        return Identity(sync.mode, sync.act_as if sync.mode == "delegated" else None, scopes)
-
-    # --- bookings -----------------------------------------------------------------------------------------------
-    def _list_bookings(
-        self, identity: Identity, calendars: Sequence[CalendarConfig], start: datetime, end: datetime
-    ) -> dict[str, _Bookings | str]:
-        """This product's bookings on up to 50 calendars, in one batch request; a calendar whose list failed
-        maps to Google's reason instead (and is then written unavailable: its cap cannot be vouched for)."""
-        ranges = {calendar.slug: _whole_days(calendar, start, end) for calendar in calendars}
-        requests = {
-            calendar.slug: events_list_request(calendar.calendar_id, *ranges[calendar.slug],
-                                               private_properties={MARKER: "1"})
-            for calendar in calendars
-        }
-        answers = self._client.batch(identity, requests)
-        found: dict[str, _Bookings | str] = {}
-        for calendar in calendars:
-            answer = answers.get(calendar.slug)
-            if isinstance(answer, GoogleApiError):
-                found[calendar.slug] = answer.reason
-            elif isinstance(answer, Exception) or answer is None:
-                found[calendar.slug] = "unavailable"
-            else:
-                items = list(answer.get("items", []))
-                if answer.get("nextPageToken"):  # more than one page of bookings: read them all
-                    time_min, time_max = ranges[calendar.slug]
-                    items = self._client.list_events(
-                        identity, calendar.calendar_id, time_min=time_min, time_max=time_max,
-                        private_properties={MARKER: "1"},
-                    )
-                items = [event for event in items if event.get("status") != "cancelled"]
-                spans = sorted(event_interval(event, calendar.zone) for event in items)
-                found[calendar.slug] = _Bookings(bookings_per_day(items, calendar), spans)
-        return found
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def _require_store(self) -> SnapshotStore:
@@ -436,28 +305,3 @@ def _covers(snapshot: dict[str, Any] | None, schedule_time: datetime) -> bool:
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     present = [moment for moment in (first, second) if moment is not None]
     return max(present) if present else None
-
-
-def _group(
-    calendars: Iterable[CalendarConfig], identity: Callable[[CalendarConfig], Identity]
-) -> dict[Identity, list[CalendarConfig]]:
-    groups: dict[Identity, list[CalendarConfig]] = {}
-    for calendar in calendars:
-        groups.setdefault(identity(calendar), []).append(calendar)
-    return groups
-
-
-def _unique_ids(calendars: Iterable[CalendarConfig]) -> list[str]:
-    return list(dict.fromkeys(calendar.calendar_id for calendar in calendars))
-
-
-def _chunks(items: Sequence[CalendarConfig], size: int) -> list[list[CalendarConfig]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def _whole_days(calendar: CalendarConfig, start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """[start, end) widened to whole local days of the calendar: a per-day count needs the whole day."""
-    zone = calendar.zone
-    first = datetime.combine(start.astimezone(zone).date(), wall_time(0), zone)
-    last = datetime.combine(end.astimezone(zone).date() + timedelta(days=1), wall_time(0), zone)
-    return first.astimezone(UTC), last.astimezone(UTC)
