@@ -10,8 +10,8 @@ AXE_VERSION := 4.14.1
 AXE_DIR := .cache/axe-core@$(AXE_VERSION)
 AXE := $(AXE_DIR)/axe.min.js
 
-# mypy --strict over the library, emulator, devserver, bench and tfschema (pyproject), then each function on its own:
-# the three entry points are all called `main`, so one run would see them collide.
+# mypy --strict over the library, emulator, devserver, bench, tfschema and the tests (relaxed: pyproject), then each
+# function on its own: the three entry points are all called `main`, so one run would see them collide.
 MYPY_ALL = $(PY) -m mypy && for fn in booking sharing sync; do $(PY) -m mypy functions/$$fn/main.py || exit 1; done
 
 .PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean axe

@@ -74,7 +74,7 @@ def secret_manager_client(server: Any) -> Any:
 
 def storage_client(server: Any) -> Any:
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
     return storage.Client(
         project="demo-project",

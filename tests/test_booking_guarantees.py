@@ -7,6 +7,7 @@ Calendar API as the user, and instances in separate processes. Plus the minimal 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -345,7 +346,7 @@ def test_restoring_a_cancelled_booking_from_the_trash_never_flips_a_later_bookin
                                          body={"status": "confirmed"}).execute()
     assert restored["status"] == "confirmed"
     for runtime_ in (runtime, make_runtime(emulator, tmp_path / "i2")):  # the repeat, on this or another instance
-        again = outcome(lambda r=runtime_: r.booking.book(later_request, "key-b"))
+        again = outcome(functools.partial(runtime_.booking.book, later_request, "key-b"))
         assert again[0] == 200 and again[1].booking.id == later.booking.id
         assert again[1].booking.status == "confirmed"
     assert _raw(emulator, later.booking.id)["status"] == "confirmed"
@@ -431,7 +432,9 @@ def test_same_second_created_in_both_id_orders_across_two_processes(emulator: An
             a = NewBooking("alice", at(workday(), hour), 30, "A", "a@visitor.test")
             b = NewBooking("alice", at(workday(), hour, 15), 30, "B", "b@visitor.test")
             key_a = f"round{round_}-a"
-            id_a = event_ids(config.calendar_by_slug("alice"), a, key_a)[0]
+            alice = config.calendar_by_slug("alice")
+            assert alice is not None
+            id_a = event_ids(alice, a, key_a)[0]
             key_b = _key_for(not lower_first, id_a, b, config)
             barrier = threading.Barrier(2)
 
@@ -490,7 +493,7 @@ def test_the_sweep_unmarks_a_booking_whose_move_died_before_writing_once_past_th
             raise KeyboardInterrupt  # the instance dies between marking the old booking and writing the new
         return real(identity, parts, *args, **kw)
 
-    runtime.calendar.batch = dies  # type: ignore[method-assign]
+    runtime.calendar.batch = dies  # type: ignore[method-assign, assignment]
     with pytest.raises(KeyboardInterrupt):
         runtime.booking.reschedule(made.booking.id, made.token, at(day, 14), None)
     assert private(_raw(emulator, made.booking.id)).get("wcbMovedTo")

@@ -66,7 +66,7 @@ def test_a_cancel_racing_a_move_wins_or_loses_cleanly(emulator: Any, tmp_path: P
             seen["cancel"] = canceller.booking.cancel(made.booking.id, made.token)
         return real(identity, parts, *args, **kw)
 
-    mover.calendar.batch = cancel_first  # type: ignore[method-assign]
+    mover.calendar.batch = cancel_first  # type: ignore[method-assign, assignment]
     status, _ = outcome(lambda: mover.booking.reschedule(made.booking.id, made.token, at(day, 14), None))
     assert seen["cancel"].status == "cancelled" and seen["cancel"].moved_to is None
     assert status == 409  # the cancel came first: the move gives its new time up
@@ -149,7 +149,7 @@ def test_a_failed_invitation_is_sent_on_the_repeat_and_only_once(emulator: Any, 
         finally:
             set_faults(emulator, [])
 
-    runtime.calendar.batch = failing_insert  # type: ignore[method-assign]
+    runtime.calendar.batch = failing_insert  # type: ignore[method-assign, assignment]
     first = outcome(lambda: runtime.booking.book(request, "ka"))
     runtime.calendar.batch = real  # type: ignore[method-assign]
     assert first[0] == 503 and emulator.emulator.state.mailbox == [] and confirmed_bookings(emulator) == []
@@ -174,6 +174,7 @@ def test_a_cancelled_booking_frees_its_time_on_this_instance(emulator: Any, tmp_
     offered = runtime.booking.slots("alice", day, day, 30, None)
     assert at(day, 10).isoformat() not in [s["start"] for s in offered["slots"]]
     runtime.booking.cancel(made.booking.id, made.token)
+    assert runtime.snapshots is not None
     runtime.snapshots.forget()
     view = runtime.availability.fresh_snapshot("alice", at(day, 0), at(day, 23))
     assert view is not None and view.bookings_per_day.get(day, 0) == 0

@@ -44,7 +44,7 @@ def _failing_booking_inserts(runtime: Runtime) -> None:
             raise UpstreamUnavailable("Google did not answer the booking's insert.")
         return real(identity, parts, *args, **kwargs)
 
-    runtime.calendar.batch = batch  # type: ignore[method-assign]
+    runtime.calendar.batch = batch  # type: ignore[method-assign, assignment]
 
 
 def _on_the_hour(emulator: Any, start: Any) -> list[dict[str, Any]]:

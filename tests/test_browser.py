@@ -219,7 +219,7 @@ def book_for_links(stack: Stack) -> tuple[dict[str, Any], dict[str, str]]:
     """A booking made through the API at the first free time, and its invitation's links."""
     day = current_clock().now().date()
     slots = requests.get(f"{stack.url}/booking/slots", timeout=15, params={
-        "calendar": "alice", "from": day.isoformat(), "to": (day + timedelta(days=30)).isoformat(), "duration": 30,
+        "calendar": "alice", "from": day.isoformat(), "to": (day + timedelta(days=30)).isoformat(), "duration": "30",
     }).json()["slots"]
     answer = stack.book_via_api(slots[0]["start"], "linda@visitor.test")
     assert answer.status_code == 201, answer.json()

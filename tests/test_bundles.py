@@ -249,7 +249,7 @@ def _free_slots(url: str) -> list[dict[str, str]]:
     answer = requests.get(
         f"{url}/slots",
         params={"calendar": "alice", "from": first.isoformat(), "to": (first + timedelta(days=7)).isoformat(),
-                "duration": 30},
+                "duration": "30"},
         timeout=30,
     )
     assert answer.status_code == 200, answer.text

@@ -83,9 +83,9 @@ def load_module(directory: Path) -> Module:
                     for name, body in named.items():
                         assert (type_, name) not in target, f"{type_}.{name} declared twice"
                         target[(type_, name)] = body
-        for kind, target in (("variable", module.variables), ("output", module.outputs), ("module", module.modules)):
+        for kind, table in (("variable", module.variables), ("output", module.outputs), ("module", module.modules)):
             for entry in parsed.get(kind, []):
-                target.update(entry)
+                table.update(entry)
         for entry in parsed.get("locals", []):
             module.locals.update(entry)
         module.terraform.extend(parsed.get("terraform", []))

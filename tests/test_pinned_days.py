@@ -61,7 +61,8 @@ def _old_workday(days_ahead: int) -> date:
 
 def _old_race_days(starts: int = 200, per_day: int = 14) -> list[date]:
     """The 200-booking race's old walk: every Monday-to-Thursday from `_old_workday(3)` until it has 200 starts."""
-    days, day = [], _old_workday(3)
+    days: list[date] = []
+    day = _old_workday(3)
     while len(days) * per_day < starts:
         if day.weekday() < 4:
             days.append(day)

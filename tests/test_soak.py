@@ -42,7 +42,7 @@ def test_soak_all_three_functions_under_faults(emulator: Any, installed_runtime:
     scheduler_token = id_token(emulator, SCHEDULER, "http://localhost/")
     set_faults(emulator, FAULTS, seed=11)
 
-    starts = []
+    starts: list[datetime] = []
     day = workday(3)
     while len(starts) < 30:
         if day.weekday() < 4:

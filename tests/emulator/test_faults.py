@@ -146,7 +146,7 @@ def test_per_user_rate_limit(emulator: Any) -> None:
     control(emulator, "POST", "clock", {"frozen": True})
     credentials = delegated_credentials(emulator, "alice@example.com", SCOPES)
     credentials.refresh(google.auth.transport.requests.Request())
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
     client = storage.Client(
         project="demo-project", credentials=credentials, client_options={"api_endpoint": emulator.url}
@@ -156,7 +156,7 @@ def test_per_user_rate_limit(emulator: Any) -> None:
     bucket.reload(retry=None)
     with pytest.raises(exceptions.Forbidden) as caught:
         bucket.reload(retry=None)
-    assert caught.value.errors[0]["reason"] == "rateLimitExceeded"  # type: ignore[attr-defined]
+    assert caught.value.errors[0]["reason"] == "rateLimitExceeded"
     storage_client(emulator).bucket("demo-project-availability").reload(retry=None)  # anonymous: not limited
     control(emulator, "POST", "clock", {"advance": "PT1S"})
     bucket.reload(retry=None)
