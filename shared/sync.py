@@ -39,7 +39,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import snapshot as snapshot_format
 from .availability import SnapshotReader
@@ -57,9 +57,6 @@ from .logs import log
 from .snapshot import utc_text
 from .store import SnapshotStore
 from .sync_collect import SYNC_PARALLEL, Collected, Collector
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 SYNC_LOOKBACK = timedelta(days=1)  # see the module docstring: lets `/slots?from=<today>` use the snapshot
@@ -107,6 +104,21 @@ class SyncReport:
         return body
 
 
+class RuntimeParts(Protocol):
+    """What `AvailabilitySync.from_runtime` reads of a `shared.runtime.Runtime` (which imports this module)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def calendar(self) -> CalendarClient: ...
+    @property
+    def store(self) -> SnapshotStore | None: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def snapshots(self) -> SnapshotReader | None: ...
+
+
 class AvailabilitySync:
     def __init__(
         self,
@@ -128,7 +140,7 @@ class AvailabilitySync:
         self._collector = Collector(config, client, parallel)
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> AvailabilitySync:
+    def from_runtime(cls, runtime: RuntimeParts) -> AvailabilitySync:
         """A sync of its own over `runtime`'s objects (the entry point uses `runtime.sync`, built the same way)."""
         return cls(runtime.config, runtime.calendar, runtime.store, runtime.clock, reader=runtime.snapshots)
 
