@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
-# axe-core for the accessibility scan of the booking page (tests/test_browser.py): this exact version, fetched
+# axe-core for the accessibility scan of the booking page (tests/browser/test_browser.py): this exact version, fetched
 # once with `npm pack` (the tarball only, no install scripts, checked against the registry's integrity hash) into
 # .cache/axe-core@VERSION; the tests read it from there and never reach the network.
 AXE_VERSION := 4.14.1
@@ -58,7 +58,7 @@ checkov:
 	scripts/checkov.sh
 
 # The google providers' schemas, once: the pinned @cdktf packages (about 65 MB of tarballs, under 20 s) of which
-# only the .jsii manifests are kept, in .cache/provider-schema (200 MB); tests/test_provider_schema.py reads
+# only the .jsii manifests are kept, in .cache/provider-schema (200 MB); tests/infra/test_provider_schema.py reads
 # them offline.
 provider-schema: $(STAMP)
 	$(PY) -m tfschema --fetch-only

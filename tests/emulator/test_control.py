@@ -12,8 +12,8 @@ from google.auth import exceptions as auth_exceptions
 from google.oauth2 import id_token
 
 from emulator.clock import CLOCK
-from tests.clients import control, delegated_credentials, secret_manager_client, storage_client
-from tests.clients import id_token as mint
+from tests.helpers.clients import control, delegated_credentials, secret_manager_client, storage_client
+from tests.helpers.clients import id_token as mint
 
 SECRET = "projects/demo-project/secrets/calendar-credentials"
 EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -284,7 +284,7 @@ def test_a_bad_clock_request_is_400_naming_the_field(emulator: Any, body: dict[s
 
 
 def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
-    from tests.clients import calendar_service
+    from tests.helpers.clients import calendar_service
 
     control(emulator, "POST", "clock", {"now": "2027-10-31T00:30:00+02:00", "frozen": True})
     credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
@@ -301,7 +301,7 @@ def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
 
 
 def test_advancing_the_clock_expires_tokens_and_clients_refresh(emulator: Any) -> None:
-    from tests.clients import calendar_service
+    from tests.helpers.clients import calendar_service
 
     credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
     service = calendar_service(emulator, credentials)

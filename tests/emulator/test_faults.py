@@ -11,7 +11,13 @@ import requests
 from google.api_core import exceptions
 from googleapiclient.errors import HttpError
 
-from tests.clients import calendar_service, control, delegated_credentials, secret_manager_client, storage_client
+from tests.helpers.clients import (
+    calendar_service,
+    control,
+    delegated_credentials,
+    secret_manager_client,
+    storage_client,
+)
 
 SECRET = "projects/demo-project/secrets/calendar-credentials/versions/latest"
 SCOPES = [

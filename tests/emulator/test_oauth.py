@@ -14,7 +14,7 @@ from google.auth import jwt as google_jwt
 from google.auth.exceptions import RefreshError
 from google.oauth2 import id_token, service_account
 
-from tests.clients import (
+from tests.helpers.clients import (
     authorized_user_credentials,
     calendar_service,
     control,
