@@ -200,10 +200,10 @@ def test_expired_id_token_is_rejected_by_google_auth(emulator: Any) -> None:
 def test_id_token_signed_by_a_foreign_key_fails_verification(emulator: Any) -> None:
     from google.auth import crypt, jwt
 
-    from tests.emulator.test_oauth import _foreign_key_pem
+    from tests.helpers.clients import foreign_key_pem
 
     kid = next(iter(_raw(emulator, "GET", "/oauth2/v1/certs").json()))
-    signer = crypt.RSASigner.from_string(_foreign_key_pem(), key_id=kid)
+    signer = crypt.RSASigner.from_string(foreign_key_pem(), key_id=kid)
     forged = jwt.encode(signer, {"iss": emulator.url, "aud": "a", "email": "admin@example.com", "iat": 0, "exp": 9e9})
     with pytest.raises((ValueError, auth_exceptions.GoogleAuthError)):
         id_token.verify_token(

@@ -92,3 +92,14 @@ def control(server: Any, method: str, path: str, body: Any = None) -> Any:
 def id_token(server: Any, email: str, audience: str | None = None) -> str:
     body = {"email": email} if audience is None else {"email": email, "audience": audience}
     return str(control(server, "POST", "id-token", body)["token"])
+
+
+def foreign_key_pem() -> str:
+    """A fresh RSA private key (PKCS#8 PEM) that the emulator has never seen."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

@@ -22,9 +22,9 @@ from shared.errors import SlotUnavailable
 from shared.sync import AvailabilitySync
 from tests.helpers.booking_support import ALICE, at, booking_body, clear_events, confirmed_bookings, workday
 from tests.helpers.clients import control
+from tests.helpers.instances import start_instances
 from tests.helpers.pinned_time import current_clock
 from tests.helpers.support import config_text, make_config, make_runtime, set_latency
-from tests.integration.test_booking_races import _start_instances
 
 
 def _claims(server: Any) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ def test_an_instance_killed_after_claiming_leaves_no_overlap_and_one_sync_settle
     control(emulator, "PUT", "settings", {"read_lag_ms": 150})
     config_path = tmp_path / "booking.toml"
     config_path.write_text(config_text(emulator, tmp_path / "snapshot"))
-    [(process, url)] = _start_instances(1, config_path)
+    [(process, url)] = start_instances(1, config_path)
     start = at(workday(), 10)
     try:
         # Every write of a booking rides in a batch (the emulator delays the batch, not its parts): each is held

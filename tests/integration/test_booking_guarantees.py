@@ -38,10 +38,10 @@ from tests.helpers.booking_support import (
     workdays,
 )
 from tests.helpers.clients import calendar_service, control, delegated_credentials
+from tests.helpers.instances import start_instances
 from tests.helpers.interleave import PausedBatch, is_move_commit, outcome, private, writes_booking
 from tests.helpers.pinned_time import current_clock, overridden_dates
 from tests.helpers.support import config_text, make_config, make_runtime, set_faults
-from tests.integration.test_booking_races import _start_instances
 
 EVENTS_SCOPE = ["https://www.googleapis.com/auth/calendar.events"]
 SWEEPING: dict[str, str] = {}  # the example config sweeps (sync.sweep_claims)
@@ -425,7 +425,7 @@ def test_same_second_created_in_both_id_orders_across_two_processes(emulator: An
     config_path.write_text(config_text(emulator, tmp_path / "snapshot"))
     config = make_config(emulator, tmp_path / "snapshot")
     control(emulator, "PUT", "settings", {"read_lag_ms": 0})  # a frozen clock would hold lagged writes forever
-    instances = _start_instances(2, config_path)
+    instances = start_instances(2, config_path)
     try:
         control(emulator, "POST", "clock", {"now": current_clock().now().isoformat(), "frozen": True})
         for round_, (hour, lower_first) in enumerate([(10, True), (14, False)]):

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,7 +16,8 @@ import requests
 from tests.conftest import function_app
 from tests.helpers.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday, workdays
 from tests.helpers.clients import control
-from tests.helpers.support import ROOT, config_text, make_config, make_runtime, requests_log, set_faults
+from tests.helpers.instances import start_instances
+from tests.helpers.support import config_text, make_config, make_runtime, requests_log, set_faults
 
 
 @pytest.fixture(autouse=True)
@@ -76,46 +72,11 @@ def test_overlapping_slots_of_different_lengths_never_both_stay(booking_client: 
     assert {e["id"] for e in confirmed_bookings(emulator)} == set(created)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_instances(count: int, config_path: Path) -> list[tuple[subprocess.Popen[bytes], str]]:
-    from tests.helpers.pinned_time import current_clock
-
-    # Each instance runs on the test's pinned clock (as of its start), which the emulator's clock agrees with.
-    env = {**os.environ, "BOOKING_CONFIG": str(config_path), "NO_GCE_CHECK": "true", "PYTHONUNBUFFERED": "1",
-           "BOOKING_CLOCK": current_clock().now().isoformat()}
-    instances = []
-    for _ in range(count):
-        port = _free_port()
-        command = [sys.executable, "-m", "functions_framework", "--target", "booking",
-                   "--source", str(ROOT / "functions" / "booking" / "main.py"), "--port", str(port)]
-        # Own session: a test that kills an instance kills its whole process group, gunicorn's worker too.
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        instances.append((process, f"http://127.0.0.1:{port}"))
-    deadline = time.monotonic() + 30
-    for process, url in instances:
-        while True:
-            try:
-                if requests.get(f"{url}/calendars", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else "exited"
-            assert time.monotonic() < deadline, "instance did not start"
-            time.sleep(0.1)
-    return instances
-
-
 def test_race_across_separate_instances(emulator: Any, tmp_path: Path) -> None:
     clear_events(emulator)
     config_path = tmp_path / "booking.toml"
     config_path.write_text(config_text(emulator, tmp_path / "snapshot"))
-    instances = _start_instances(3, config_path)
+    instances = start_instances(3, config_path)
     try:
         start = at(workday(), 11)
         barrier = threading.Barrier(30)
