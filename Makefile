@@ -3,15 +3,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EMULATOR_PORT ?= 8090
 PORT ?= 8080
-# axe-core for the accessibility scan of the booking page (tests/test_browser.py): this exact version, fetched
+# axe-core for the accessibility scan of the booking page (tests/browser/test_browser.py): this exact version, fetched
 # once with `npm pack` (the tarball only, no install scripts, checked against the registry's integrity hash) into
 # .cache/axe-core@VERSION; the tests read it from there and never reach the network.
 AXE_VERSION := 4.14.1
 AXE_DIR := .cache/axe-core@$(AXE_VERSION)
 AXE := $(AXE_DIR)/axe.min.js
 
-# mypy --strict over the library, emulator, devserver, bench and tfschema (pyproject), then each function on its own:
-# the three entry points are all called `main`, so one run would see them collide.
+# mypy --strict over the library, emulator, devserver, bench, tfschema and the tests (relaxed: pyproject), then each
+# function on its own: the three entry points are all called `main`, so one run would see them collide.
 MYPY_ALL = $(PY) -m mypy && for fn in booking sharing sync; do $(PY) -m mypy functions/$$fn/main.py || exit 1; done
 
 .PHONY: test run emulator lint typecheck bench package checkov provider-schema schema-check clean axe
@@ -58,7 +58,7 @@ checkov:
 	scripts/checkov.sh
 
 # The google providers' schemas, once: the pinned @cdktf packages (about 65 MB of tarballs, under 20 s) of which
-# only the .jsii manifests are kept, in .cache/provider-schema (200 MB); tests/test_provider_schema.py reads
+# only the .jsii manifests are kept, in .cache/provider-schema (200 MB); tests/infra/test_provider_schema.py reads
 # them offline.
 provider-schema: $(STAMP)
 	$(PY) -m tfschema --fetch-only

@@ -210,10 +210,10 @@ def bench_config(
     emulator_url: str, snapshot_dir: Path, emails: list[str], *, days: int, max_per_day: int | None,
     lists_per_run: int | None = None, extra: str = "",
 ) -> Any:
-    """A config for `emails` (tests/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync,
+    """A config for `emails` (tests/helpers/many_calendars.py) on this emulator, the sync acting as SYNC_AS: the sync,
     scale and teams scenarios' domain (`extra`: more TOML after the calendars, such as `[[teams]]`)."""
     from shared.config import parse_config
-    from tests.many_calendars import calendars_toml
+    from tests.helpers.many_calendars import calendars_toml
 
     per_day = f"max_per_day = {max_per_day}\n" if max_per_day is not None else ""
     text = f"""

@@ -37,7 +37,7 @@ def scale(stack: Stack, workdir: Path, *, calendars: int, days: int, latency_ms:
     from shared.availability import Snapshot
     from shared.runtime import build_runtime, get_runtime, set_runtime
     from shared.sync import AvailabilitySync
-    from tests.many_calendars import add_calendars, add_meetings
+    from tests.helpers.many_calendars import add_calendars, add_meetings
 
     emails = add_calendars(stack.server.emulator.state, calendars)
     expected = math.ceil(len(emails) / 50) * math.ceil(days / 90)

@@ -1,4 +1,4 @@
-# Provider and Terraform versions this module is tested against (structurally: see tests/test_infra.py).
+# Provider and Terraform versions this module is tested against (structurally: see tests/infra/test_infra.py).
 #
 # google >= 5.26: `build_config.service_account` on google_cloudfunctions2_function (used by
 # var.build_service_account) appeared in 5.26.0. < 7 keeps the next major's breaking changes out until they

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the browser tests (tests/test_browser.py), unless it is already there.
+# Installs Debian's chromium for the browser tests (tests/browser/test_browser.py), unless it is already there.
 #
 # Playwright's own browser download cannot be used here; the tests drive /usr/bin/chromium instead
 # (`executable_path`). Idempotent: when the browser is present this returns at once without touching apt.

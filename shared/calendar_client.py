@@ -4,98 +4,63 @@ Built once per instance: one service object (static discovery, no network), one 
 (httplib2 is not thread-safe), credentials from the `CredentialProvider` per call. Every call retries what Google
 says is transient (429, 403 rateLimitExceeded / userRateLimitExceeded, 5xx, dropped connections) with capped
 exponential backoff and jitter inside a deadline, and nothing else; failures come out as the project's errors.
+The requests themselves are shaped in `shared.calendar_requests` (re-exported here).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import datetime
+from typing import Any
 
+from .calendar_requests import (
+    FREEBUSY_MAX_CALENDARS,
+    FREEBUSY_MAX_DAYS,
+    FREEBUSY_MAX_SPAN,
+    Request,
+    acl_delete_request,
+    acl_insert_request,
+    acl_list_page_request,
+    acl_patch_request,
+    calendar_list_page_request,
+    event_delete_request,
+    event_get_request,
+    event_insert_request,
+    event_patch_request,
+    events_list_request,
+    freebusy_request,
+    split_range,
+)
 from .clock import parse_rfc3339
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
 from .errors import AppError, UpstreamUnavailable, google_api_error
 
+__all__ = [  # the request builders of shared.calendar_requests too, so that callers import one module
+    "FREEBUSY_MAX_CALENDARS",
+    "FREEBUSY_MAX_DAYS",
+    "FREEBUSY_MAX_SPAN",
+    "RATE_LIMIT_REASONS",
+    "RETRYABLE_STATUSES",
+    "CalendarClient",
+    "FreeBusy",
+    "Identity",
+    "Request",
+    "RetryPolicy",
+    "event_get_request",
+    "event_insert_request",
+    "event_patch_request",
+    "events_list_request",
+    "freebusy_request",
+    "split_range",
+]
+
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-FREEBUSY_MAX_CALENDARS = 50
-FREEBUSY_MAX_DAYS: Final = 90
-"""Google's freeBusy answers at most about 90 days per query: the one cap (the sync horizon is held to it too)."""
-FREEBUSY_MAX_SPAN: Final = timedelta(days=FREEBUSY_MAX_DAYS)
-
-
-Request = Callable[[Any], Any]
-"""Builds one googleapiclient request from the service: what `CalendarClient.call` and `.batch` run. Every
-request shape lives in this module (the builders below and the methods of `CalendarClient`)."""
-
-
-def freebusy_request(calendar_ids: Sequence[str], time_min: datetime, time_max: datetime) -> Request:
-    """freebusy.query for up to 50 calendars over at most 90 days."""
-    body = {"timeMin": _rfc3339(time_min), "timeMax": _rfc3339(time_max), "items": [{"id": c} for c in calendar_ids]}
-    return lambda api: api.freebusy().query(body=body)
-
-
-def events_list_request(
-    calendar_id: str,
-    time_min: datetime,
-    time_max: datetime,
-    *,
-    private_properties: dict[str, str] | None = None,
-    page_token: str | None = None,
-    **extra: Any,
-) -> Request:
-    """One page (up to 2,500) of events.list over [time_min, time_max), expanded (`singleEvents`), filtered on
-    private extended properties; `extra` adds parameters such as `orderBy` or `showDeleted`."""
-    params: dict[str, Any] = {
-        "calendarId": calendar_id,
-        "timeMin": _rfc3339(time_min),
-        "timeMax": _rfc3339(time_max),
-        "singleEvents": True,
-        **extra,
-        "maxResults": 2500,
-    }
-    filters = [f"{key}={value}" for key, value in (private_properties or {}).items()]
-    if filters:
-        params["privateExtendedProperty"] = filters
-    if page_token is not None:
-        params["pageToken"] = page_token
-    return lambda api: api.events().list(**params)
-
-
-def event_insert_request(
-    calendar_id: str, body: dict[str, Any], *, send_updates: str = "none", conference: bool = False
-) -> Request:
-    """events.insert of `body` (its `id` chosen by the caller; an existing id is `409 duplicate`)."""
-    params: dict[str, Any] = {"calendarId": calendar_id, "body": body, "sendUpdates": send_updates}
-    if conference:
-        params["conferenceDataVersion"] = 1
-    return lambda api: api.events().insert(**params)
-
-
-def event_get_request(calendar_id: str, event_id: str) -> Request:
-    """events.get by id: read-after-write, unlike events.list."""
-    return lambda api: api.events().get(calendarId=calendar_id, eventId=event_id)
-
-
-def event_patch_request(
-    calendar_id: str, event_id: str, body: dict[str, Any], *, etag: str | None = None, send_updates: str = "none"
-) -> Request:
-    """events.patch; with `etag`, only if the event is unchanged (`If-Match`: 412 otherwise)."""
-
-    def build(api: Any) -> Any:
-        request = api.events().patch(calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates)
-        if etag:
-            request.headers["If-Match"] = etag
-        return request
-
-    return build
-
-
 @dataclass(frozen=True)
 class Identity:
     """Who a call acts as: a credentials mode, the user for delegated mode, and the scopes it needs."""
@@ -206,7 +171,7 @@ class CalendarClient:
         """After a dropped connection, start the next attempt on a fresh connection pool."""
         self._local.http = None
 
-    def call(self, identity: Identity, build_request: Callable[[Any], Any]) -> Any:
+    def call(self, identity: Identity, build_request: Request) -> Any:
         """Run one API request (`build_request(service)` returns an HttpRequest) with retries."""
 
         def attempt() -> Any:
@@ -303,13 +268,7 @@ class CalendarClient:
         send_updates: str = "none",
         etag: str | None = None,
     ) -> None:
-        def build(api: Any) -> Any:
-            request = api.events().delete(calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates)
-            if etag:
-                request.headers["If-Match"] = etag
-            return request
-
-        self.call(identity, build)
+        self.call(identity, event_delete_request(calendar_id, event_id, etag=etag, send_updates=send_updates))
 
     def list_events(
         self,
@@ -323,19 +282,18 @@ class CalendarClient:
     ) -> list[dict[str, Any]]:
         """All events overlapping [time_min, time_max), expanded and ordered by start, every page."""
 
-        def page(api: Any, token: str | None) -> Any:
-            build = events_list_request(calendar_id, time_min, time_max, private_properties=private_properties,
-                                        page_token=token, orderBy="startTime", showDeleted=show_deleted)
-            return build(api)
+        def page(token: str | None) -> Request:
+            return events_list_request(calendar_id, time_min, time_max, private_properties=private_properties,
+                                       page_token=token, orderBy="startTime", showDeleted=show_deleted)
 
         return self._all_pages(identity, page)
 
-    def _all_pages(self, identity: Identity, list_page: Callable[[Any, str | None], Any]) -> list[dict[str, Any]]:
-        """The items of every page of a list call (`list_page(api, page_token)` builds one page's request)."""
+    def _all_pages(self, identity: Identity, list_page: Callable[[str | None], Request]) -> list[dict[str, Any]]:
+        """The items of every page of a list call (`list_page(page_token)` builds one page's request)."""
         items: list[dict[str, Any]] = []
         page_token: str | None = None
         while True:
-            page = self.call(identity, _bind(list_page, page_token))
+            page = self.call(identity, list_page(page_token))
             items.extend(page.get("items", []))
             page_token = page.get("nextPageToken")
             if not page_token:
@@ -436,19 +394,16 @@ class CalendarClient:
 
     # --- ACLs and calendar lists ------------------------------------------------------------------------------
     def calendar_list(self, identity: Identity) -> list[dict[str, Any]]:
-        return self._all_pages(identity, lambda api, token: api.calendarList().list(maxResults=250, pageToken=token))
+        return self._all_pages(identity, calendar_list_page_request)
 
     def acl_list(self, identity: Identity, calendar_id: str) -> list[dict[str, Any]]:
-        return self._all_pages(identity, lambda api, token: api.acl().list(calendarId=calendar_id, pageToken=token))
+        return self._all_pages(identity, lambda token: acl_list_page_request(calendar_id, token))
 
     def acl_insert(
         self, identity: Identity, calendar_id: str, rule: dict[str, Any], *, send_notifications: bool
     ) -> dict[str, Any]:
         result: dict[str, Any] = self.call(
-            identity,
-            lambda api: api.acl().insert(
-                calendarId=calendar_id, body=rule, sendNotifications=send_notifications
-            ),
+            identity, acl_insert_request(calendar_id, rule, send_notifications=send_notifications)
         )
         return result
 
@@ -462,20 +417,12 @@ class CalendarClient:
         send_notifications: bool,
     ) -> dict[str, Any]:
         result: dict[str, Any] = self.call(
-            identity,
-            lambda api: api.acl().patch(
-                calendarId=calendar_id, ruleId=rule_id, body=rule, sendNotifications=send_notifications
-            ),
+            identity, acl_patch_request(calendar_id, rule_id, rule, send_notifications=send_notifications)
         )
         return result
 
     def acl_delete(self, identity: Identity, calendar_id: str, rule_id: str) -> None:
-        self.call(identity, lambda api: api.acl().delete(calendarId=calendar_id, ruleId=rule_id))
-
-
-def _bind(make: Callable[[Any, Any], Any], value: Any) -> Callable[[Any], Any]:
-    """Freeze a loop variable into a request builder."""
-    return lambda api: make(api, value)
+        self.call(identity, acl_delete_request(calendar_id, rule_id))
 
 
 def _classify_http_error(error: Any) -> Exception:
@@ -496,20 +443,3 @@ def _reason_and_message(error: Any) -> tuple[str, str]:
         return str(errors[0].get("reason") or inner.get("status") or "unknown"), str(inner.get("message", ""))
     except (ValueError, KeyError, TypeError, AttributeError):
         return "unknown", f"Google answered HTTP {error.resp.status}"
-
-
-def split_range(
-    start: datetime, end: datetime, span: timedelta = FREEBUSY_MAX_SPAN
-) -> Iterable[tuple[datetime, datetime]]:
-    cursor = start
-    while cursor < end:
-        upper = min(cursor + span, end)
-        yield cursor, upper
-        cursor = upper
-
-
-def _rfc3339(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given to the Calendar client")
-    return moment.isoformat()
-

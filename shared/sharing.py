@@ -17,8 +17,8 @@ What GAM's `calendar ... add|update|delete|showacl` commands do, behind an allow
   scopes and the `owner` role are refused (403 `forbidden`) unless `sharing.allow_public` / `sharing.allow_owner`
   are set; `sharing.owner_scopes`, when set, names the only users and groups that may be made owner; scopes
   outside the company's domains (users and groups elsewhere, other domains, the public) are refused unless
-  `sharing.allow_outside_domain`; and every role must be in `sharing.allowed_roles`. Each refusal names the
-  setting and the request `field`. Revoking (DELETE) is always allowed; Google itself
+  `sharing.allow_outside_domain`; and every role must be in `sharing.allowed_roles` (`shared.sharing_policy`).
+  Each refusal names the setting and the request `field`. Revoking (DELETE) is always allowed; Google itself
   refuses removing the last owner.
 - Google's refusals come back as the project's errors (by Google's HTTP status) with Google's `reason` in
   `details`, e.g. 403 `forbidden` / `cannotRemoveLastCalendarOwnerFromAcl`, 400 `invalid_request` /
@@ -53,8 +53,8 @@ from .errors import (
 from .identity import IdentityVerifier, RequestHeaders
 from .logs import log, where_raised
 from .sharing_api import ShareRequest, ShareScope
+from .sharing_policy import check_policy, describe
 from .validation import validate
-from .visitor_text import in_domains
 
 _MAX_CANDIDATES = 20
 
@@ -197,7 +197,7 @@ class SharingService:
         try:
             actor = self._actor(request.owner)
             entry["actingAs"] = actor.label
-            self._check_policy(scope, request.role)
+            check_policy(self._config, self._domains, scope, request.role)
             with _unknown_owner_is_bad_input(actor):
                 calendar_id = self._resolve(session, actor, request.calendar)
                 entry["calendarId"] = calendar_id
@@ -237,53 +237,8 @@ class SharingService:
             )
             return patched, False, "update"
         except GoogleApiError as error:
-            what = _describe(scope)
+            what = describe(scope)
             raise _explained(error, f"Google refused to give {what} {request.role} on {calendar_id}") from None
-
-    def _check_policy(self, scope: ShareScope, role: str) -> None:
-        config = self._config
-        if scope.type == "default" and not config.allow_public:
-            raise Forbidden(
-                "Public sharing (scope type \"default\") is turned off: set sharing.allow_public = true in the config "
-                "to allow it, or share with a user, group or domain.",
-                details={"reason": "publicSharingDisabled", "setting": "sharing.allow_public", "field": "scope.type"},
-            )
-        if not config.allow_outside_domain and not self._inside(scope):
-            where = ", ".join(self._domains) or "none configured"
-            raise Forbidden(
-                f"Sharing with {_describe(scope)} is turned off: it is outside the company's domains ({where}). "
-                "Set sharing.allow_outside_domain = true in the config to allow it.",
-                details={"reason": "outsideDomainDisabled", "setting": "sharing.allow_outside_domain",
-                         "field": "scope.type" if scope.type == "default" else "scope.value"},
-            )
-        if role == "owner" and config.owner_scopes:
-            if f"{scope.type}:{scope.value}" not in config.owner_scopes:
-                raise Forbidden(
-                    f"{_describe(scope)} may not be given role \"owner\": sharing.owner_scopes names who may "
-                    "(owners can delete the calendar and share it further).",
-                    details={"reason": "ownerNotAllowedFor", "setting": "sharing.owner_scopes", "field": "scope"},
-                )
-        elif role == "owner" and not config.allow_owner:
-            raise Forbidden(
-                "Sharing with role \"owner\" is turned off (owners can delete the calendar and share it further): set "
-                "sharing.allow_owner = true (or name who may be owner in sharing.owner_scopes) and add \"owner\" to "
-                "sharing.allowed_roles to allow it.",
-                details={"reason": "ownerRoleDisabled", "setting": "sharing.allow_owner", "field": "role"},
-            )
-        if role not in config.allowed_roles:
-            allowed = list(config.allowed_roles)
-            raise Forbidden(
-                f"Role {role!r} is not allowed here; sharing.allowed_roles allows {', '.join(allowed) or 'none'}.",
-                details={"reason": "roleNotAllowed", "setting": "sharing.allowed_roles", "allowedRoles": allowed,
-                         "field": "role"},
-            )
-
-    def _inside(self, scope: ShareScope) -> bool:
-        """Whether the scope stays inside the company's domains (a user, group or domain there, or a subdomain)."""
-        if scope.type == "default" or not scope.value:
-            return False
-        value = scope.value if scope.type == "domain" else scope.value.rpartition("@")[2]
-        return in_domains("@" + value, self._domains)
 
     # --- acting identity ----------------------------------------------------------------------------------
     def _actor(self, owner: str | None) -> Actor:
@@ -419,10 +374,6 @@ def _public_rule(rule: dict[str, Any]) -> dict[str, Any]:
 def _scope_fields(rule: dict[str, Any]) -> dict[str, Any]:
     scope = rule.get("scope") or {}
     return {"scopeType": scope.get("type"), "scopeValue": scope.get("value")}
-
-
-def _describe(scope: ShareScope) -> str:
-    return "the public" if scope.type == "default" else f"{scope.type} {scope.value}"
 
 
 def _folded_names(entry: dict[str, Any]) -> tuple[str, ...]:

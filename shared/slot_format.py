@@ -14,7 +14,7 @@ Why not offsets per zone transition with string formatting: `zoneinfo` does not 
 finding them by probing cannot prove that no pair of transitions hides between two probes; the expression itself
 is the only exact source on the public API, so it stays the source and is memoised instead. DST changes, non-hour
 offsets (Asia/Kolkata, Australia/Lord_Howe's 30-minute DST, America/St_Johns) and sub-minute historical offsets
-are therefore exact by construction (tests/test_slot_format.py checks it against the plain expression).
+are therefore exact by construction (tests/unit/test_slot_format.py checks it against the plain expression).
 
 Thread safety: a zone's table is a plain dict; `get` and item assignment are atomic, and a racing writer writes
 the same text. Memory is bounded: a zone's table is dropped when it passes `MAX_PER_ZONE` instants, and all

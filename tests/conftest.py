@@ -3,7 +3,7 @@
 Tests never reach the network: an audit hook refuses every non-loopback connection and name lookup, so a stray
 call to a real Google host fails loudly instead of hanging or leaking.
 
-Tests never read the machine's date: each runs on a pinned day (`tests.pinned_time`), the same instant on the
+Tests never read the machine's date: each runs on a pinned day (`tests.helpers.pinned_time`), the same instant on the
 functions' clock and on the emulator's. Tests marked `every_day` run once on each pinned day.
 """
 
@@ -56,14 +56,14 @@ sys.addaudithook(_network_guard)
 
 
 def pytest_report_header() -> str:
-    from tests.pinned_time import suite_day
+    from tests.helpers.pinned_time import suite_day
 
     return f"pinned day: {suite_day().isoformat()} (set WCB_TODAY to run as of another day)"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("every_day") and "pinned_day" in metafunc.fixturenames:
-        from tests.pinned_time import PINNED_DAYS
+        from tests.helpers.pinned_time import PINNED_DAYS
 
         metafunc.parametrize("pinned_day", list(PINNED_DAYS.values()), ids=list(PINNED_DAYS), indirect=True)
 
@@ -71,17 +71,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def pinned_day(request: pytest.FixtureRequest) -> Any:
     """The instant this test runs at: its `every_day` parameter, else the suite's day."""
-    from tests.pinned_time import suite_day
+    from tests.helpers.pinned_time import suite_day
 
     return getattr(request, "param", None) or suite_day()
 
 
 @pytest.fixture(autouse=True)
 def pinned_clock(pinned_day: Any) -> Iterator[Any]:
-    """Pin both clocks to the test's day: the functions' (`tests.pinned_time.current_clock()`) and the emulator's."""
+    """Pin both clocks to the test's day: the functions' (`tests.helpers.pinned_time.current_clock()`) and the
+    emulator's."""
     from emulator.clock import CLOCK
     from shared.clock import PinnedClock
-    from tests.pinned_time import install
+    from tests.helpers.pinned_time import install
 
     clock = PinnedClock(pinned_day)
     install(clock)
@@ -145,7 +146,7 @@ def _no_backoff_sleeps() -> Iterator[None]:
 @pytest.fixture
 def runtime(emulator: Any, tmp_path: Any) -> Any:
     """A runtime (config, secrets, credentials, Calendar client) pointed at the fresh demo emulator."""
-    from tests.support import make_runtime
+    from tests.helpers.support import make_runtime
 
     return make_runtime(emulator, tmp_path / "snapshot")
 
@@ -177,10 +178,10 @@ def booking_client(installed_runtime: Any) -> Any:
     return function_app("booking").test_client()
 
 
-# --- the browser tests' chromium and gateway (tests/browser_support.py), one of each per test module --------------
+# --- the browser tests' chromium and gateway (tests/helpers/browser_support.py), one of each per test module -----
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from tests.browser_support import launched_browser
+    from tests.helpers.browser_support import launched_browser
 
     with launched_browser() as browser:
         yield browser
@@ -188,7 +189,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Any]:
-    from tests.browser_support import serve_gateway
+    from tests.helpers.browser_support import serve_gateway
 
     gateway = serve_gateway()
     yield gateway

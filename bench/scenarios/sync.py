@@ -37,7 +37,7 @@ def sync(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     progress(f"sync: {sizes.sync_calendars} calendars x {sizes.sync_days} days at {sizes.sync_latency_ms:g} ms")
     from shared.runtime import build_runtime
     from shared.sync import AvailabilitySync
-    from tests.many_calendars import add_calendars
+    from tests.helpers.many_calendars import add_calendars
 
     stack = sides.stack
     emails = add_calendars(stack.server.emulator.state, sizes.sync_calendars)
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from emulator.demo import build_demo_state
     from emulator.server import EmulatorServer
     from shared.runtime import build_runtime
-    from tests.many_calendars import add_calendars
+    from tests.helpers.many_calendars import add_calendars
 
     begun = time.perf_counter()
     server = EmulatorServer().start()

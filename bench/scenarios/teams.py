@@ -27,7 +27,7 @@ def team_slots(sides: Sides, sizes: Sizes, workdir: Path) -> list[Row]:
     from devserver.gateway import function_app
     from shared.runtime import build_runtime, get_runtime, set_runtime
     from shared.sync import AvailabilitySync
-    from tests.many_calendars import add_calendars
+    from tests.helpers.many_calendars import add_calendars
 
     stack = sides.stack
     requests = max(sizes.slot_requests, 10)

@@ -6,7 +6,7 @@ resource's configuration the way checkov hands it over (every attribute value wr
 block a list of dicts, values rendered as far as checkov could: variable defaults resolved, references left as
 text such as ``google_cloudfunctions2_function.sync.service_config[0].uri``) and return a ``Verdict``. Keeping
 them free of checkov lets the project's own test suite import and exercise them without checkov installed;
-tests/test_infra.py also runs each through checkov against fixtures in ``policies/tests/``.
+tests/infra/test_infra.py also runs each through checkov against fixtures in ``policies/tests/``.
 
 The rules cover what checkov itself lacks for this stack (DESIGN section 9): Secret Manager, Cloud Scheduler,
 public invokers on anything but the booking function, and instance caps on gen2 functions.

@@ -10,7 +10,7 @@ import pytest
 import requests
 from googleapiclient.errors import HttpError
 
-from tests.clients import batch_request, calendar_service, control, delegated_credentials
+from tests.helpers.clients import batch_request, calendar_service, control, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
 ALICE, BOB = "alice@example.com", "bob@example.com"

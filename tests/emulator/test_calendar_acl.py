@@ -9,7 +9,7 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
-from tests.clients import calendar_service, control, delegated_credentials
+from tests.helpers.clients import calendar_service, control, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"

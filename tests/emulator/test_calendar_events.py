@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from googleapiclient.errors import HttpError
 
-from tests.clients import calendar_service, control, delegated_credentials
+from tests.helpers.clients import calendar_service, control, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
 EVENTS = [AUTH + "calendar.events"]

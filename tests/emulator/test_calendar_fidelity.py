@@ -12,7 +12,7 @@ import pytest
 import requests
 from googleapiclient.errors import HttpError
 
-from tests.clients import calendar_service, control, delegated_credentials
+from tests.helpers.clients import calendar_service, control, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
 EVENTS = [AUTH + "calendar.events", AUTH + "calendar.freebusy"]

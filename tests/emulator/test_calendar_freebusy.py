@@ -11,7 +11,7 @@ from googleapiclient.errors import HttpError
 
 from emulator.demo import build_demo_state
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID, event_id
-from tests.clients import calendar_service, delegated_credentials
+from tests.helpers.clients import calendar_service, delegated_credentials
 
 AUTH = "https://www.googleapis.com/auth/"
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"

@@ -11,7 +11,7 @@ import google.auth.transport.requests
 import google_crc32c
 from google.api_core import exceptions
 
-from tests.clients import control, delegated_credentials, secret_manager_client, storage_client
+from tests.helpers.clients import control, delegated_credentials, secret_manager_client, storage_client
 
 THREADS = 200
 SECRET = "projects/demo-project/secrets/calendar-credentials"

@@ -12,8 +12,8 @@ from google.auth import exceptions as auth_exceptions
 from google.oauth2 import id_token
 
 from emulator.clock import CLOCK
-from tests.clients import control, delegated_credentials, secret_manager_client, storage_client
-from tests.clients import id_token as mint
+from tests.helpers.clients import control, delegated_credentials, secret_manager_client, storage_client
+from tests.helpers.clients import id_token as mint
 
 SECRET = "projects/demo-project/secrets/calendar-credentials"
 EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -200,10 +200,10 @@ def test_expired_id_token_is_rejected_by_google_auth(emulator: Any) -> None:
 def test_id_token_signed_by_a_foreign_key_fails_verification(emulator: Any) -> None:
     from google.auth import crypt, jwt
 
-    from tests.emulator.test_oauth import _foreign_key_pem
+    from tests.helpers.clients import foreign_key_pem
 
     kid = next(iter(_raw(emulator, "GET", "/oauth2/v1/certs").json()))
-    signer = crypt.RSASigner.from_string(_foreign_key_pem(), key_id=kid)
+    signer = crypt.RSASigner.from_string(foreign_key_pem(), key_id=kid)
     forged = jwt.encode(signer, {"iss": emulator.url, "aud": "a", "email": "admin@example.com", "iat": 0, "exp": 9e9})
     with pytest.raises((ValueError, auth_exceptions.GoogleAuthError)):
         id_token.verify_token(
@@ -284,7 +284,7 @@ def test_a_bad_clock_request_is_400_naming_the_field(emulator: Any, body: dict[s
 
 
 def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
-    from tests.clients import calendar_service
+    from tests.helpers.clients import calendar_service
 
     control(emulator, "POST", "clock", {"now": "2027-10-31T00:30:00+02:00", "frozen": True})
     credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
@@ -301,7 +301,7 @@ def test_what_google_stamps_follows_the_pinned_clock(emulator: Any) -> None:
 
 
 def test_advancing_the_clock_expires_tokens_and_clients_refresh(emulator: Any) -> None:
-    from tests.clients import calendar_service
+    from tests.helpers.clients import calendar_service
 
     credentials = delegated_credentials(emulator, "alice@example.com", [EVENTS])
     service = calendar_service(emulator, credentials)

@@ -11,7 +11,13 @@ import requests
 from google.api_core import exceptions
 from googleapiclient.errors import HttpError
 
-from tests.clients import calendar_service, control, delegated_credentials, secret_manager_client, storage_client
+from tests.helpers.clients import (
+    calendar_service,
+    control,
+    delegated_credentials,
+    secret_manager_client,
+    storage_client,
+)
 
 SECRET = "projects/demo-project/secrets/calendar-credentials/versions/latest"
 SCOPES = [
@@ -146,7 +152,7 @@ def test_per_user_rate_limit(emulator: Any) -> None:
     control(emulator, "POST", "clock", {"frozen": True})
     credentials = delegated_credentials(emulator, "alice@example.com", SCOPES)
     credentials.refresh(google.auth.transport.requests.Request())
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined, unused-ignore]
 
     client = storage.Client(
         project="demo-project", credentials=credentials, client_options={"api_endpoint": emulator.url}
@@ -156,7 +162,7 @@ def test_per_user_rate_limit(emulator: Any) -> None:
     bucket.reload(retry=None)
     with pytest.raises(exceptions.Forbidden) as caught:
         bucket.reload(retry=None)
-    assert caught.value.errors[0]["reason"] == "rateLimitExceeded"  # type: ignore[attr-defined]
+    assert caught.value.errors[0]["reason"] == "rateLimitExceeded"
     storage_client(emulator).bucket("demo-project-availability").reload(retry=None)  # anonymous: not limited
     control(emulator, "POST", "clock", {"advance": "PT1S"})
     bucket.reload(retry=None)

@@ -14,11 +14,12 @@ from google.auth import jwt as google_jwt
 from google.auth.exceptions import RefreshError
 from google.oauth2 import id_token, service_account
 
-from tests.clients import (
+from tests.helpers.clients import (
     authorized_user_credentials,
     calendar_service,
     control,
     delegated_credentials,
+    foreign_key_pem,
     service_account_info,
 )
 
@@ -33,16 +34,6 @@ def _request() -> Any:
 
 def _token_requests(server: Any) -> list[dict[str, Any]]:
     return list(control(server, "GET", "requests?method=oauth2.token")["requests"])
-
-
-def _foreign_key_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
 
 
 def _assertion(server: Any, **overrides: Any) -> str:
@@ -150,7 +141,7 @@ def test_service_account_acting_as_itself_gets_a_token(emulator: Any) -> None:
 
 
 def test_a_foreign_key_under_the_registered_key_id_is_refused(emulator: Any) -> None:
-    info = {**service_account_info(emulator), "private_key": _foreign_key_pem()}
+    info = {**service_account_info(emulator), "private_key": foreign_key_pem()}
     credentials = service_account.Credentials.from_service_account_info(
         info, scopes=[EVENTS], subject="alice@example.com"
     )

@@ -9,7 +9,7 @@ import google_crc32c
 import pytest
 from google.api_core import exceptions
 
-from tests.clients import control, secret_manager_client
+from tests.helpers.clients import control, secret_manager_client
 
 SECRET = "projects/demo-project/secrets/calendar-credentials"
 

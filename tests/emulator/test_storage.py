@@ -13,7 +13,7 @@ import google_crc32c
 import pytest
 from google.api_core import exceptions
 
-from tests.clients import control, storage_client
+from tests.helpers.clients import control, storage_client
 
 BUCKET = "demo-project-availability"
 NAME = "snapshots/2026/availability v1+final.json"  # slashes, a space and a plus: all percent-encoded on the wire

@@ -16,9 +16,9 @@ from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from shared.clock import PinnedClock
 from shared.config import ConfigError
 from shared.runtime import set_runtime
-from tests.clients import control, id_token
-from tests.pinned_time import current_clock
-from tests.security.support import (
+from tests.helpers.clients import control, id_token
+from tests.helpers.pinned_time import current_clock
+from tests.helpers.security_support import (
     ADMIN,
     AUDIENCE,
     SCHEDULER,
@@ -28,8 +28,8 @@ from tests.security.support import (
     signed,
     stripped,
 )
-from tests.security.support import install as _install
-from tests.support import config_text, round_trips, set_faults
+from tests.helpers.security_support import install as _install
+from tests.helpers.support import config_text, round_trips, set_faults
 
 BOB = "bob@example.com"
 OUTSIDER = "mallory@outside.test"

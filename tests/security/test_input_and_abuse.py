@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from shared.runtime import set_runtime
-from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, workday
-from tests.security.support import client, install
+from tests.helpers.booking_support import at, booking_body, clear_events, confirmed_bookings, workday
+from tests.helpers.security_support import client, install
 
 OUTSIDE = "victim@outside.test"
 
@@ -188,7 +188,7 @@ TURNSTILE_SITE_KEY = "0x4AAAAAAAtestsitekey"
 
 @pytest.fixture
 def with_bot_check(emulator: Any, tmp_path: Any) -> Any:
-    from tests.clients import secret_manager_client
+    from tests.helpers.clients import secret_manager_client
 
     sm = secret_manager_client(emulator)
     parent = "projects/demo-project"

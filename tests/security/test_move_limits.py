@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from shared.runtime import set_runtime
-from tests.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday
-from tests.security.support import client, install
+from tests.helpers.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday
+from tests.helpers.security_support import client, install
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,9 @@ import pytest
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from shared.config import ConfigError, parse_config
 from shared.runtime import set_runtime
-from tests.clients import id_token
-from tests.security.support import ADMIN, AUDIENCE, client, install
-from tests.support import config_text
+from tests.helpers.clients import id_token
+from tests.helpers.security_support import ADMIN, AUDIENCE, client, install
+from tests.helpers.support import config_text
 
 BOB, CAROL = "bob@example.com", "carol@example.com"
 OWNER_ROLE = {'allowed_roles = ["none", "freeBusyReader", "reader", "writer"]':

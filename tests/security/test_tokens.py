@@ -11,8 +11,15 @@ import pytest
 
 from shared.runtime import set_runtime
 from shared.tokens import _SALT, derive_signing_key, key_from_secret
-from tests.booking_support import assert_matches_openapi, at, booking_body, clear_events, confirmed_bookings, workday
-from tests.security.support import client, install
+from tests.helpers.booking_support import (
+    assert_matches_openapi,
+    at,
+    booking_body,
+    clear_events,
+    confirmed_bookings,
+    workday,
+)
+from tests.helpers.security_support import client, install
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM = {"X-Forwarded-For": "198.51.100.10"}
