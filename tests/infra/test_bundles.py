@@ -263,7 +263,9 @@ def test_booking_bundle_books_against_the_emulator(emulator: Any, serve: Any) ->
     served = serve("booking")
     calendars = requests.get(f"{served.url}/calendars", timeout=30)
     assert calendars.status_code == 200, served.output()
-    assert [entry["id"] for entry in calendars.json()["calendars"]] == ["alice", "bob", "carol"]
+    listed = [(entry["id"], entry["kind"]) for entry in calendars.json()["calendars"]]
+    assert listed == [("alice", "calendar"), ("bob", "calendar"), ("carol", "calendar"), ("sales", "team"),
+                      ("review", "team")]  # the example config's calendars, then its teams
 
     slot = _free_slots(served.url)[0]
     body = {"calendar": "alice", "start": slot["start"], "duration": 30, "name": "Bundle Test",

@@ -186,4 +186,5 @@ def test_calendars_report_the_booking_horizon_for_month_navigation(booking_clien
     response = booking_client.get("/calendars")
     assert_matches_openapi(response, "/calendars", "GET")
     horizons = {c["id"]: c["horizonDays"] for c in response.get_json()["calendars"]}
-    assert horizons == {"alice": 60, "bob": 60, "carol": 60}  # [booking] horizon_days of the example config
+    # [booking] horizon_days of the example config, for its teams too
+    assert horizons == {"alice": 60, "bob": 60, "carol": 60, "sales": 60, "review": 60}
