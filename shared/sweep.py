@@ -8,7 +8,8 @@ the sweep (it takes over such claims itself); the sweep keeps capacity from stay
 It also finishes half-done moves (`events.move_verdict`, the rule bookings apply too): a booking marked as moving
 to a new one that was written and never withdrawn is cancelled as moved (its move committed in all but the last
 write); one whose new booking never appeared within the TTL, or was withdrawn, is unmarked and stands. One more
-events.list per calendar (its bookings in the window).
+events.list per calendar (its bookings in the window). A moved booking whose visitor was never told (its mover
+died after writing it and the old booking was deleted meanwhile) is announced: one read by id of its old booking.
 
 With `booking.confirm_email`, the sync first expires pending bookings past their deadline (`sweep_pending`, one
 events.list per calendar, before it reads availability): a conditional cancel that a racing confirmation either
@@ -24,12 +25,15 @@ from typing import Any
 from .availability import identity_for
 from .calendar_client import CalendarClient
 from .claims import P_ALSO, P_CLAIM, P_CLAIM_CALENDAR, P_HOLDER, held_at, holder_is_live, holders, keys_needed
+from .clock import parse_rfc3339
 from .config import CalendarConfig, Config
 from .errors import AppError, NotFound
 from .events import (
     MARKER,
     P_CALENDAR,
     P_EMAIL,
+    P_INVITED,
+    P_MOVED_FROM,
     P_MOVED_TO,
     MoveVerdict,
     is_decided,
@@ -97,6 +101,7 @@ def _settle_moves(
 
     # Pending bookings past their deadline, from the same list (also those left after confirm_email was turned off).
     settled = expire_listed(config, client, calendar, identity, bookings, now)
+    settled += _announce_orphans(config, client, calendar, bookings, now)
     for old in bookings:
         props = private_properties(old)
         target = props.get(P_MOVED_TO)
@@ -116,6 +121,54 @@ def _settle_moves(
             log("move not settled", severity="WARNING", calendar=calendar.slug, booking=old.get("id"),
                 detail=error.message)
     return settled
+
+
+def _announce_orphans(
+    config: Config, client: CalendarClient, calendar: CalendarConfig, bookings: list[dict[str, Any]], now: datetime
+) -> int:
+    """Invite the visitor to a moved booking whose move never told them: its mover died after writing it, and the
+    old booking was then cancelled by someone else (the employee deleting it), so no settle of the old one will
+    ever announce it. Written, it stands (a writer may withdraw only what it never answered, and its mover may have
+    answered 200 after a failed commit): only its visitor must learn of it. Only past the TTL (`created`, whole
+    seconds, is enough for an age): a live mover still decides itself. One read by id of each such old booking;
+    one whose move is still pending is left to the settle below."""
+    from .booking import send_updates_for
+    from .booking.moves import announce
+
+    identity = identity_for(calendar)
+    written_before = now - timedelta(seconds=config.booking.claim_ttl_seconds)
+    announced = 0
+    for new in bookings:
+        props = private_properties(new)
+        old_id = props.get(P_MOVED_FROM)
+        if not old_id or is_decided(new) or props.get(P_INVITED) \
+                or send_updates_for(config, calendar, props.get(P_EMAIL, "")) != "all" \
+                or not _created_before(new, written_before):
+            continue
+        try:
+            try:
+                old: dict[str, Any] | None = client.get_event(identity, calendar.calendar_id, old_id)
+            except NotFound:
+                old = None
+            if old is not None and not is_decided(old) and private_properties(old).get(P_MOVED_TO) == new["id"]:
+                continue  # still marked for it: the move's own settle finishes it and announces it
+            current = client.get_event(identity, calendar.calendar_id, new["id"])  # lists lag behind
+            if is_decided(current) or private_properties(current).get(P_INVITED):
+                continue
+            announce(client, calendar, identity, current)
+            log("orphaned move announced", calendar=calendar.slug, booking=new["id"], replaces=old_id)
+            announced += 1
+        except AppError as error:
+            log("move not announced", severity="WARNING", calendar=calendar.slug, booking=new.get("id"),
+                detail=error.message)
+    return announced
+
+
+def _created_before(event: dict[str, Any], moment: datetime) -> bool:
+    try:
+        return parse_rfc3339(str(event.get("created"))) <= moment
+    except ValueError:
+        return True  # no readable stamp: old enough
 
 
 def _sweep_one(

@@ -40,10 +40,15 @@ reference, GUIDES = .../api/guides; the emulator follows the harsher reading whe
    means our insert landed unanswered (retried), or this request's retry on another instance wrote it: either
    way it is the answer. Any other failure reads the id (by id: immediate): an event there stands (it was written
    holding all its claims) and is answered; none, and 503 is answered with nothing confirmed and the claims
-   released. A booking is never withdrawn by a write: its id may have been written and answered 200 by the
-   client's retry elsewhere meanwhile. Two attempts of one request share the booking id, so each re-writes a hold
-   it finds under that id as its own attempt (`wcbAttempt`) before relying on it; releases are conditional
-   (`If-Match`), so an attempt giving up never releases a hold another attempt relies on.
+   released. If the read fails too, the id is taken with an aborted placeholder (`writes.insert_placeholder`):
+   landed, no insert can land under the id any more, even one still in flight, so 503 with nothing confirmed;
+   `duplicate`, the booking landed: answered once read, or, for an id nobody else can know (no key, not a
+   move's), from what was written; else (or if Google answers nothing) 503 with `details.outcome` = `unknown`,
+   the one 503 that may leave a booking standing: the same request with the same key learns which. A written
+   booking is never withdrawn: its id may have been answered 200 to the client's retry elsewhere meanwhile.
+   Two attempts of one request share the booking id, so each re-writes a hold it finds under that id as its own
+   attempt (`wcbAttempt`) before relying on it; releases are conditional (`If-Match`), so an attempt giving up
+   never releases a hold another attempt relies on.
 
 Why this holds without any one process surviving and without stamp order: the only decisions are Google's (who
 inserted an id first; whose `If-Match` matched), and a claim is never deleted, so ids never become free again
@@ -74,7 +79,9 @@ the mover, finding its id taken, gives up before anything was answered. If the m
 happened and the cancel finds the booking moved. Unmarking past the TTL takes the id the same way, so no move's
 booking can land after its old booking was given back. So a failed commit write answers 200 (the move stands) and
 never leaves both bookings counting: the old one keeps its time and claims only until the first look or the next
-sweep.
+sweep. Only the writer withdraws a booking, and only before answering (a mover finding the old booking cancelled
+at its commit); a mover that died after writing leaves a booking that stands, also when the employee deletes the
+old one meanwhile, and the sweep invites its visitor once it is older than the TTL (`sweep._announce_orphans`).
 
 Pending bookings (`booking.confirm_email`, `confirm`): written as above, holding their claims, but `tentative`
 with a deadline; a holder is judged by its event as always, and one past its deadline is first expired by whoever

@@ -36,7 +36,15 @@ from .event import send_updates_for, times, uses_meet, view, with_links
 from .ids import check_mover, client_digest, move_ids
 from .model import BookingResult
 from .protocol import Claims, ExistingBooking
-from .writes import as_error, cancel_once, patch_if_unchanged, release, write_booking
+from .writes import (
+    as_error,
+    cancel_once,
+    cancel_placeholder,
+    insert_placeholder,
+    patch_if_unchanged,
+    release,
+    write_booking,
+)
 
 _KEPT_FIELDS = ("summary", "description", "attendees", "transparency", "guestsCanInviteOthers",
                 "guestsCanSeeOtherGuests", "location", "visibility")
@@ -97,18 +105,8 @@ def withdraw_unwritten(
     its claims and the move finishes. The placeholder is transparent, private, without guests or reminders: the
     employee sees nothing but, at most, a brief free event."""
     new_id = str(private_properties(old)[P_MOVED_TO])
-    placeholder = {
-        "id": new_id,
-        "summary": "Withdrawn booking move",
-        "start": old["start"],
-        "end": old["end"],
-        "transparency": "transparent",
-        "visibility": "private",
-        "reminders": {"useDefault": False},
-        "extendedProperties": {"private": {P_OUTCOME: Outcome.ABORTED, P_MOVED_FROM: str(old["id"])}},
-    }
     try:
-        written = client.insert_event(identity, calendar.calendar_id, placeholder)
+        written = insert_placeholder(client, calendar, identity, new_id, old, {P_MOVED_FROM: str(old["id"])})
     except GoogleConflict as taken:
         if taken.reason != "duplicate":
             raise
@@ -119,13 +117,7 @@ def withdraw_unwritten(
         except NotFound:  # neither landed: the id is still free, so the pending move may still land
             raise failed from None
     log("unwritten move withdrawn", calendar=calendar.slug, booking=old["id"], withdrawn=new_id)
-    try:
-        return client.patch_event(identity, calendar.calendar_id, new_id, {"status": "cancelled"},
-                                  etag=written.get("etag"))
-    except AppError as error:  # it stays a free event marked aborted: it holds nothing (`claims.holder_is_live`)
-        log("placeholder not cancelled", severity="WARNING", calendar=calendar.slug, booking=new_id,
-            detail=error.message)
-        return written
+    return cancel_placeholder(client, calendar, identity, written)
 
 
 def announce(client: CalendarClient, calendar: CalendarConfig, identity: Identity, moved: dict[str, Any]) -> None:

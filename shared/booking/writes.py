@@ -10,7 +10,7 @@ from ..calendar_client import CalendarClient, Identity, Request, event_insert_re
 from ..claims import P_ALSO, P_DAY_TOKEN, P_HOLDER, is_day_token
 from ..config import CalendarConfig
 from ..errors import AppError, Conflict, Gone, GoogleConflict, NotFound, UpstreamUnavailable
-from ..events import P_MOVED_TO, P_OUTCOME, Outcome, is_decided, private_properties
+from ..events import MARKER, P_MOVED_FROM, P_MOVED_TO, P_OUTCOME, P_REQUEST, Outcome, is_decided, private_properties
 from ..logs import log
 from .ids import check_same_request
 
@@ -176,8 +176,91 @@ def write_booking(
         release(client, calendar, identity, held, event_id)  # by etag: not a hold another attempt re-wrote
         raise failed from None
     except AppError:
-        raise failed from None  # the claims stay held (at most for the TTL); a late insert still holds them
+        return _settle_unread(client, calendar, identity, body, held, failed)
     if private_properties(existing).get(P_OUTCOME) == Outcome.ABORTED:
         return None
     check_same_request(existing, body)
     return existing
+
+
+def _settle_unread(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, body: dict[str, Any],
+    held: dict[str, dict[str, Any]], failed: AppError,
+) -> dict[str, Any] | None:
+    """The insert's answer was lost and its id could not be read: take the id with an aborted placeholder, so
+    that the booking either landed (the placeholder is `409 duplicate`) or never will (the placeholder landed:
+    Google keeps ids unique, also against an insert still in flight). Only when that insert is not answered
+    either is the outcome unknown: the claims stay held and a late booking stands (a retry with the same
+    Idempotency-Key then learns it from its id)."""
+    event_id = body["id"]
+    private = private_properties(body)
+    # keyed: marked as this request's aborted attempt, so that its retry takes the next id (`ids.event_ids`)
+    mark = {MARKER: private[MARKER], P_REQUEST: private[P_REQUEST]} if P_REQUEST in private else {}
+    try:
+        placeholder = insert_placeholder(client, calendar, identity, event_id, body, mark)
+    except GoogleConflict as taken:
+        if taken.reason != "duplicate":
+            raise unknown_outcome(failed) from None
+        try:
+            existing = client.get_event(identity, calendar.calendar_id, event_id)
+        except AppError:
+            if id_known_only_here(body):
+                return body  # nobody else ever knew the id: what holds it is this very insert, landed
+            raise unknown_outcome(failed) from None
+        if private_properties(existing).get(P_OUTCOME) == Outcome.ABORTED:
+            return None  # another attempt of this request took the id the same way
+        check_same_request(existing, body)
+        return existing
+    except AppError:
+        raise unknown_outcome(failed) from None
+    log("unanswered booking withdrawn", calendar=calendar.slug, booking=event_id)
+    release(client, calendar, identity, held, event_id)
+    cancel_placeholder(client, calendar, identity, placeholder)
+    raise failed
+
+
+def id_known_only_here(body: dict[str, Any]) -> bool:
+    """Whether nobody but this attempt can know the booking's id: random (no Idempotency-Key) and not the new
+    booking a move's mark names (a cancel may take that id, `moves.withdraw_unwritten`)."""
+    private = private_properties(body)
+    return P_REQUEST not in private and P_MOVED_FROM not in private
+
+
+def unknown_outcome(failed: AppError) -> UpstreamUnavailable:
+    """The 503 for a booking Google may or may not have written (`details.outcome` = `unknown`)."""
+    return UpstreamUnavailable("Google did not answer whether the booking was written; send the same request "
+                               "with the same Idempotency-Key to learn its outcome.",
+                               retry_after=getattr(failed, "retry_after", None), details={"outcome": "unknown"})
+
+
+def insert_placeholder(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, event_id: str, span: dict[str, Any],
+    private: dict[str, str],
+) -> dict[str, Any]:
+    """Take `event_id` with an aborted placeholder (events.insert of an existing id is `409 duplicate`,
+    GUIDES/errors, whoever asks, whenever): once it lands, no booking can ever be written under that id. It is
+    transparent, private, without guests or reminders: the employee sees, at most, a brief free event."""
+    placeholder = {
+        "id": event_id,
+        "summary": "Withdrawn booking",
+        "start": span["start"],
+        "end": span["end"],
+        "transparency": "transparent",
+        "visibility": "private",
+        "reminders": {"useDefault": False},
+        "extendedProperties": {"private": {P_OUTCOME: Outcome.ABORTED, **private}},
+    }
+    return client.insert_event(identity, calendar.calendar_id, placeholder)
+
+
+def cancel_placeholder(
+    client: CalendarClient, calendar: CalendarConfig, identity: Identity, placeholder: dict[str, Any]
+) -> dict[str, Any]:
+    """Cancel a placeholder (best effort: one left free and marked aborted holds nothing, `claims.holder_is_live`)."""
+    try:
+        return client.patch_event(identity, calendar.calendar_id, placeholder["id"], {"status": "cancelled"},
+                                  etag=placeholder.get("etag"))
+    except AppError as error:
+        log("placeholder not cancelled", severity="WARNING", calendar=calendar.slug, booking=placeholder["id"],
+            detail=error.message)
+        return placeholder
