@@ -148,14 +148,6 @@ class Collector:
             for chunk in _chunks(members, BATCH_MAX_PARTS)
         ]
 
-    @staticmethod
-    def document(
-        collected: Collected, *, as_of: datetime, start: datetime, end: datetime, schedule_time: datetime | None
-    ) -> bytes:
-        return snapshot_format.encode(
-            collected.calendars, as_of=as_of, start=start, end=end, schedule_time=schedule_time
-        )
-
     # --- identities ---------------------------------------------------------------------------------------------
     def _freebusy_identity(self, calendar: CalendarConfig) -> Identity:
         return self._shared_identity(SYNC_SCOPES) or identity_for(calendar, SYNC_SCOPES)

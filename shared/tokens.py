@@ -27,6 +27,8 @@ from .errors import Forbidden
 
 _SALT = "booking-capability-v1"
 _CONFIRM_SALT = "booking-confirmation-v1"
+_MISSING_CAPABILITY = "This booking needs its `token` (from the booking confirmation)."
+_MISSING_CONFIRMATION = "Confirming needs the token from the confirm link in the invitation."
 
 
 def derive_signing_key(credentials_info: dict[str, Any]) -> bytes:
@@ -63,26 +65,28 @@ class BookingTokens:
         self._max_age = max_age_seconds
 
     def issue(self, booking_id: str, calendar_slug: str) -> str:
-        return str(self._serializer.dumps({"b": booking_id, "c": calendar_slug}))
+        return self._issue(self._serializer, booking_id, calendar_slug)
 
     def check(self, token: str | None, booking_id: str) -> str:
         """The calendar slug the token was issued for, if it is a live token for `booking_id`; else 403."""
-        if not token:
-            raise Forbidden("This booking needs its `token` (from the booking confirmation).")
-        return self._check(self._serializer, token, booking_id)
+        return self._check(self._serializer, token, booking_id, _MISSING_CAPABILITY)
 
     def issue_confirmation(self, booking_id: str, calendar_slug: str) -> str:
-        return str(self._confirmations.dumps({"b": booking_id, "c": calendar_slug}))
+        return self._issue(self._confirmations, booking_id, calendar_slug)
 
     def check_confirmation(self, token: str | None, booking_id: str) -> str:
         """The calendar slug of a confirmation token for `booking_id` (from the invitation's confirm link); else 403."""
-        if not token:
-            raise Forbidden("Confirming needs the token from the confirm link in the invitation.")
-        return self._check(self._confirmations, token, booking_id)
+        return self._check(self._confirmations, token, booking_id, _MISSING_CONFIRMATION)
 
-    def _check(self, serializer: Any, token: str, booking_id: str) -> str:
+    @staticmethod
+    def _issue(serializer: Any, booking_id: str, calendar_slug: str) -> str:
+        return str(serializer.dumps({"b": booking_id, "c": calendar_slug}))
+
+    def _check(self, serializer: Any, token: str | None, booking_id: str, missing: str) -> str:
         from itsdangerous import BadSignature, SignatureExpired
 
+        if not token:
+            raise Forbidden(missing)
         try:
             claims = serializer.loads(token, max_age=self._max_age)
         except SignatureExpired:

@@ -1,7 +1,7 @@
 """Suite-wide guards, the pinned clock and the emulator fixtures.
 
-Tests never reach the network: an audit hook refuses every non-loopback connection and name lookup, so a stray
-call to a real Google host fails loudly instead of hanging or leaking.
+Tests never reach the network: an audit hook (`tests.helpers.network_guard`) refuses every non-loopback connection
+and name lookup, so a stray call to a real Google host fails loudly instead of hanging or leaking.
 
 Tests never read the machine's date: each runs on a pinned day (`tests.helpers.pinned_time`), the same instant on the
 functions' clock and on the emulator's. Tests marked `every_day` run once on each pinned day.
@@ -9,7 +9,6 @@ functions' clock and on the emulator's. Tests marked `every_day` run once on eac
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Iterator
@@ -17,42 +16,13 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.network_guard import network_guard
+
 # google.auth.default() would probe the metadata server three times without this (exact lowercase string).
 os.environ["NO_GCE_CHECK"] = "true"
 os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-class NetworkBlocked(RuntimeError):
-    pass
-
-
-def _is_loopback(host: Any) -> bool:
-    if isinstance(host, bytes):
-        host = host.decode()
-    if not isinstance(host, str):
-        return False
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _network_guard(event: str, args: tuple[Any, ...]) -> None:
-    if event == "socket.connect":
-        address = args[1]
-        if isinstance(address, tuple) and not _is_loopback(address[0]):
-            raise NetworkBlocked(f"test tried to connect to {address!r}: tests must stay on loopback")
-    elif event == "socket.getaddrinfo":
-        host = args[0]
-        if host is not None and not _is_loopback(host):
-            raise NetworkBlocked(f"test tried to resolve {host!r}: tests must stay on loopback")
-
-
-sys.addaudithook(_network_guard)
+sys.addaudithook(network_guard)
 
 
 def pytest_report_header() -> str:
@@ -151,18 +121,6 @@ def runtime(emulator: Any, tmp_path: Any) -> Any:
     return make_runtime(emulator, tmp_path / "snapshot")
 
 
-_FUNCTION_APPS: dict[str, Any] = {}
-
-
-def function_app(name: str) -> Any:
-    """The functions-framework app for `functions/<name>/main.py`, created once per test session."""
-    if name not in _FUNCTION_APPS:
-        from devserver.gateway import function_app as create
-
-        _FUNCTION_APPS[name] = create(name)
-    return _FUNCTION_APPS[name]
-
-
 @pytest.fixture
 def installed_runtime(runtime: Any) -> Iterator[Any]:
     """`runtime`, installed as the instance's runtime for the in-process functions."""
@@ -175,6 +133,8 @@ def installed_runtime(runtime: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def booking_client(installed_runtime: Any) -> Any:
+    from tests.helpers.function_app import function_app
+
     return function_app("booking").test_client()
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import invitation
-from ..availability import Availability
 from ..calendar_client import CalendarClient, Identity, event_get_request, event_patch_request
 from ..claims import P_DAY_TOKEN
-from ..config import CalendarConfig, Config
+from ..config import CalendarConfig
 from ..errors import AppError, Conflict, GoogleConflict, NotFound, SlotUnavailable
 from ..events import (
     P_EMAIL,
@@ -30,12 +28,12 @@ from ..events import (
 )
 from ..logs import log
 from ..slots import Interval
-from ..tokens import BookingTokens
 from . import rules
-from .event import send_updates_for, times, uses_meet, view, with_links
+from .event import send_updates_for, times, uses_meet, with_links
 from .ids import check_mover, client_digest, move_ids
 from .model import BookingResult
-from .protocol import Claims, ExistingBooking
+from .parts import WithParts
+from .protocol import ExistingBooking
 from .writes import (
     as_error,
     cancel_once,
@@ -131,24 +129,8 @@ def announce(client: CalendarClient, calendar: CalendarConfig, identity: Identit
             detail=error.message)
 
 
-class Moves:
+class Moves(WithParts):
     """Reschedule, and the look at a booking that settles a half-done move it is part of."""
-
-    def __init__(
-        self,
-        config: Config,
-        client: CalendarClient,
-        availability: Availability,
-        tokens: Callable[[], BookingTokens],
-        now: Callable[[], datetime],
-        claims: Claims,
-    ) -> None:
-        self._config = config
-        self._client = client
-        self._availability = availability
-        self._tokens = tokens
-        self._now = now
-        self._claims = claims
 
     @property
     def _ttl(self) -> timedelta:
@@ -337,8 +319,7 @@ class Moves:
         return self._result(calendar, moved, created=False)
 
     def _result(self, calendar: CalendarConfig, event: dict[str, Any], *, created: bool) -> BookingResult:
-        return BookingResult(view(self._config, calendar, event), self._tokens().issue(event["id"], calendar.slug),
-                             created)
+        return self._parts.result(calendar, event, created=created)
 
     def _find(self, identity: Identity, calendar: CalendarConfig, event_id: str) -> dict[str, Any] | None:
         return find(self._client, identity, calendar, event_id)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..availability import identity_for
 from ..calendar_client import (
     CalendarClient,
     Identity,
@@ -85,10 +86,14 @@ def live_problem(
 class Claims:
     """The claims of one booking attempt's calendar: hold them, or take them over from holders no longer live."""
 
-    def __init__(self, config: Config, client: CalendarClient, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, config: Config, client: CalendarClient, now: Callable[[], datetime],
+        companions: Callable[[CalendarConfig], list[CalendarConfig]] = lambda _: [],
+    ) -> None:
         self._config = config
         self._client = client
         self._now = now
+        self._companions = companions
 
     def needs(self, calendar: CalendarConfig, span: Interval) -> tuple[list[Cell], list[Cell]]:
         """The cells a booking over `span` holds, and its day's tokens when there is a per-day cap."""
@@ -118,7 +123,26 @@ class Claims:
         One batch: an insert per claim, the events of the span's surroundings, and `extra` parts. A claim that
         already exists is read and taken over only if nobody live holds it (`take_over`). On a conflict every
         claim taken here is released and 409 raised. Returns the claims held (by key) and the `extra` answers.
-        `carry_from`: the booking a move replaces; its cells are shared with it rather than taken from it."""
+        `carry_from`: the booking a move replaces; its cells are shared with it rather than taken from it.
+
+        The same claims are held first on each of `calendar`'s companions (a collective booking's other members,
+        team_moves.py), without `extra`; if any hold fails, every claim taken for the attempt is given back."""
+        held: list[tuple[CalendarConfig, dict[str, dict[str, Any]]]] = []
+        try:
+            for other in self._companions(calendar):
+                claims, _ = self._hold(other, identity_for(other), holder, span, {}, carry_from)
+                held.append((other, claims))
+            return self._hold(calendar, identity, holder, span, extra, carry_from)
+        except BaseException:
+            for other, claims in held:
+                release(self._client, other, identity_for(other), claims, holder)
+            raise
+
+    def _hold(
+        self, calendar: CalendarConfig, identity: Identity, holder: str, span: Interval, extra: Mapping[str, Request],
+        carry_from: str | None,
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """`hold` on `calendar` alone."""
         cells, tokens = self.needs(calendar, span)
         now = self._now()
         attempt = secrets.token_hex(6)

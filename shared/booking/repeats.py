@@ -1,4 +1,5 @@
-"""A repeat of a booking request from another client: found, described, and answered without its token.
+"""A repeated booking request: from the same client, answered by `replay` with the booking it made; from another
+client, found, described, and answered without its token.
 
 An Idempotency-Key is scoped to the client's address (`booking.idempotency_per_client`, on by default), so a
 phone that changes networks between sending a request and reading the answer sends its retry from a new address:
@@ -26,15 +27,18 @@ import hmac
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..availability import identity_for
 from ..calendar_client import CalendarClient, Identity, event_get_request
 from ..claims import claim_id, holders
 from ..config import CalendarConfig, Config
 from ..errors import AppError, RequestAlreadyBooked
-from ..events import P_KEYED, is_booking, is_decided, private_properties
+from ..events import P_KEYED, P_OUTCOME, P_REQUEST, Outcome, is_booking, is_decided, pending_lapsed, private_properties
 from ..slots import Interval
+from . import confirm
 from .event import view
-from .ids import keyed_digest
-from .model import NewBooking
+from .ids import keyed_digest, request_digest, reused_key
+from .model import BookingResult, NewBooking
+from .parts import BookingParts
 from .protocol import Claims
 
 
@@ -69,6 +73,24 @@ def booked_elsewhere(
     return None
 
 
+def replay(
+    parts: BookingParts, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], scope: str,
+    zone: ZoneInfo,
+) -> BookingResult | None:
+    """The answer to a repeated request (same Idempotency-Key, same client): the same booking as it stands now,
+    a 409, or None when the earlier attempt was aborted and the next id should be tried. A booking event exists
+    only once it held all its claims, so it is the answer whatever happened since. The booking's token is
+    handed back only for the very same request: every field of the body, from the same client (`scope`)."""
+    props = private_properties(existing)
+    if not (is_booking(existing) and hmac.compare_digest(props.get(P_REQUEST, ""), request_digest(request, scope))):
+        raise reused_key()
+    if props.get(P_OUTCOME) == Outcome.ABORTED:
+        return None
+    if pending_lapsed(existing, parts.now()):  # a pending booking past its deadline is answered as expired
+        existing = confirm.expire(parts.config, parts.client, calendar, identity_for(calendar), existing, parts.now())
+    return parts.result(calendar, existing, zone, created=False)
+
+
 def already_booked(config: Config, calendar: CalendarConfig, event: dict[str, Any], zone: ZoneInfo) -> AppError:
     """The answer to this very request sent from another client: the booking described, its token withheld."""
     described = dataclasses.replace(view(config, calendar, event, zone), meet_link=None)
@@ -81,4 +103,4 @@ def already_booked(config: Config, calendar: CalendarConfig, event: dict[str, An
     )
 
 
-__all__ = ["already_booked", "booked_elsewhere"]
+__all__ = ["already_booked", "booked_elsewhere", "replay"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +15,6 @@ from ..events import (
     P_CALENDAR,
     P_EMAIL,
     P_KEYED,
-    P_OUTCOME,
     P_REQUEST,
     Outcome,
     event_interval,
@@ -32,11 +30,12 @@ from ..slots import Interval, free_slots
 from ..tokens import BookingTokens
 from . import confirm, rules
 from .event import event_body, invitation_status, send_updates_for, uses_meet, view, with_links
-from .ids import event_ids, keyed_digest, request_digest, reused_key
+from .ids import event_ids, keyed_digest, request_digest
 from .model import BookingResult, BookingView, NewBooking
 from .moves import Moves
+from .parts import BookingParts, WithParts
 from .protocol import Claims, ExistingBooking
-from .repeats import already_booked, booked_elsewhere
+from .repeats import already_booked, booked_elsewhere, replay
 from .team_moves import move_collective
 from .team_service import TeamBookings, collective_team
 from .writes import cancel_once, write_booking
@@ -45,7 +44,7 @@ MAX_SLOTS_SPAN_DAYS = rules.MAX_SLOTS_SPAN_DAYS
 _UTC = ZoneInfo("UTC")
 
 
-class BookingService:
+class BookingService(WithParts):
     def __init__(
         self,
         config: Config,
@@ -54,14 +53,9 @@ class BookingService:
         tokens: Callable[[], BookingTokens],
         now: Callable[[], datetime],
     ) -> None:
-        self._config = config
-        self._client = client
-        self._availability = availability
-        self._tokens = tokens
-        self._now = now
-        self._claims = Claims(config, client, now)
-        self._moves = Moves(config, client, availability, tokens, now, self._claims)
-        self._teams = TeamBookings(config, client, availability, tokens, now, self._claims, self._team_free)
+        super().__init__(BookingParts(config, client, availability, tokens, now, Claims(config, client, now)))
+        self._moves = Moves(self._parts)
+        self._teams = TeamBookings(self._parts, self._team_free)
 
     # --- reading ----------------------------------------------------------------------------------------------
     def calendars(self) -> list[dict[str, Any]]:
@@ -199,7 +193,7 @@ class BookingService:
             try:
                 held, _ = self._claims.hold(calendar, identity, event_id, Interval(start, end), extra)
             except ExistingBooking as found:
-                outcome = self._replay(calendar, request, found.event, scope, zone)
+                outcome = replay(self._parts, calendar, request, found.event, scope, zone)
                 if outcome is None:
                     continue  # that id's attempt was aborted: take the next one
                 return outcome
@@ -212,7 +206,7 @@ class BookingService:
             self._availability.note_booking(calendar.slug, event_interval(event, calendar.zone), event["id"])
             log("booking pending" if until else "booking confirmed", calendar=calendar.slug, booking=event["id"],
                 start=start.isoformat())
-            return self._result(calendar, event, zone, created=True)
+            return self._parts.result(calendar, event, zone, created=True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
     def request_tag(self, request: NewBooking, idempotency_key: str | None, client: str) -> str | None:
@@ -250,33 +244,10 @@ class BookingService:
                 existing = self._client.get_event(identity, calendar.calendar_id, event_id)
             except NotFound:
                 return None
-            outcome = self._replay(calendar, request, existing, scope, zone)
+            outcome = replay(self._parts, calendar, request, existing, scope, zone)
             if outcome is not None:
                 return outcome
         return None
-
-    def _replay(
-        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], scope: str, zone: ZoneInfo
-    ) -> BookingResult | None:
-        """The answer to a repeated request (same Idempotency-Key, same client): the same booking as it stands now,
-        a 409, or None when the earlier attempt was aborted and the next id should be tried. A booking event exists
-        only once it held all its claims, so it is the answer whatever happened since. The booking's token is
-        handed back only for the very same request: every field of the body, from the same client (`scope`)."""
-        props = private_properties(existing)
-        if not (is_booking(existing) and hmac.compare_digest(props.get(P_REQUEST, ""), request_digest(request, scope))):
-            raise reused_key()
-        if props.get(P_OUTCOME) == Outcome.ABORTED:
-            return None
-        if pending_lapsed(existing, self._now()):  # a pending booking past its deadline is answered as expired
-            existing = confirm.expire(self._config, self._client, calendar, identity_for(calendar), existing,
-                                      self._now())
-        return self._result(calendar, existing, zone, created=False)
-
-    def _result(
-        self, calendar: CalendarConfig, event: dict[str, Any], zone: ZoneInfo, *, created: bool
-    ) -> BookingResult:
-        return BookingResult(view(self._config, calendar, event, zone),
-                             self._tokens().issue(event["id"], calendar.slug), created)
 
     # --- the booking's own link ---------------------------------------------------------------------------------
     def get(self, booking_id: str, token: str | None) -> BookingView:
@@ -338,8 +309,7 @@ class BookingService:
                            details={"status": "pending"})
         team = collective_team(self._config, old)
         if team is not None:  # the new time is held on every member
-            return move_collective(self._config, self._client, self._availability, self._tokens, self._now, team,
-                                   old, start, duration, client)
+            return move_collective(self._parts, team, old, start, duration, client)
         return self._moves.move(calendar, identity, old, start, duration, client)
 
     def _authorized(self, booking_id: str, token: str | None) -> tuple[CalendarConfig, Identity]:

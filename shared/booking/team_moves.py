@@ -2,7 +2,7 @@
 new event, cancel the old one as moved), with the new time held on every member's calendar, not only the
 organizer's.
 
-`Moves.move` holds the new booking's claims through its `Claims`; here that is `MemberClaims`, which holds the same
+`Moves.move` holds the new booking's claims through its `Claims`; here those of `member_claims`, which hold the same
 claims on each other member first (sharing the cells the old booking holds there, `carry_from`, as the organizer's
 hold does) and only then the organizer's, whose batch carries the move's mark. If any hold fails, every claim
 taken for the attempt is given back. So a moved collective booking, like a new one, is written only once every
@@ -12,21 +12,19 @@ of the moved event (team_service.py says why that keeps the claims live exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..availability import Availability, identity_for
-from ..calendar_client import CalendarClient, Identity, Request
+from ..availability import identity_for
 from ..config import CalendarConfig, Config, TeamConfig
 from ..errors import InvalidRequest
 from ..events import event_interval
 from ..slots import Interval, check_slot
-from ..tokens import BookingTokens
 from .model import BookingResult
 from .moves import Moves
+from .parts import BookingParts
 from .protocol import Claims
-from .writes import release
 
 
 def hold_order(config: Config, team: TeamConfig) -> list[CalendarConfig]:
@@ -36,49 +34,18 @@ def hold_order(config: Config, team: TeamConfig) -> list[CalendarConfig]:
     return [calendar for slug in slugs if (calendar := config.calendar_by_slug(slug)) is not None]
 
 
-class MemberClaims(Claims):
+def member_claims(parts: BookingParts, team: TeamConfig) -> Claims:
     """Claims that, for the organizer's hold, first hold the same cells on the team's other members."""
-
-    def __init__(self, config: Config, client: CalendarClient, now: Callable[[], datetime], team: TeamConfig) -> None:
-        super().__init__(config, client, now)
-        self._team = team
-
-    def hold(
-        self,
-        calendar: CalendarConfig,
-        identity: Identity,
-        holder: str,
-        span: Interval,
-        extra: Mapping[str, Request],
-        *,
-        carry_from: str | None = None,
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-        others = [m for m in hold_order(self._config, self._team) if m.slug != calendar.slug]
-        held: list[tuple[CalendarConfig, dict[str, dict[str, Any]]]] = []
-        try:
-            for member in others:
-                claims, _ = super().hold(member, identity_for(member), holder, span, {}, carry_from=carry_from)
-                held.append((member, claims))
-            return super().hold(calendar, identity, holder, span, extra, carry_from=carry_from)
-        except BaseException:
-            for member, claims in held:
-                release(self._client, member, identity_for(member), claims, holder)
-            raise
+    config = parts.config
+    return Claims(config, parts.client, parts.now,
+                  companions=lambda calendar: [m for m in hold_order(config, team) if m.slug != calendar.slug])
 
 
 def move_collective(
-    config: Config,
-    client: CalendarClient,
-    availability: Availability,
-    tokens: Callable[[], BookingTokens],
-    now: Callable[[], datetime],
-    team: TeamConfig,
-    old: dict[str, Any],
-    start: datetime,
-    duration: int | None,
-    mover: str,
+    parts: BookingParts, team: TeamConfig, old: dict[str, Any], start: datetime, duration: int | None, mover: str
 ) -> BookingResult:
     """Move the (settled) collective booking `old` of `team` to `start`: every member's rules, then the move."""
+    config, availability = parts.config, parts.availability
     organizer = config.calendar_by_slug(str(team.organizer))
     assert organizer is not None  # validated with the config
     span = event_interval(old, organizer.zone)
@@ -86,13 +53,13 @@ def move_collective(
     if minutes not in team.durations:
         raise InvalidRequest(f"Team {team.slug!r} offers durations {list(team.durations)} (minutes).",
                              fields={"duration": f"one of {list(team.durations)}"})
-    moment = now()
+    moment = parts.now()
     for member in hold_order(config, team):
         problem = check_slot(config.slot_rules(member.slug), start=start, duration=timedelta(minutes=minutes),
                              busy=(), now=moment)
         if problem is not None and start != span.start:
             raise InvalidRequest(problem.message, fields={"start": problem.message}, details={"reason": problem.value})
-    moves = Moves(config, client, availability, tokens, now, MemberClaims(config, client, now, team))
+    moves = Moves(replace(parts, claims=member_claims(parts, team)))
     result = moves.move(organizer, identity_for(organizer), old, start, duration, mover)
     if result.booking.id != old["id"]:
         for member in hold_order(config, team):

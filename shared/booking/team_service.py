@@ -29,7 +29,6 @@ So a member's personal booking and a collective booking including them can never
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time as time_module
 from collections.abc import Callable, Iterable
@@ -38,22 +37,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from ..availability import Availability, BusyView, identity_for
-from ..calendar_client import CalendarClient, Request, event_get_request, events_list_request
+from ..availability import BusyView, identity_for
+from ..calendar_client import Request, event_get_request, events_list_request
 from ..claims import digest
 from ..config import CalendarConfig, Config, TeamConfig
 from ..errors import AppError, InvalidRequest, NotFound, SlotUnavailable
-from ..events import P_OUTCOME, P_REQUEST, P_TEAM, Outcome, event_interval, is_booking, private_properties
+from ..events import P_REQUEST, P_TEAM, event_interval, private_properties
 from ..logs import log
 from ..slot_format import format_slots
 from ..slots import Interval, SlotProblem, check_slot
 from ..teams import booking_counts, candidates, fairness_window, intersection_slots, team_problem, union_slots
-from ..tokens import BookingTokens
 from . import rules
-from .event import event_body, send_updates_for, view, with_links
-from .ids import GENERATIONS, request_digest, reused_key
+from .event import event_body, send_updates_for, with_links
+from .ids import GENERATIONS, request_digest
 from .model import BookingResult, NewBooking
-from .protocol import Claims, ExistingBooking
+from .parts import BookingParts, WithParts
+from .protocol import ExistingBooking
+from .repeats import replay
 from .team_assign import Assignments, member_of
 from .team_moves import hold_order
 from .writes import as_error, release, write_booking
@@ -98,25 +98,11 @@ def _fan_out(function: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
         return list(pool.map(function, work))
 
 
-class TeamBookings:
-    def __init__(
-        self,
-        config: Config,
-        client: CalendarClient,
-        availability: Availability,
-        tokens: Callable[[], BookingTokens],
-        now: Callable[[], datetime],
-        claims: Claims,
-        free_intervals: FreeIntervals,
-    ) -> None:
-        self._config = config
-        self._client = client
-        self._availability = availability
-        self._tokens = tokens
-        self._now = now
-        self._claims = claims
+class TeamBookings(WithParts):
+    def __init__(self, parts: BookingParts, free_intervals: FreeIntervals) -> None:
+        super().__init__(parts)
         self._free_intervals = free_intervals
-        self._assignments = Assignments(config, client)
+        self._assignments = Assignments(parts.config, parts.client)
         self._lock = threading.Lock()
         self._recent: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # team -> (monotonic, event) made here
 
@@ -344,7 +330,7 @@ class TeamBookings:
             try:
                 held, _ = self._claims.hold(calendar, identity, event_id, span, extra)
             except ExistingBooking as found:
-                outcome = self._replay(calendar, request, found.event, scope, zone)
+                outcome = replay(self._parts, calendar, request, found.event, scope, zone)
                 if outcome is None:
                     continue
                 return outcome
@@ -356,7 +342,7 @@ class TeamBookings:
                 continue
             self._noted(team, calendar, event)
             log("team booking confirmed", team=team.slug, calendar=calendar.slug, booking=event["id"])
-            return self._result(calendar, event, zone, created=True)
+            return self._parts.result(calendar, event, zone, created=True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
     def _book_collective(
@@ -380,7 +366,7 @@ class TeamBookings:
                                                                extra)
             except ExistingBooking as found:
                 self._release(held, event_id)
-                outcome = self._replay(organizer, request, found.event, scope, zone)
+                outcome = replay(self._parts, organizer, request, found.event, scope, zone)
                 if outcome is None:
                     continue
                 return outcome
@@ -397,7 +383,7 @@ class TeamBookings:
             for calendar in members:
                 self._availability.note_booking(calendar.slug, event_interval(event, organizer.zone), event["id"])
             log("collective booking confirmed", team=team.slug, calendar=organizer.slug, booking=event["id"])
-            return self._result(organizer, event, zone, created=True)
+            return self._parts.result(organizer, event, zone, created=True)
         raise SlotUnavailable("This request was tried too often; send it again with a new Idempotency-Key.")
 
     def _release(self, held: dict[str, dict[str, dict[str, Any]]], holder: str) -> None:
@@ -418,26 +404,10 @@ class TeamBookings:
                 return None  # never written: nothing was booked under this id or a later one
             if not isinstance(answer, dict):
                 raise as_error(answer)
-            outcome = self._replay(calendar, request, answer, scope, zone)
+            outcome = replay(self._parts, calendar, request, answer, scope, zone)
             if outcome is not None:
                 return outcome
         return None
-
-    def _replay(
-        self, calendar: CalendarConfig, request: NewBooking, existing: dict[str, Any], scope: str, zone: ZoneInfo
-    ) -> BookingResult | None:
-        props = private_properties(existing)
-        if not (is_booking(existing) and hmac.compare_digest(props.get(P_REQUEST, ""), request_digest(request, scope))):
-            raise reused_key()
-        if props.get(P_OUTCOME) == Outcome.ABORTED:
-            return None
-        return self._result(calendar, existing, zone, created=False)
-
-    def _result(
-        self, calendar: CalendarConfig, event: dict[str, Any], zone: ZoneInfo, *, created: bool
-    ) -> BookingResult:
-        return BookingResult(view(self._config, calendar, event, zone),
-                             self._tokens().issue(event["id"], calendar.slug), created)
 
 
 def collective_team(config: Config, event: dict[str, Any]) -> TeamConfig | None:

@@ -9,33 +9,24 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
 from ..calendar_client import FREEBUSY_MAX_DAYS
 from ..slots import SlotRules
+from . import services
 from .calendars import BookingConfig, CalendarConfig, MeetingType, TeamConfig
 from .fields import Model
-from .services import (
-    BotCheckConfig,
-    CredentialsConfig,
-    GoogleConfig,
-    IdentityConfig,
-    LimitsConfig,
-    SharingConfig,
-    SnapshotConfig,
-    SyncConfig,
-)
 from .teams import shared_durations
 
 
 class Config(Model):
-    google: GoogleConfig | None = None
-    credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)
+    google: services.GoogleConfig | None = None
+    credentials: services.CredentialsConfig = Field(default_factory=services.CredentialsConfig)
     booking: BookingConfig = Field(default_factory=BookingConfig)
     calendars: tuple[CalendarConfig, ...] = ()
     teams: tuple[TeamConfig, ...] = ()
-    sharing: SharingConfig = Field(default_factory=SharingConfig)
-    sync: SyncConfig = Field(default_factory=SyncConfig)
-    snapshot: SnapshotConfig | None = None
-    identity: IdentityConfig = Field(default_factory=IdentityConfig)
-    limits: LimitsConfig = Field(default_factory=LimitsConfig)
-    bot_check: BotCheckConfig | None = None
+    sharing: services.SharingConfig = Field(default_factory=services.SharingConfig)
+    sync: services.SyncConfig = Field(default_factory=services.SyncConfig)
+    snapshot: services.SnapshotConfig | None = None
+    identity: services.IdentityConfig = Field(default_factory=services.IdentityConfig)
+    limits: services.LimitsConfig = Field(default_factory=services.LimitsConfig)
+    bot_check: services.BotCheckConfig | None = None
 
     _by_slug: dict[str, CalendarConfig] = PrivateAttr(default_factory=dict)
     _rules: dict[str, SlotRules] = PrivateAttr(default_factory=dict)

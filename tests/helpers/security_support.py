@@ -12,7 +12,7 @@ import jwt
 from emulator.keys import id_token_key
 from emulator.oauth import subject_id
 from shared.runtime import Runtime, set_runtime
-from tests.conftest import function_app
+from tests.helpers.function_app import function_app
 from tests.helpers.support import make_config, make_runtime
 
 ADMIN = "admin@example.com"

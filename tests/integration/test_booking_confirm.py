@@ -20,8 +20,8 @@ from shared.clock import PinnedClock
 from shared.config import ConfigError
 from shared.runtime import Runtime, set_runtime
 from shared.sync import AvailabilitySync
-from tests.conftest import function_app
 from tests.helpers.booking_support import ALICE, assert_matches_openapi, at, booking_body, clear_events, workday
+from tests.helpers.function_app import function_app
 from tests.helpers.interleave import Paused, private
 from tests.helpers.support import make_config, make_runtime
 

@@ -142,7 +142,7 @@ def test_lookup_with_the_token(booking_client: Any, clean: Any) -> None:
 
 def test_company_addresses_are_never_attendees(clean: Any, tmp_path: Any) -> None:
     from shared.runtime import set_runtime
-    from tests.conftest import function_app
+    from tests.helpers.function_app import function_app
     from tests.helpers.support import make_config, make_runtime
 
     allow = {'company_visitors = "refuse"': 'company_visitors = "allow"'}
@@ -199,7 +199,7 @@ def test_transparent_and_declined_events_do_not_block(booking_client: Any, clean
 
 def test_per_day_cap_is_409(emulator: Any, tmp_path: Any) -> None:
     from shared.runtime import set_runtime
-    from tests.conftest import function_app
+    from tests.helpers.function_app import function_app
 
     clear_events(emulator)
     set_runtime(_runtime_with(emulator, tmp_path, {"max_per_day = 8": "max_per_day = 1"}))

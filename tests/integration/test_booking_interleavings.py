@@ -18,8 +18,8 @@ from shared.booking import NewBooking
 from shared.clock import PinnedClock
 from shared.runtime import set_runtime
 from shared.sync import AvailabilitySync
-from tests.conftest import function_app
 from tests.helpers.booking_support import add_busy, at, booking_body, clear_events, confirmed_bookings, span, workday
+from tests.helpers.function_app import function_app
 from tests.helpers.interleave import PausedBatch, outcome, writes_booking
 from tests.helpers.support import make_config, make_runtime, set_faults
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import function_app
 from tests.helpers.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday, workdays
 from tests.helpers.clients import control
+from tests.helpers.function_app import function_app
 from tests.helpers.instances import start_instances
 from tests.helpers.support import config_text, make_config, make_runtime, requests_log, set_faults
 

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.config import ConfigError, parse_config
-from tests.conftest import function_app
 from tests.helpers.booking_support import (
     assert_matches_openapi,
     at,
@@ -23,6 +22,7 @@ from tests.helpers.booking_support import (
     span,
     workday,
 )
+from tests.helpers.function_app import function_app
 from tests.helpers.support import config_text, make_config, make_runtime
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -13,8 +13,8 @@ import pytest
 
 from emulator import demo
 from shared.runtime import Runtime, set_runtime
-from tests.conftest import function_app
 from tests.helpers.booking_support import ALICE, at, booking_body, clear_events, confirmed_bookings, workday
+from tests.helpers.function_app import function_app
 from tests.helpers.support import clear_log, config_text, counts, make_runtime, requests_log
 
 KEY_MARKERS = ("private_key", "PRIVATE KEY")

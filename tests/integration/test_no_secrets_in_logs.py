@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from shared.credentials import EVENTS
-from tests.conftest import function_app
 from tests.helpers.booking_support import at, booking_body, clear_events, workday
 from tests.helpers.clients import id_token
+from tests.helpers.function_app import function_app
 from tests.helpers.support import set_faults
 
 ADMIN = "admin@example.com"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.result import Err, Ok
 
-from tests.conftest import function_app
+from tests.helpers.function_app import function_app
 
 
 def test_booking_api_never_5xx_and_matches_its_schema(installed_runtime: Any) -> None:

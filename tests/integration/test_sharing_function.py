@@ -14,8 +14,8 @@ import pytest
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from emulator.state import AclRule, Calendar
 from shared.runtime import set_runtime
-from tests.conftest import function_app
 from tests.helpers.clients import control, id_token
+from tests.helpers.function_app import function_app
 from tests.helpers.support import clear_log, counts, make_config, make_runtime, requests_log, set_faults
 
 ADMIN, ALICE, BOB, CAROL = "admin@example.com", "alice@example.com", "bob@example.com", "carol@example.com"

@@ -13,8 +13,8 @@ from googleapiclient.errors import HttpError
 from emulator.demo import SHARING_SERVICE_ACCOUNT as SERVICE_ACCOUNT
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
 from shared.runtime import set_runtime
-from tests.conftest import function_app
 from tests.helpers.clients import calendar_service, delegated_credentials, id_token, secret_manager_client
+from tests.helpers.function_app import function_app
 from tests.helpers.pinned_time import current_clock
 from tests.helpers.support import SHARING_SECRET as SECRET
 from tests.helpers.support import make_config, make_runtime, requests_log

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from emulator.demo_calendars import TEAM_HOLIDAYS_ID
-from tests.conftest import function_app
 from tests.helpers.booking_support import at, booking_body, clear_events, confirmed_bookings, span, workday
 from tests.helpers.clients import id_token
+from tests.helpers.function_app import function_app
 from tests.helpers.support import requests_log, set_faults
 
 FAULTS = [

@@ -21,9 +21,9 @@ from shared.clock import PinnedClock
 from shared.config import parse_config
 from shared.runtime import Runtime, set_runtime
 from shared.sync import AvailabilitySync
-from tests.conftest import function_app
 from tests.helpers.booking_support import add_busy, at, booking_body, workday
 from tests.helpers.clients import id_token
+from tests.helpers.function_app import function_app
 from tests.helpers.many_calendars import add_calendars, calendars_toml
 from tests.helpers.pinned_time import current_clock
 from tests.helpers.support import clear_log, config_text, counts, make_runtime, set_faults, set_latency

@@ -20,8 +20,8 @@ from shared.errors import PreconditionFailed
 from shared.runtime import Runtime, set_runtime
 from shared.store import GcsStore, LocalStore, SnapshotStore
 from shared.sync import AvailabilitySync, parse_schedule_time
-from tests.conftest import function_app
 from tests.helpers.clients import id_token, storage_client
+from tests.helpers.function_app import function_app
 from tests.helpers.pinned_time import current_clock
 from tests.helpers.support import clear_log, counts, make_config, make_runtime, set_faults
 

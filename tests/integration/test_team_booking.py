@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.claims import holders, is_claim
-from tests.conftest import function_app
 from tests.helpers.booking_support import assert_matches_openapi, at, confirmed_bookings, workday, workdays
+from tests.helpers.function_app import function_app
 from tests.helpers.team_support import MEMBERS, bookings_by_member, clear_members, team_body, trio_runtime
 
 LONDON = ZoneInfo("Europe/London")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import function_app
 from tests.helpers.booking_support import at, span, workday
 from tests.helpers.clients import control
+from tests.helpers.function_app import function_app
 from tests.helpers.team_support import bookings_by_member, clear_members, team_body, trio_runtime
 
 THURSDAY = (3,)

@@ -165,7 +165,7 @@ def test_every_function_answers_json_without_the_trailing_slash(
     from werkzeug.test import Client
 
     from devserver.gateway import gateway_app
-    from tests.conftest import function_app
+    from tests.helpers.function_app import function_app
 
     app = function_app(name)
     answers = {path: _direct(app, method, path) for path in ("", "/", "//")}

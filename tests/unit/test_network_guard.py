@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from tests.conftest import NetworkBlocked
+from tests.helpers.network_guard import NetworkBlocked
 
 
 def test_non_loopback_connection_fails_loudly() -> None:
