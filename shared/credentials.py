@@ -195,6 +195,17 @@ class CredentialProvider:
             except Exception as error:
                 raise self.explain_refresh_error(error, credentials, mode=mode, subject=subject) from None
 
+    def renew(self, mode: str, subject: str | None, scopes: Iterable[str]) -> None:
+        """Mint a new token although the held one looks live: Google refused it (401)."""
+        credentials = self.get(mode, subject, tuple(scopes))
+        with self._lock:
+            lock = self._refresh_locks.setdefault(id(credentials), threading.Lock())
+        with lock:
+            try:
+                credentials.refresh(self._request())
+            except Exception as error:
+                raise self.explain_refresh_error(error, credentials, mode=mode, subject=subject) from None
+
     def _request(self) -> Any:
         import google.auth.transport.requests
         import requests

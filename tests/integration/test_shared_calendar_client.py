@@ -164,3 +164,20 @@ def test_batch_resends_only_transiently_failed_parts(emulator: Any, runtime: Any
     assert "calendars" in outcome["busy"]
     assert counts(emulator)["calendar.events.get"] == 1
     assert counts(emulator)["calendar.freebusy.query"] == 2
+
+
+def test_batch_parts_refused_for_a_lapsed_token_are_sent_again_with_a_new_one(emulator: Any, runtime: Any) -> None:
+    import requests
+
+    client = _client(runtime)
+    client.insert_event(ALICE, "alice@example.com", _event("present03"))
+    requests.post(f"{emulator.url}/_emulator/expire-tokens", timeout=10).raise_for_status()
+    clear_log(emulator)
+    outcome = client.batch(
+        ALICE, {"event": lambda api: api.events().get(calendarId="alice@example.com", eventId="present03")}
+    )
+    assert outcome["event"]["id"] == "present03"
+    statuses = [entry["status"] for entry in requests_log(emulator, "calendar.events.get")]
+    assert statuses == [401, 200]
+    assert counts(emulator)["oauth2.token"] == 1
+    assert counts(emulator)["calendar.batch"] == 2
