@@ -9,15 +9,16 @@ in order, each `Content-ID: <response-ID>` when the request part had `Content-ID
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 import uuid
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_options_header
-from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from .errors import GoogleError
@@ -89,17 +90,54 @@ def _inner_request(ctx: Ctx, payload: bytes) -> Request:
     length = headers.get("Content-Length")
     if length is not None and length.isdigit():
         body = body[: int(length)]
-    url = urlsplit(target)
-    builder = EnvironBuilder(
-        path=url.path,
-        query_string=url.query,
-        method=method,
-        headers=headers,
-        data=body,
-        base_url=ctx.request.host_url,
-        environ_overrides={"REMOTE_ADDR": ctx.request.remote_addr or "127.0.0.1"},
-    )
-    return Request(builder.get_environ())
+    return Request(_environ(ctx, method, urlsplit(target), headers, body))
+
+
+def _environ(ctx: Ctx, method: str, url: SplitResult, headers: Headers, body: bytes) -> dict[str, Any]:
+    """The WSGI environ of an inner request, as werkzeug's `EnvironBuilder` makes it for these arguments (the
+    outer request's host and scheme, the part's own headers, `body` as the input), built directly: the builder
+    costs several times more, twenty times per booking."""
+    scheme, host = ctx.request.scheme, ctx.request.host
+    server_name, _, port = host.partition(":")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": _wsgi_text(unquote(url.path)),
+        "QUERY_STRING": _wsgi_text(url.query),
+        "REQUEST_URI": _wsgi_text(url.path),
+        "RAW_URI": _wsgi_text(url.path),
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": port or ("443" if scheme == "https" else "80"),
+        "HTTP_HOST": host,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    content_type = headers.get("Content-Type")
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = content_type
+    if body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    elif headers.get("Content-Length", "").isdigit():
+        environ["CONTENT_LENGTH"] = str(int(headers["Content-Length"]))
+    combined: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        key = f"HTTP_{name.upper().replace('-', '_')}"
+        if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            combined.setdefault(key, []).append(value)
+    environ.update({key: ", ".join(values) for key, values in combined.items()})  # a part's Host wins
+    environ["REMOTE_ADDR"] = ctx.request.remote_addr or "127.0.0.1"
+    return environ
+
+
+def _wsgi_text(value: str) -> str:
+    """A WSGI environ string: the UTF-8 bytes of `value`, read as Latin-1 (PEP 3333)."""
+    return value.encode("utf-8").decode("latin-1")
 
 
 def _part_response(response: Response) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 import hashlib
 from typing import Any
@@ -24,7 +23,7 @@ from .calendar_common import (
     new_event_id,
     parse_instant,
 )
-from .state import Calendar, rfc3339, rfc3339_seconds, stamp_ms
+from .state import Calendar, json_copy, rfc3339, rfc3339_seconds, stamp_ms
 
 
 # --- event times -------------------------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def _conference(requested: Any, existing: dict[str, Any] | None, calendar_id: st
         raise _invalid("Invalid conference data.")
     create = requested.get("createRequest")
     if not create:
-        return copy.deepcopy(requested)  # conferenceDataVersion=1 also copies given conference data
+        return json_copy(requested)  # conferenceDataVersion=1 also copies given conference data
     key = ((create.get("conferenceSolutionKey") or {}).get("type")) if isinstance(create, dict) else None
     request_id = create.get("requestId") if isinstance(create, dict) else None
     if key != "hangoutsMeet":
@@ -221,7 +220,7 @@ def make_event(
     eid = event_id or new_event_id()
     moment = stamp_ms() / 1000  # one instant for both stamps: `updated` in milliseconds, `created` cut to seconds
     stamp = created or rfc3339_seconds(moment)  # Google writes `created` in whole seconds
-    event: dict[str, Any] = {key: copy.deepcopy(value) for key, value in body.items() if key in WRITABLE}
+    event: dict[str, Any] = {key: json_copy(value) for key, value in body.items() if key in WRITABLE}
     event.update(
         {
             "kind": "calendar#event",
@@ -243,7 +242,7 @@ def _render(
     event: dict[str, Any], calendar: Calendar, zone: dt.tzinfo | None, *, reduced: bool = False
 ) -> dict[str, Any]:
     """The event as it appears on `calendar`: times in the event's (else the requested or calendar's) zone."""
-    out = {key: copy.deepcopy(value) for key, value in event.items() if not key.startswith("_")}
+    out = {key: json_copy(value) for key, value in event.items() if not key.startswith("_")}
     default_zone = zone or _calendar_zone(calendar)
     for key in ("start", "end"):
         value = out.get(key) or {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 from typing import Any
@@ -43,7 +42,7 @@ from .calendar_common import (
 from .calendar_event_model import _apply_conference, _finish, _render, event_bounds, is_busy, make_event
 from .errors import GoogleError
 from .routing import Ctx, RouteTable
-from .state import AccessToken, Calendar, State, rfc3339
+from .state import AccessToken, Calendar, State, json_copy, rfc3339
 
 routes = RouteTable()
 
@@ -141,7 +140,7 @@ def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
         elif isinstance(value, dict) and isinstance(target.get(key), dict):
             _deep_merge(target[key], value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = json_copy(value)
     return target
 
 
@@ -152,7 +151,7 @@ def _deleted_item(event: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {key: event[key] for key in ("kind", "etag", "id", "status") if key in event}
     for key in ("recurringEventId", "originalStartTime"):
         if key in event:
-            item[key] = copy.deepcopy(event[key])
+            item[key] = json_copy(event[key])
     return item
 
 
@@ -181,7 +180,7 @@ def _copy_to_attendees(
         if existing is not None and existing.get("_copyOf") != calendar.id:
             continue  # an unrelated event of the same id there: Google would not merge them
         if email in now_invited:
-            copy_event = copy.deepcopy(after)
+            copy_event = json_copy(after)
             props = copy_event.get("extendedProperties") or {}
             props.pop("private", None)
             if props:
@@ -197,7 +196,7 @@ def _copy_to_attendees(
                 ]
             copy_event["_copyOf"] = calendar.id
         elif existing is not None:
-            copy_event = copy.deepcopy(existing)
+            copy_event = json_copy(existing)
             copy_event["status"] = "cancelled"
             copy_event["updated"] = rfc3339()
             copy_event["etag"] = new_etag()
@@ -265,16 +264,16 @@ def _update_event(ctx: Ctx, calendar_id: str, event_id: str, *, patch: bool) -> 
         _refuse_service_account_attendees(token, body)
         fields = {key: value for key, value in body.items() if key in WRITABLE}
         if patch:
-            event = _deep_merge(copy.deepcopy(previous), fields)
+            event = _deep_merge(json_copy(previous), fields)
         else:
             kept = ("kind", "id", "htmlLink", "created", "creator", "organizer", "iCalUID", "sequence", "_copyOf")
-            event = {key: copy.deepcopy(previous[key]) for key in kept if key in previous}
-            event.update(copy.deepcopy(fields))
+            event = {key: json_copy(previous[key]) for key in kept if key in previous}
+            event.update(json_copy(fields))
             event.setdefault("status", previous.get("status", "confirmed"))
             if version == 0:
                 for key in ("conferenceData", "hangoutLink"):
                     if key in previous:
-                        event[key] = copy.deepcopy(previous[key])
+                        event[key] = json_copy(previous[key])
         if version == 1 and "conferenceData" in body:
             if body["conferenceData"]:
                 _apply_conference(event, body["conferenceData"], calendar.id, event_id)
@@ -311,7 +310,7 @@ def events_delete(ctx: Ctx, calendar_id: str, event_id: str) -> Any:
         if event.get("status") == "cancelled":
             raise GoogleError(410, "deleted", "Resource has been deleted")
         _check_if_match(ctx, event)
-        previous, event = event, copy.deepcopy(event)
+        previous, event = event, json_copy(event)
         event["status"] = "cancelled"
         event["updated"] = rfc3339()
         event["etag"] = new_etag()

@@ -12,9 +12,11 @@ import copy
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .clock import CLOCK
+
+_T = TypeVar("_T")
 
 ROLE_ORDER = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 
@@ -189,10 +191,10 @@ class State:
             return
         moment = now()
         calendar = self.calendars.get(calendar_id)
-        after = copy.deepcopy(calendar.events.get(event_id)) if calendar else None
+        after = json_copy(calendar.events.get(event_id)) if calendar else None
         entries = self.history.setdefault(calendar_id, {}).setdefault(event_id, [])
         if not entries:
-            entries.append((float("-inf"), copy.deepcopy(before)))
+            entries.append((float("-inf"), json_copy(before)))
         entries.append((moment, after))
         # Drop what nobody can see any more: keep the newest entry older than the lag as the base.
         cutoff = moment - lag
@@ -260,6 +262,19 @@ class State:
             settings=Settings(**data.get("settings", {})),
             demo=dict(data.get("demo", {})),
         )
+
+
+def json_copy(value: _T) -> _T:
+    """A deep copy of a JSON-shaped value (dicts, lists, strings, numbers): what `copy.deepcopy` gives for one,
+    several times faster (no memo); anything else inside is deep-copied as before."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}  # type: ignore[attr-defined,return-value]
+    if kind is list:
+        return [json_copy(item) for item in value]  # type: ignore[attr-defined,return-value]
+    if value is None or kind in (str, int, float, bool):
+        return value
+    return copy.deepcopy(value)
 
 
 def _plain(value: Any) -> Any:
