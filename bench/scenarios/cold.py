@@ -49,7 +49,9 @@ def cold_start_once(stack: Stack, source: Path, body: dict[str, Any], log_dir: P
     import requests
 
     port = _free_port()
-    env = {**os.environ, "BOOKING_CONFIG": str(stack.config_path), "NO_GCE_CHECK": "true"}
+    # PYTHONPATH: the checkout under test, not whatever tree an editable install of the project points at (the
+    # console script's own directory, not the working directory, heads its sys.path).
+    env = {**os.environ, "BOOKING_CONFIG": str(stack.config_path), "NO_GCE_CHECK": "true", "PYTHONPATH": str(ROOT)}
     command = [*_functions_framework(), "--target", "booking", "--source", str(source),
                "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/bookings"
@@ -119,6 +121,6 @@ def cold_start(sides: Sides, sizes: Sizes, slot: tuple[str, str], log_dir: Path)
             f"each run as listening+first request in s: ours [{runs('ours')}], baseline [{runs('baseline')}]")
     if problems:
         note += "; problems: " + " | ".join(problems)
-    return [Row("cold start to first booking (0 ms)", ours, base, "< 1.5 s",
-                ours is not None and ours < 1.5 and len(done["ours"]) == sizes.cold_runs, "s", note=note)]
+    passed = ours is not None and base is not None and ours <= base and len(done["ours"]) == sizes.cold_runs
+    return [Row("cold start to first booking (0 ms)", ours, base, "<= baseline", passed, "s", note=note)]
 
