@@ -9,7 +9,6 @@ The requests themselves are shaped in `shared.calendar_requests` (re-exported he
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,14 @@ from typing import Any
 from .calendar_batch import BatchFormatError, OutgoingPart, PartAnswer
 from .calendar_batch import decode as decode_batch
 from .calendar_batch import encode as encode_batch
+from .calendar_errors import (
+    RATE_LIMIT_REASONS,
+    RETRYABLE_STATUSES,
+    Transient,
+    classify_http_error,
+    classify_status,
+    status_of,
+)
 from .calendar_requests import (
     FREEBUSY_MAX_CALENDARS,
     FREEBUSY_MAX_DAYS,
@@ -41,7 +48,7 @@ from .calendar_requests import (
 from .clock import parse_rfc3339
 from .credentials import CredentialProvider
 from .endpoints import Endpoints
-from .errors import AppError, UpstreamUnavailable, google_api_error
+from .errors import AppError, UpstreamUnavailable
 
 __all__ = [  # the request builders of shared.calendar_requests too, so that callers import one module
     "FREEBUSY_MAX_CALENDARS",
@@ -62,8 +69,6 @@ __all__ = [  # the request builders of shared.calendar_requests too, so that cal
     "split_range",
 ]
 
-RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 @dataclass(frozen=True)
 class Identity:
     """Who a call acts as: a credentials mode, the user for delegated mode, and the scopes it needs."""
@@ -110,14 +115,6 @@ class _Collections:
                 if collection is None:
                     collection = self._built[name] = getattr(self._service, name)()
         return lambda: collection
-
-
-class _Transient(Exception):
-    """An attempt that failed in a way worth retrying; carries what to raise if retries run out."""
-
-    def __init__(self, final: AppError) -> None:
-        super().__init__(final.message)
-        self.final = final
 
 
 class CalendarClient:
@@ -189,7 +186,7 @@ class CalendarClient:
         policy = self._retry
         try:
             for retry in stamina.retry_context(
-                on=_Transient,
+                on=Transient,
                 attempts=policy.attempts,
                 timeout=policy.deadline,
                 wait_initial=policy.wait_initial,
@@ -198,7 +195,7 @@ class CalendarClient:
             ):
                 with retry:
                     return self._classified(attempt, identity)
-        except _Transient as exhausted:
+        except Transient as exhausted:
             raise exhausted.final from None
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
@@ -209,25 +206,25 @@ class CalendarClient:
         try:
             return attempt()
         except HttpError as error:
-            raise _classify_http_error(error) from None
+            raise classify_http_error(error) from None
         except auth_exceptions.GoogleAuthError as error:
             explained = self._credentials.explain_refresh_error(
                 error, None, mode=identity.mode, subject=identity.subject
             )
             if isinstance(explained, UpstreamUnavailable):
-                raise _Transient(explained) from None
+                raise Transient(explained) from None
             raise explained from None
         except UpstreamUnavailable as error:
-            raise _Transient(error) from None
+            raise Transient(error) from None
         except (OSError, ConnectionError) as error:
             self._discard_http()
-            raise _Transient(
+            raise Transient(
                 UpstreamUnavailable(f"Connection to Google failed: {type(error).__name__}")
             ) from None
         except Exception as error:
             if type(error).__module__.startswith("httplib2"):
                 self._discard_http()
-                raise _Transient(UpstreamUnavailable("Connection to Google failed.")) from None
+                raise Transient(UpstreamUnavailable("Connection to Google failed.")) from None
             raise
 
     # --- events -------------------------------------------------------------------------------------------------
@@ -363,16 +360,16 @@ class CalendarClient:
             sent = [(request_id, build_request(self._api()), (identities or {}).get(request_id) or identity)
                     for request_id, build_request in pending.items()]
             answers = self._send_batch(http, sent)
-            refused = [part for part in sent if _status_of(answers.get(part[0])) == 401]
+            refused = [part for part in sent if status_of(answers.get(part[0])) == 401]
             if refused:
                 for own in {part[2] for part in refused}:
                     self._credentials.renew(own.mode, own.subject, own.scopes)
                 answers.update(self._send_batch(http, refused))
-            transient: list[_Transient] = []
+            transient: list[Transient] = []
             for request_id, request, _ in sent:
                 answer = answers.get(request_id)
                 if answer is None:
-                    classified: Exception = _Transient(UpstreamUnavailable("Google's batch answer lacks a part."))
+                    classified: Exception = Transient(UpstreamUnavailable("Google's batch answer lacks a part."))
                 elif answer.status < 300:
                     import httplib2
 
@@ -381,8 +378,8 @@ class CalendarClient:
                     pending.pop(request_id, None)
                     continue
                 else:
-                    classified = _classify_status(answer.status, answer.body)
-                if isinstance(classified, _Transient):
+                    classified = classify_status(answer.status, answer.body)
+                if isinstance(classified, Transient):
                     outcome[request_id] = classified.final
                     transient.append(classified)
                 else:
@@ -451,30 +448,3 @@ class CalendarClient:
 
     def acl_delete(self, identity: Identity, calendar_id: str, rule_id: str) -> None:
         self.call(identity, acl_delete_request(calendar_id, rule_id))
-
-
-def _status_of(answer: PartAnswer | None) -> int | None:
-    return None if answer is None else answer.status
-
-
-def _classify_http_error(error: Any) -> Exception:
-    return _classify_status(int(error.resp.status), error.content)
-
-
-def _classify_status(status: int, content: bytes) -> Exception:
-    reason, message = _reason_and_message(status, content)
-    if status == 403 and reason in RATE_LIMIT_REASONS:
-        details = {"reason": reason, "googleStatus": status}
-        return _Transient(UpstreamUnavailable("Google is rate limiting; try again shortly.", details=details))
-    final = google_api_error(status, reason, message)
-    return _Transient(final) if status in RETRYABLE_STATUSES else final
-
-
-def _reason_and_message(status: int, content: bytes) -> tuple[str, str]:
-    try:
-        body = json.loads(content)
-        inner = body["error"]
-        errors = inner.get("errors") or [{}]
-        return str(errors[0].get("reason") or inner.get("status") or "unknown"), str(inner.get("message", ""))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "unknown", f"Google answered HTTP {status}"

@@ -86,6 +86,7 @@ def _settle_moves(
 ) -> int:
     """Finish or undo the moves of this calendar's bookings that a crashed or cut-off move left half done."""
     from .booking import send_updates_for, settle_move
+    from .booking.moves import find
 
     identity = identity_for(calendar)
     ttl = timedelta(seconds=config.booking.claim_ttl_seconds)
@@ -108,10 +109,7 @@ def _settle_moves(
         if not target or is_decided(old):
             continue
         try:
-            try:
-                new: dict[str, Any] | None = client.get_event(identity, calendar.calendar_id, target)
-            except NotFound:
-                new = None
+            new = find(client, identity, calendar, target)
             if move_verdict(old, new, now=now, ttl=ttl) in (None, MoveVerdict.WAIT):
                 continue
             settle_move(client, calendar, identity, old, new, now=now, ttl=ttl,
@@ -133,7 +131,7 @@ def _announce_orphans(
     seconds, is enough for an age): a live mover still decides itself. One read by id of each such old booking;
     one whose move is still pending is left to the settle below."""
     from .booking import send_updates_for
-    from .booking.moves import announce
+    from .booking.moves import announce, find
 
     identity = identity_for(calendar)
     written_before = now - timedelta(seconds=config.booking.claim_ttl_seconds)
@@ -146,10 +144,7 @@ def _announce_orphans(
                 or not _created_before(new, written_before):
             continue
         try:
-            try:
-                old: dict[str, Any] | None = client.get_event(identity, calendar.calendar_id, old_id)
-            except NotFound:
-                old = None
+            old = find(client, identity, calendar, old_id)
             if old is not None and not is_decided(old) and private_properties(old).get(P_MOVED_TO) == new["id"]:
                 continue  # still marked for it: the move's own settle finishes it and announces it
             current = client.get_event(identity, calendar.calendar_id, new["id"])  # lists lag behind
