@@ -279,7 +279,10 @@ class TeamBookings(WithParts):
         """Each member's bookings through `team` created in the fairness window: their calendars' lists, plus the
         bookings this instance made in the last minute (a list may not show them yet)."""
         now = self._now()
-        window = fairness_window(now, team)
+        since = fairness_window(now, team).start
+        # Open-ended: Google stamps `created` by its own clock, which may run ahead of this instance's, so a
+        # booking made a moment ago can look created after `now`; it counts all the same.
+        window = Interval(since, now + timedelta(days=1))
         horizon = max(self._config.slot_rules(m.slug).horizon for m in members)
 
         def listed(calendar: CalendarConfig) -> list[dict[str, Any]]:
