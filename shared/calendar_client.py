@@ -355,6 +355,8 @@ class CalendarClient:
         pending = dict(requests)
         outcome: dict[str, Any] = {}
 
+        import httplib2
+
         def attempt() -> None:
             http = self._http(identity)
             sent = [(request_id, build_request(self._api()), (identities or {}).get(request_id) or identity)
@@ -371,8 +373,6 @@ class CalendarClient:
                 if answer is None:
                     classified: Exception = Transient(UpstreamUnavailable("Google's batch answer lacks a part."))
                 elif answer.status < 300:
-                    import httplib2
-
                     response = httplib2.Response({**answer.headers, "status": str(answer.status)})
                     outcome[request_id] = request.postproc(response, answer.body)
                     pending.pop(request_id, None)

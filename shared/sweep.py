@@ -150,9 +150,9 @@ def _announce_orphans(
             current = client.get_event(identity, calendar.calendar_id, new["id"])  # lists lag behind
             if is_decided(current) or private_properties(current).get(P_INVITED):
                 continue
-            announce(client, calendar, identity, current)
-            log("orphaned move announced", calendar=calendar.slug, booking=new["id"], replaces=old_id)
-            announced += 1
+            if announce(client, calendar, identity, current):
+                log("orphaned move announced", calendar=calendar.slug, booking=new["id"], replaces=old_id)
+                announced += 1
         except AppError as error:
             log("move not announced", severity="WARNING", calendar=calendar.slug, booking=new.get("id"),
                 detail=error.message)

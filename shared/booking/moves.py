@@ -118,15 +118,17 @@ def withdraw_unwritten(
     return cancel_placeholder(client, calendar, identity, written)
 
 
-def announce(client: CalendarClient, calendar: CalendarConfig, identity: Identity, moved: dict[str, Any]) -> None:
-    """Invite the visitor to the moved booking (best effort: the booking stands either way)."""
+def announce(client: CalendarClient, calendar: CalendarConfig, identity: Identity, moved: dict[str, Any]) -> bool:
+    """Invite the visitor to the moved booking (best effort: the booking stands either way); whether it was sent."""
     try:
         client.patch_event(identity, calendar.calendar_id, moved["id"],
                            {"extendedProperties": {"private": {P_INVITED: "1"}}}, send_updates="all",
                            etag=moved.get("etag"))
+        return True
     except AppError as error:
         log("invitation not sent", severity="WARNING", calendar=calendar.slug, booking=moved["id"],
             detail=error.message)
+        return False
 
 
 class Moves(WithParts):
